@@ -1,0 +1,98 @@
+/**
+ * The detector contract shared by every detector, the fusion stage, replay, backtests and
+ * benchmarks. Detectors are online state machines: `update` does O(1) or O(log w) work per
+ * point, never re-scans history, and keeps all of its memory in `state`, which is plain data
+ * (numbers, strings, arrays, typed arrays, nested plain objects) so it can be checkpointed
+ * with `snapshotState` and restored elsewhere.
+ */
+
+/** Why a verdict scored what it did. Stable strings: alerts, the API and the UI carry them. */
+export type Reason =
+  | 'learning' // not enough data yet: no verdict
+  | 'normal'
+  | 'above_threshold'
+  | 'below_threshold'
+  | 'rate_of_change'
+  | 'no_data'
+  | 'impossible_value'
+  | 'counter_reset'
+  | 'unit_change'
+  | 'spike' // a short excursion above the band
+  | 'dip' // a short excursion below the band
+  | 'drop_to_zero'
+  | 'level_shift_up'
+  | 'level_shift_down'
+  | 'drift_up' // slow or sustained small change upwards
+  | 'drift_down'
+  | 'seasonal_break'; // the usual pattern for this time of day/week did not happen
+
+/**
+ * One detector's judgement of one point. `score` is in [0, 1]; `expected`, `lower` and
+ * `upper` are the value and band the point was compared against (NaN while learning).
+ */
+export interface Verdict {
+  score: number;
+  expected: number;
+  lower: number;
+  upper: number;
+  reason: Reason;
+}
+
+export function newVerdict(): Verdict {
+  return { score: 0, expected: NaN, lower: NaN, upper: NaN, reason: 'learning' };
+}
+
+/**
+ * A detector implementation. `C` is its validated, frozen config; `S` its state.
+ * `update` fills and returns `out` (the caller reuses it: no allocation per point).
+ * `t` is milliseconds since the epoch; `value` may be NaN (a missing point).
+ */
+export interface Detector<C = unknown, S = unknown> {
+  readonly name: string;
+  /** One sentence for `--help` and error messages. */
+  readonly summary: string;
+  /** Defaults, with units in comments at the definition. */
+  readonly defaults: Readonly<C>;
+  /** Validate a user config (strict: unknown keys are errors) and merge defaults. */
+  parseConfig(input: unknown, path: string): Readonly<C>;
+  init(config: Readonly<C>): S;
+  update(state: S, t: number, value: number, out: Verdict): Verdict;
+}
+
+/**
+ * The fused judgement of one point by a detector set: one score, one band, and the reasons
+ * of the detectors that contributed, strongest first. While every detector of the set is
+ * still learning, `learning` is true and `score` is 0.
+ * The arrays are owned by the caller's `out` object and reused on the next call.
+ */
+export interface FusedVerdict {
+  score: number;
+  expected: number;
+  lower: number;
+  upper: number;
+  learning: boolean;
+  /** Reasons ordered by contribution, strongest first ('normal' alone when nothing scored). */
+  reasons: Reason[];
+  /** The detector name behind each reason, aligned with `reasons`. */
+  sources: string[];
+}
+
+export function newFusedVerdict(): FusedVerdict {
+  return { score: 0, expected: NaN, lower: NaN, upper: NaN, learning: true, reasons: [], sources: [] };
+}
+
+/** One entry of a detector set as written in config: a registry name and its options. */
+export interface DetectorEntry {
+  name: string;
+  config?: unknown;
+}
+
+/**
+ * A compiled detector set (see `createDetectorSet` in src/detect/index.ts): validated once,
+ * then used for any number of series, each with its own state from `init()`.
+ */
+export interface DetectorSet<S = unknown> {
+  readonly entries: readonly DetectorEntry[];
+  init(): S;
+  update(state: S, t: number, value: number, out: FusedVerdict): FusedVerdict;
+}

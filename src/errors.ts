@@ -1,0 +1,28 @@
+/**
+ * Every error Tidemark reports to a user has a code from this catalogue, a message a person
+ * can act on, and (for the HTTP API) a status. Notifier errors also say whether a retry can help.
+ */
+export const ERRORS = {
+  TM_ERR_CONFIG: { status: 400, doc: 'A configuration value is missing, of the wrong type, or out of range.' },
+  TM_ERR_UNKNOWN_DETECTOR: { status: 400, doc: 'A detector name is not in the registry; the message lists the valid ones.' },
+  TM_ERR_USAGE: { status: 400, doc: 'A command-line argument is missing or invalid.' },
+  TM_ERR_INPUT: { status: 400, doc: 'An input file or payload could not be parsed.' },
+  TM_ERR_STATE: { status: 500, doc: 'A detector checkpoint could not be restored (wrong version or corrupt).' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class TidemarkError extends Error {
+  readonly code: ErrorCode;
+  /** Where the problem is: a config path (`detectors[2].window`), a field, or a file:line. */
+  readonly path: string | undefined;
+  constructor(code: ErrorCode, message: string, path?: string) {
+    super(path ? `${path}: ${message}` : message);
+    this.name = 'TidemarkError';
+    this.code = code;
+    this.path = path;
+  }
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+}
