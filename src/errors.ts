@@ -7,7 +7,11 @@ export const ERRORS = {
   TM_ERR_UNKNOWN_DETECTOR: { status: 400, doc: 'A detector name is not in the registry; the message lists the valid ones.' },
   TM_ERR_USAGE: { status: 400, doc: 'A command-line argument is missing or invalid.' },
   TM_ERR_INPUT: { status: 400, doc: 'An input file or payload could not be parsed.' },
+  TM_ERR_TOO_LARGE: { status: 413, doc: 'A payload is larger than the configured limit once decompressed; send smaller batches.' },
+  TM_ERR_NOT_FOUND: { status: 404, doc: 'A file, directory or resource that was named does not exist.' },
   TM_ERR_STATE: { status: 500, doc: 'A detector checkpoint could not be restored (wrong version or corrupt).' },
+  TM_ERR_CONFLICT: { status: 409, doc: 'A write lost a race or repeats a unique value (a stale config base version, a duplicate token).' },
+  TM_ERR_STORE: { status: 500, doc: 'The store failed: database locked by another process, disk full, corrupt, or a schema migration problem.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

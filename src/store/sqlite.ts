@@ -1,0 +1,189 @@
+// The embedded store: one SQLite file in the data dir, opened by one Tidemark process.
+//
+// Durability. The database runs in WAL mode with synchronous=NORMAL: a commit appends the
+// transaction to `tidemark.db-wal` with write(2) before the promise resolves, and fsync
+// happens only at checkpoints. So an acknowledged write survives the Tidemark process
+// crashing or being killed (kill -9): the bytes are in the OS page cache and the next open
+// replays the WAL. It does NOT survive power loss or a kernel crash before the OS writes
+// those pages out; the database stays consistent then, but the last transactions may be
+// gone. Set `synchronous: 'full'` to fsync every commit (slower) if that matters.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { TidemarkError } from '../errors.ts';
+import { type AppliedMigration, type Migration, type MigrationDriver, SCHEMA_MIGRATIONS_DDL, runMigrations } from './migrate.ts';
+import { migrations as allMigrations } from './migrations/index.ts';
+import { SqliteContext, isSqliteError, translateError } from './sqlite-base.ts';
+import {
+  SqliteAcks,
+  SqliteAlerts,
+  SqliteAudit,
+  SqliteChanges,
+  SqliteCheckpoints,
+  SqliteConfig,
+  SqliteFeedback,
+  SqliteNotifications,
+  SqliteSeries,
+  SqliteSilences,
+  SqliteTenants,
+  SqliteTokens,
+} from './sqlite-domains.ts';
+import { SqliteSamples } from './sqlite-samples.ts';
+import { DEFAULT_RETENTION, type RetentionPolicy, type Store, type StoreOptions } from './types.ts';
+
+/** The database file inside the data dir. */
+export const SQLITE_FILE = 'tidemark.db';
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /** The data directory (created if missing); the database is `<dataDir>/tidemark.db`. */
+  readonly dataDir?: string;
+  /** Or an explicit database file; `':memory:'` for tests. Overrides dataDir. */
+  readonly path?: string;
+  /** `normal` (default): survives process crashes. `full`: also power loss, slower commits. */
+  readonly synchronous?: 'normal' | 'full';
+  /** SQLite page cache in KiB (default 65536 = 64 MiB). */
+  readonly cacheKiB?: number;
+  /** Share one transaction among sample batches appended in the same event-loop turn (default true). */
+  readonly groupCommit?: boolean;
+  /** Series ids kept in the interning cache before it is reset (default 1,000,000). */
+  readonly internCacheSize?: number;
+  /** Migrations to run (default: all of migrations/). Tests pass their own. */
+  readonly migrations?: readonly Migration[];
+}
+
+/** The embedded SQLite store. Open it with `openSqliteStore`. */
+export class SqliteStore implements Store {
+  readonly path: string;
+  readonly tenants: SqliteTenants;
+  readonly tokens: SqliteTokens;
+  readonly series: SqliteSeries;
+  readonly samples: SqliteSamples;
+  readonly changes: SqliteChanges;
+  readonly alerts: SqliteAlerts;
+  readonly notifications: SqliteNotifications;
+  readonly silences: SqliteSilences;
+  readonly acks: SqliteAcks;
+  readonly feedback: SqliteFeedback;
+  readonly config: SqliteConfig;
+  readonly audit: SqliteAudit;
+  readonly checkpoints: SqliteCheckpoints;
+  readonly #ctx: SqliteContext;
+
+  /** @internal Use openSqliteStore: the schema must be migrated first. */
+  constructor(ctx: SqliteContext, path: string, retention: RetentionPolicy, options: SqliteStoreOptions) {
+    this.#ctx = ctx;
+    this.path = path;
+    this.tenants = new SqliteTenants(ctx);
+    this.tokens = new SqliteTokens(ctx);
+    this.series = new SqliteSeries(ctx, options.internCacheSize ?? 1_000_000);
+    this.samples = new SqliteSamples(ctx, retention, options.groupCommit ?? true);
+    this.changes = new SqliteChanges(ctx);
+    this.alerts = new SqliteAlerts(ctx);
+    this.notifications = new SqliteNotifications(ctx);
+    this.silences = new SqliteSilences(ctx);
+    this.acks = new SqliteAcks(ctx);
+    this.feedback = new SqliteFeedback(ctx);
+    this.config = new SqliteConfig(ctx);
+    this.audit = new SqliteAudit(ctx);
+    this.checkpoints = new SqliteCheckpoints(ctx);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ctx.closed) return;
+    this.samples.flushAll();
+    this.#ctx.closed = true;
+    try {
+      this.#ctx.db.pragma('optimize');
+    } finally {
+      // Closing checkpoints the WAL into the main file and removes it.
+      this.#ctx.db.close();
+    }
+  }
+}
+
+/**
+ * Opens (creating and migrating as needed) the embedded store. Only one process may have a
+ * data dir open: a second open fails with TM_ERR_STORE instead of sharing the file.
+ * @example const store = await openSqliteStore({ dataDir: './data' });
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const retention = checkRetention({ ...DEFAULT_RETENTION, ...options.retention });
+  let path = options.path;
+  if (path === undefined) {
+    if (options.dataDir === undefined) throw new TidemarkError('TM_ERR_CONFIG', 'the store needs a data dir (or a database path)', 'store.dataDir');
+    try {
+      mkdirSync(options.dataDir, { recursive: true });
+    } catch (err) {
+      throw new TidemarkError('TM_ERR_STORE', `cannot create the data dir: ${(err as Error).message}`, options.dataDir);
+    }
+    path = join(options.dataDir, SQLITE_FILE);
+  }
+  let db: Database.Database;
+  try {
+    // No busy wait: with the exclusive lock below nobody else should hold the file, and a
+    // second process should fail at once, not after better-sqlite3's default 5 s.
+    db = new Database(path, { timeout: 100 });
+  } catch (err) {
+    throw new TidemarkError('TM_ERR_STORE', `cannot open the database: ${(err as Error).message}`, path);
+  }
+  try {
+    // EXCLUSIVE locking: this process holds the file from first use to close (other processes
+    // get SQLITE_BUSY), and WAL then needs no shared-memory file.
+    db.pragma('locking_mode = EXCLUSIVE');
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal' && path !== ':memory:') throw new TidemarkError('TM_ERR_STORE', `cannot switch the database to WAL mode (got ${String(mode)})`, path);
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma(`cache_size = -${Math.max(1024, Math.floor(options.cacheKiB ?? 65536))}`);
+    db.pragma('temp_store = MEMORY');
+    // Take the lock now, so a second process fails at open rather than at its first write.
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (err) {
+    db.close();
+    if (isSqliteError(err) && err.code.startsWith('SQLITE_BUSY')) {
+      throw new TidemarkError('TM_ERR_STORE', 'the database is in use by another Tidemark process; stop it or use another data dir', path);
+    }
+    throw translateError(err);
+  }
+  const now = options.now ?? Date.now;
+  try {
+    await runMigrations(sqliteMigrationDriver(db), options.migrations ?? allMigrations, now);
+  } catch (err) {
+    db.close();
+    throw translateError(err);
+  }
+  return new SqliteStore(new SqliteContext(db, now), path, retention, options);
+}
+
+/** The migration runner's view of a SQLite connection. */
+export function sqliteMigrationDriver(db: Database.Database): MigrationDriver {
+  return {
+    dialect: 'sqlite',
+    async applied(): Promise<AppliedMigration[]> {
+      db.exec(SCHEMA_MIGRATIONS_DDL);
+      const rows = db.prepare('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version').all() as {
+        version: number;
+        name: string;
+        checksum: string;
+        applied_at: number;
+      }[];
+      return rows.map((r) => ({ version: r.version, name: r.name, checksum: r.checksum, appliedAt: r.applied_at }));
+    },
+    async apply(m, sql, checksum, appliedAt): Promise<void> {
+      db.transaction(() => {
+        db.exec(sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.version, m.name, checksum, appliedAt);
+      })();
+    },
+  };
+}
+
+function checkRetention(r: RetentionPolicy): RetentionPolicy {
+  for (const k of ['rawMs', 'rollupMs', 'lateMs'] as const) {
+    if (!Number.isSafeInteger(r[k]) || r[k] < 0) throw new TidemarkError('TM_ERR_CONFIG', `must be a non-negative integer of milliseconds, got ${r[k]}`, `store.retention.${k}`);
+  }
+  // The sweep rolls a minute up before its raw samples expire only if raw outlives lateness by a minute.
+  if (r.rawMs < r.lateMs + 120_000) throw new TidemarkError('TM_ERR_CONFIG', `rawMs (${r.rawMs}) must exceed lateMs (${r.lateMs}) by at least 2 minutes`, 'store.retention.rawMs');
+  if (r.rollupMs < r.rawMs) throw new TidemarkError('TM_ERR_CONFIG', `rollupMs (${r.rollupMs}) must be at least rawMs (${r.rawMs})`, 'store.retention.rollupMs');
+  return Object.freeze({ ...r });
+}
