@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TidemarkError } from '../errors.ts';
+import { IngestBatch, STALE_FLAG } from './batch.ts';
+import type { IngestOptions, RejectReason } from './types.ts';
+import { REJECT_REASONS } from './types.ts';
+
+const NOW = Date.UTC(2024, 0, 1);
+
+function batch(options: Partial<IngestOptions> = {}): IngestBatch {
+  return new IngestBatch({ now: () => NOW, ...options });
+}
+
+describe('IngestBatch series', () => {
+  it('sorts labels, drops empty values and builds the canonical key once per series', () => {
+    const b = batch();
+    const s = b.openSeries('http_requests_total', ['zone', 'eu', 'service', 'auth', 'empty', '', 'code', '200'], 8, 'counter', 1);
+    assert.equal(s, 0);
+    assert.equal(b.seriesKey(s), 'http_requests_total{code="200",service="auth",zone="eu"}');
+    assert.deepEqual(b.seriesLabels(s), ['code', '200', 'service', 'auth', 'zone', 'eu']);
+    assert.equal(b.seriesMetric(s), 'http_requests_total');
+    assert.equal(b.seriesKind(s), 'counter');
+    // The same series in another label order is the same row.
+    assert.equal(b.openSeries('http_requests_total', ['code', '200', 'zone', 'eu', 'service', 'auth'], 6, 'counter', 1), 0);
+    assert.equal(b.seriesCount, 1);
+  });
+
+  it('escapes backslash, quote and newline in key values and writes a bare name without labels', () => {
+    const b = batch();
+    const s = b.openSeries('m', ['path', 'C:\\dir "x"\nnext'], 2, 'gauge', 1);
+    assert.equal(b.seriesKey(s), 'm{path="C:\\\\dir \\"x\\"\\nnext"}');
+    assert.equal(b.seriesKey(b.openSeries('up', [], 0, 'gauge', 1)), 'up');
+  });
+
+  it('does not keep the caller scratch array', () => {
+    const b = batch();
+    const scratch = ['a', '1'];
+    const s = b.openSeries('m', scratch, 2, 'gauge', 1);
+    scratch[1] = 'changed';
+    assert.deepEqual(b.seriesLabels(s), ['a', '1']);
+  });
+
+  const rejections: { name: string; metric: string; labels: string[]; options?: Partial<IngestOptions>; reason: RejectReason; problem: RegExp }[] = [
+    { name: 'empty metric name', metric: '', labels: [], reason: 'missing_metric_name', problem: /missing or empty/ },
+    { name: 'metric name with a dot', metric: 'http.requests', labels: [], reason: 'invalid_metric_name', problem: /"http\.requests" is not a valid metric name/ },
+    { name: 'metric name starting with a digit', metric: '1m', labels: [], reason: 'invalid_metric_name', problem: /not a valid metric name/ },
+    { name: 'label name with a dash', metric: 'm', labels: ['my-label', 'x'], reason: 'invalid_label_name', problem: /"my-label" is not a valid label name/ },
+    { name: 'label named __name__', metric: 'm', labels: ['__name__', 'x'], reason: 'invalid_label_name', problem: /reserved/ },
+    { name: 'duplicate label', metric: 'm', labels: ['a', '1', 'b', '2', 'a', '3'], reason: 'duplicate_label_name', problem: /"a" appears more than once/ },
+    { name: 'too many labels', metric: 'm', labels: ['a', '1', 'b', '2', 'c', '3'], options: { maxLabels: 2 }, reason: 'too_many_labels', problem: /more than the limit of 2 labels \(3 given\)/ },
+    { name: 'label value too long', metric: 'm', labels: ['a', 'x'.repeat(11)], options: { maxLabelValueLength: 10 }, reason: 'label_value_too_long', problem: /11 characters, more than the limit of 10/ },
+    { name: 'metric name too long', metric: 'm'.repeat(9), labels: [], options: { maxNameLength: 8 }, reason: 'name_too_long', problem: /9 characters/ },
+    { name: 'label name too long', metric: 'm', labels: ['l'.repeat(9), 'x'], options: { maxNameLength: 8 }, reason: 'name_too_long', problem: /label name is 9 characters/ },
+  ];
+  for (const c of rejections) {
+    it(`rejects ${c.name}`, () => {
+      const b = batch(c.options);
+      b.where('timeseries', 4);
+      assert.equal(b.openSeries(c.metric, c.labels, c.labels.length, 'unknown', 3), -1);
+      const r = b.rejected.get(c.reason);
+      assert.ok(r, `expected a ${c.reason} rejection, got ${[...b.rejected.keys()].join(', ')}`);
+      assert.equal(r.count, 3, 'counts the points of the series');
+      assert.equal(b.rejectedTotal, 3);
+      assert.match(r.examples[0].problem, c.problem);
+      assert.match(r.examples[0].field, /^timeseries\[4\]\./);
+      assert.equal(b.seriesCount, 0);
+    });
+  }
+
+  it('accepts the limits exactly', () => {
+    const b = batch({ maxLabels: 2, maxLabelValueLength: 3, maxNameLength: 4 });
+    assert.equal(b.openSeries('mmmm', ['aaaa', 'xxx', 'b', 'y'], 4, 'gauge', 1), 0);
+  });
+});
+
+describe('IngestBatch samples', () => {
+  const cases: { name: string; t: number; value: number; reason: RejectReason | null; problem?: RegExp }[] = [
+    { name: 'a normal sample', t: NOW, value: 1.5, reason: null },
+    { name: 'negative zero and huge finite values', t: NOW, value: -Number.MAX_VALUE, reason: null },
+    { name: 'exactly maxFutureMs ahead', t: NOW + 600_000, value: 1, reason: null },
+    { name: 'NaN', t: NOW, value: NaN, reason: 'invalid_value', problem: /NaN is not a valid value/ },
+    { name: '+Infinity', t: NOW, value: Infinity, reason: 'invalid_value', problem: /Infinity is not a finite number/ },
+    { name: '-Infinity', t: NOW, value: -Infinity, reason: 'invalid_value', problem: /-Infinity/ },
+    { name: 'one ms too far in the future', t: NOW + 600_001, value: 1, reason: 'timestamp_too_far_in_future', problem: /more than 600000 ms ahead of now \(2024-01-01T00:00:00\.000Z\)/ },
+    { name: 'fractional timestamp', t: NOW + 0.5, value: 1, reason: 'invalid_timestamp', problem: /not a valid timestamp/ },
+    { name: 'negative timestamp', t: -1, value: 1, reason: 'invalid_timestamp' },
+    { name: 'NaN timestamp', t: NaN, value: 1, reason: 'invalid_timestamp' },
+    { name: 'timestamp beyond 2^53', t: 2 ** 60, value: 1, reason: 'invalid_timestamp' },
+  ];
+  for (const c of cases) {
+    it(c.reason === null ? `keeps ${c.name}` : `rejects ${c.name}`, () => {
+      const b = batch();
+      const s = b.openSeries('m', [], 0, 'gauge', 1);
+      b.where('samples', 2);
+      const kept = b.addSample(s, c.t, c.value);
+      assert.equal(kept, c.reason === null);
+      assert.equal(b.length, kept ? 1 : 0);
+      if (c.reason === null) {
+        assert.equal(b.timestamps[0], c.t);
+        assert.equal(b.values[0], c.value);
+        assert.equal(b.flags[0], 0);
+      } else {
+        const r = b.rejected.get(c.reason);
+        assert.ok(r);
+        assert.equal(r.count, 1);
+        if (c.problem) assert.match(r.examples[0].problem, c.problem);
+        assert.match(r.examples[0].field, /^samples\[2\]\.(value|timestamp)$/);
+      }
+    });
+  }
+
+  it('honours a configured maxFutureMs and re-reads the clock on reset', () => {
+    let now = NOW;
+    const b = new IngestBatch({ now: () => now, maxFutureMs: 0 });
+    const s = b.openSeries('m', [], 0, 'gauge', 1);
+    assert.equal(b.addSample(s, NOW + 1, 1), false);
+    now = NOW + 1;
+    b.reset();
+    assert.equal(b.nowMs, NOW + 1);
+    assert.equal(b.addSample(b.openSeries('m', [], 0, 'gauge', 1), NOW + 1, 1), true);
+  });
+
+  it('marks staleness markers and counts them', () => {
+    const b = batch();
+    const s = b.openSeries('m', [], 0, 'gauge', 1);
+    b.addSample(s, NOW, 1);
+    b.addStale(s, NOW + 1);
+    assert.equal(b.staleCount, 1);
+    assert.equal(b.flags[1], STALE_FLAG);
+    assert.ok(Number.isNaN(b.values[1]));
+    assert.deepEqual(
+      b.toSamples().map((x) => x.stale),
+      [false, true],
+    );
+  });
+
+  it('grows past its initial capacity and keeps every sample', () => {
+    const b = batch();
+    const s = b.openSeries('m', [], 0, 'gauge', 1);
+    for (let i = 0; i < 5000; i++) b.addSample(s, NOW - i, i);
+    assert.equal(b.length, 5000);
+    assert.equal(b.values[4999], 4999);
+    assert.equal(b.timestamps[4999], NOW - 4999);
+    b.reset();
+    assert.equal(b.length, 0);
+    assert.equal(b.seriesCount, 0);
+  });
+});
+
+describe('IngestBatch rejections', () => {
+  it('keeps the first few examples per reason but counts all', () => {
+    const b = batch({ maxExamplesPerReason: 2 });
+    for (let i = 0; i < 5; i++) {
+      b.where('samples', i);
+      b.reject('non_numeric_value', 'value', `problem ${i}`);
+    }
+    const r = b.rejected.get('non_numeric_value');
+    assert.equal(r?.count, 5);
+    assert.deepEqual(r?.examples, [
+      { field: 'samples[0].value', problem: 'problem 0' },
+      { field: 'samples[1].value', problem: 'problem 1' },
+    ]);
+  });
+
+  it('formats line positions and sub-positions', () => {
+    const b = batch();
+    b.where('', -1, 12);
+    b.reject('malformed_line', '', 'bad');
+    b.where('timeseries', 3);
+    b.whereSub('samples', 1);
+    b.reject('invalid_value', 'value', 'bad');
+    assert.deepEqual(b.rejected.get('malformed_line')?.examples[0], { field: 'line 12', problem: 'bad', line: 12 });
+    assert.equal(b.rejected.get('invalid_value')?.examples[0].field, 'timeseries[3].samples[1].value');
+  });
+
+  it('lists rejections in the documented reason order', () => {
+    const b = batch();
+    b.reject('invalid_distribution', 'x', 'p');
+    b.reject('missing_metric_name', 'x', 'p', 2);
+    assert.deepEqual(
+      b.rejections().map((r) => [r.reason, r.count]),
+      [
+        ['missing_metric_name', 2],
+        ['invalid_distribution', 1],
+      ],
+    );
+    assert.equal(new Set(REJECT_REASONS).size, REJECT_REASONS.length);
+  });
+});
+
+describe('IngestBatch series cache', () => {
+  it('finds a series by identity across resets, without re-validating', () => {
+    const b = batch();
+    assert.equal(b.openKnownSeries('raw-bytes'), -2);
+    const s = b.openSeries('m', ['a', '1'], 2, 'gauge', 1, 'raw-bytes');
+    assert.equal(b.openKnownSeries('raw-bytes'), s);
+    b.reset();
+    const again = b.openKnownSeries('raw-bytes');
+    assert.equal(again, 0);
+    assert.equal(b.seriesKey(again), 'm{a="1"}');
+    b.clearSeriesCache();
+    assert.equal(b.openKnownSeries('raw-bytes'), -2);
+  });
+
+  it('does not remember rejected series and is bounded by seriesCacheSize', () => {
+    const b = batch({ seriesCacheSize: 2 });
+    assert.equal(b.openSeries('bad name', [], 0, 'gauge', 1, 'bad'), -1);
+    assert.equal(b.openKnownSeries('bad'), -2);
+    b.openSeries('a', [], 0, 'gauge', 1, 'a');
+    b.openSeries('b', [], 0, 'gauge', 1, 'b');
+    b.openSeries('c', [], 0, 'gauge', 1, 'c'); // the cache was full: it starts over
+    assert.equal(b.openKnownSeries('a'), -2);
+    assert.notEqual(b.openKnownSeries('c'), -2);
+    const off = batch({ seriesCacheSize: 0 });
+    off.openSeries('a', [], 0, 'gauge', 1, 'a');
+    assert.equal(off.openKnownSeries('a'), -2);
+  });
+});
+
+describe('IngestBatch options', () => {
+  const bad: { name: string; options: Record<string, unknown>; path: string }[] = [
+    { name: 'negative maxFutureMs', options: { maxFutureMs: -1 }, path: 'ingest.maxFutureMs' },
+    { name: 'fractional maxLabels', options: { maxLabels: 1.5 }, path: 'ingest.maxLabels' },
+    { name: 'now not a function', options: { now: 5 }, path: 'ingest.now' },
+  ];
+  for (const c of bad) {
+    it(`refuses ${c.name}`, () => {
+      assert.throws(
+        () => new IngestBatch(c.options as Partial<IngestOptions>),
+        (e: unknown) => e instanceof TidemarkError && e.code === 'TM_ERR_CONFIG' && e.path === c.path,
+      );
+    });
+  }
+
+  it('freezes its options', () => {
+    assert.ok(Object.isFrozen(batch().options));
+  });
+});
