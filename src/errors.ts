@@ -11,6 +11,11 @@ export const ERRORS = {
   TM_ERR_NOT_FOUND: { status: 404, doc: 'A file, directory or resource that was named does not exist.' },
   TM_ERR_STATE: { status: 500, doc: 'A detector checkpoint could not be restored (wrong version or corrupt).' },
   TM_ERR_CONFLICT: { status: 409, doc: 'A write lost a race or repeats a unique value (a stale config base version, a duplicate token).' },
+  TM_ERR_UNAUTHORIZED: { status: 401, doc: 'No API token, or one that is unknown, revoked or expired: send `Authorization: Bearer <token>`.' },
+  TM_ERR_FORBIDDEN: { status: 403, doc: "The token's role does not allow this endpoint (write: ingest; read: queries; admin: everything)." },
+  TM_ERR_MEDIA_TYPE: { status: 415, doc: 'The Content-Type (or Content-Encoding) is not one this endpoint reads; the message lists the accepted ones.' },
+  TM_ERR_CARDINALITY: { status: 429, doc: 'New series were refused by an active-series or label-value limit; the message names the metric and the label.' },
+  TM_ERR_INTERNAL: { status: 500, doc: 'A bug in Tidemark: the request failed unexpectedly; the server log has the stack. Please report it.' },
   TM_ERR_STORE: { status: 500, doc: 'The store failed: database locked by another process, disk full, corrupt, or a schema migration problem.' },
 } as const;
 

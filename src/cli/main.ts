@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(cmd.help.trimEnd() + '\n');
+    const sub = cmd.subcommands?.find((c) => c.name === `${cmd.name} ${rest[0]}`);
+    process.stdout.write((sub ?? cmd).help.trimEnd() + '\n');
     return 0;
   }
   try {

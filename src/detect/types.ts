@@ -57,6 +57,38 @@ export interface Detector<C = unknown, S = unknown> {
   parseConfig(input: unknown, path: string): Readonly<C>;
   init(config: Readonly<C>): S;
   update(state: S, t: number, value: number, out: Verdict): Verdict;
+  /**
+   * 'rule' detectors judge the raw value against limits or plain facts (threshold, no_data,
+   * counter_reset...); 'model' detectors learn a baseline, see the value a set's rules have
+   * conditioned (see `condition`) and give the fused verdict its band. Default 'model'.
+   */
+  readonly kind?: 'rule' | 'model';
+  /**
+   * Optional clock: judge the silence at `now` (ms) when no point arrives (no_data). Reads
+   * the state without learning from it; same config and state as `update`.
+   */
+  tick?(state: S, now: number, out: Verdict): Verdict;
+  /**
+   * Optional, for rules only: called by a detector set right after `update` on the same
+   * point, to change what the set's model detectors see (counter_reset hands them the
+   * counter's per-second rate; unit_change asks them to rescale after a change of unit).
+   */
+  condition?(state: S, c: Conditioning): void;
+  /** Optional, for models: multiply every learned level by `factor` (> 0), keeping the shape. */
+  rescale?(state: S, factor: number): void;
+}
+
+/**
+ * What a detector set passes to its model detectors for one point, as the rules conditioned
+ * it. Starts as { value: the raw value, factor: 1, relearn: false } for every point.
+ */
+export interface Conditioning {
+  /** The value the models judge and learn from; NaN means "skip this point". */
+  value: number;
+  /** Not 1: the series changed unit by this factor; models rescale (or re-init) first. */
+  factor: number;
+  /** True: what the models learned no longer applies; they restart from scratch. */
+  relearn: boolean;
 }
 
 /**
@@ -95,4 +127,9 @@ export interface DetectorSet<S = unknown> {
   readonly entries: readonly DetectorEntry[];
   init(): S;
   update(state: S, t: number, value: number, out: FusedVerdict): FusedVerdict;
+  /**
+   * Optional clock tick at `now` (ms) with no new point: only detectors with a `tick`
+   * (no_data) judge; nothing is learned. Lets a live server notice a series that went silent.
+   */
+  tick?(state: S, now: number, out: FusedVerdict): FusedVerdict;
 }

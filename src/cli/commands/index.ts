@@ -1,4 +1,10 @@
 import type { Command } from '../command.ts';
+import { configCommand } from './config.ts';
+import { evalCommand } from './eval.ts';
+import { injectCommand } from './inject.ts';
+import { replayCommand } from './replay.ts';
+import { serveCommand } from './serve.ts';
+import { backfillCommand } from './backfill.ts';
 
 /** Every `tidemark` sub-command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [serveCommand, backfillCommand, configCommand, injectCommand, replayCommand, evalCommand];

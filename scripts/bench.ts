@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark, one after another in this process, each printing its
+ * figures and ending with a `BENCH {...}` line. Filter by name: `npm run bench -- detect`.
+ */
+import { runDetectBench } from '../src/detect/detect.bench.ts';
+import { runLocalizeBench } from '../src/explain/localize.bench.ts';
+import { runIngestBench } from '../src/api/ingest.bench.ts';
+
+type BenchResult = object;
+
+const benches: Record<string, () => Promise<BenchResult | BenchResult[]> | BenchResult | BenchResult[]> = {
+  detect: () => runDetectBench(),
+  localize: () => runLocalizeBench(),
+  ingest: () => runIngestBench(),
+};
+
+const filter = process.argv.slice(2);
+for (const [name, run] of Object.entries(benches)) {
+  if (filter.length && !filter.some((f) => name.includes(f))) continue;
+  const started = Date.now();
+  const out = await run();
+  const results = Array.isArray(out) ? out : [out];
+  for (const result of results) {
+    for (const [k, v] of Object.entries(result)) if (k !== 'name') console.log(`${(result as { name?: unknown }).name}: ${k} = ${v}`);
+  }
+  console.log(`${name}: took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  for (const result of results) console.log(`BENCH ${JSON.stringify(result)}`);
+}

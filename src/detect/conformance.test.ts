@@ -1,0 +1,94 @@
+// What every detector must do, run over the whole registry: stay quiet on clean seasonal
+// noise with trend, and give identical verdicts after a checkpoint round trip mid-stream.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { detectorNames } from './registry.ts';
+import { DEFAULT_PROFILE } from './fusion.ts';
+import { HOUR, MINUTE, type Series, at, checkpointDivergence, copy, maxIn, runDetector, runSet, seasonal } from './testkit.ts';
+
+/** A config for each detector as an operator would write it for this data. */
+const CONFIGS: Record<string, unknown> = {
+  threshold: { above: 400, below: 5 },
+  rate_of_change: { maxRelative: 0.5 },
+  impossible_value: { nonNegative: true },
+};
+
+/** The alert threshold the quiet test holds detectors to: 0.9 is "clearly anomalous". */
+const ALERT = 0.9;
+
+/** Clean data: daily cycle, weekend dip, +10%/week growth, 3% noise. Judged after a week. */
+const CLEAN: { name: string; series: Series }[] = [
+  { name: '5-minute points, 3 weeks', series: seasonal({ days: 21, seed: 11 }) },
+  { name: 'hourly points, 8 weeks', series: seasonal({ days: 56, seed: 12, step: HOUR }) },
+  { name: '1-minute points, 2 weeks, 2% noise', series: seasonal({ days: 14, seed: 13, step: MINUTE, noise: 0.02 }) },
+];
+
+describe('every detector stays quiet on clean seasonal noise with trend', () => {
+  for (const name of detectorNames()) {
+    for (const c of CLEAN) {
+      it(`${name}: ${c.name}`, () => {
+        const r = runDetector(name, CONFIGS[name], c.series);
+        const { max, at: where } = maxIn(r.scores, at(c.series, 8));
+        assert.ok(max < ALERT, `score ${max.toFixed(3)} (${r.reasons[where]}) at point ${where}`);
+      });
+    }
+  }
+
+  it('the default profile too', () => {
+    for (const c of CLEAN) {
+      const r = runSet(undefined, c.series);
+      const { max, at: where } = maxIn(r.scores, at(c.series, 8));
+      assert.ok(max < ALERT, `${c.name}: score ${max.toFixed(3)} (${r.reasons[where]}) at point ${where}`);
+    }
+  });
+});
+
+/** Seasonal data with a spike, a gap of NaN points, a level shift and a counter-like stretch. */
+function busy(): Series {
+  const s = copy(seasonal({ days: 9, seed: 21 }));
+  const n = s.v.length;
+  s.v[Math.floor(n * 0.3)] *= 4;
+  for (let i = Math.floor(n * 0.5); i < Math.floor(n * 0.5) + 30; i++) s.v[i] = NaN;
+  for (let i = Math.floor(n * 0.7); i < n; i++) s.v[i] *= 1.8;
+  s.v[Math.floor(n * 0.8)] = Infinity;
+  return s;
+}
+
+describe('checkpoint and restore mid-stream gives identical verdicts', () => {
+  const s = busy();
+  const splits = [
+    { name: 'while learning', at: 50 },
+    { name: 'after a day', at: at(s, 1.2) },
+    { name: 'after the spike, before the gap', at: at(s, 4) },
+    { name: 'inside the gap', at: Math.floor(s.v.length * 0.5) + 10 },
+    { name: 'inside the level shift', at: Math.floor(s.v.length * 0.7) + 5 },
+  ];
+  for (const name of detectorNames()) {
+    it(name, () => {
+      for (const split of splits) {
+        const diverged = checkpointDivergence(name, CONFIGS[name], s, split.at);
+        assert.equal(diverged, -1, `split ${split.name}: first differing verdict at point ${diverged}`);
+      }
+    });
+  }
+
+  it('the default profile as a set', () => {
+    for (const split of splits) {
+      const diverged = checkpointDivergence(undefined, DEFAULT_PROFILE, s, split.at);
+      assert.equal(diverged, -1, `split ${split.name}: first differing verdict at point ${diverged}`);
+    }
+  });
+
+  it('a set holding every detector', () => {
+    const entries = detectorNames().map((name) => (CONFIGS[name] === undefined ? { name } : { name, config: CONFIGS[name] }));
+    for (const split of splits) {
+      const diverged = checkpointDivergence(undefined, entries, s, split.at);
+      assert.equal(diverged, -1, `split ${split.name}: first differing verdict at point ${diverged}`);
+    }
+  });
+
+  it('holt_winters across the end of its warm-up (buffer to season table)', () => {
+    const hw = seasonal({ days: 5, seed: 22 });
+    for (const split of [at(hw, 2.9), at(hw, 3.1)]) assert.equal(checkpointDivergence('holt_winters', {}, hw, split), -1);
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../series/index.ts';
+import { counterReset } from './counter-reset.ts';
+import { MINUTE, type Series, T0, maxIn, runDetector, runSet, seasonal } from './testkit.ts';
+import type { Conditioning } from './types.ts';
+import { newVerdict } from './types.ts';
+
+/** A request counter (rate about 50/s with a daily cycle), restarting from 0 at `resets`. */
+function counter(n: number, resets: number[], seed = 1): Series {
+  const r = new Rng(seed);
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  let total = 1e6;
+  for (let i = 0; i < n; i++) {
+    t[i] = T0 + i * MINUTE;
+    const rate = 50 * (1 + 0.3 * Math.sin((2 * Math.PI * i) / 1440));
+    total += Math.max(0, Math.round(rate * 60 * (1 + 0.05 * r.normal())));
+    if (resets.includes(i)) total = Math.round(rate * 20); // restarted 20 s before the scrape
+    v[i] = total;
+  }
+  return { t, v };
+}
+
+describe('counter_reset', () => {
+  it('reports the reset of a counter, and only that point', () => {
+    const s = counter(3000, [2000]);
+    const r = runDetector('counter_reset', {}, s);
+    assert.equal(r.reasons[2000], 'counter_reset');
+    assert.equal(r.scores[2000], 0.6);
+    for (let i = 40; i < 3000; i++) if (i !== 2000) assert.equal(r.scores[i], 0, `point ${i}`);
+  });
+
+  it('never fires on a gauge, however it moves', () => {
+    const r = runDetector('counter_reset', {}, seasonal({ days: 5, seed: 3 }));
+    assert.equal(maxIn(r.scores, 0).max, 0);
+  });
+
+  it("in 'counter' mode judges from the second point; the score is configurable", () => {
+    const s = counter(50, [10]);
+    const r = runDetector('counter_reset', { mode: 'counter', score: 0.95 }, s);
+    assert.equal(r.reasons[10], 'counter_reset');
+    assert.equal(r.scores[10], 0.95);
+  });
+
+  it('hands a set its per-second rate, and skips the reset point', () => {
+    const st = counterReset.init(counterReset.parseConfig({ mode: 'counter' }, 'd'));
+    const c: Conditioning = { value: NaN, factor: 1, relearn: false };
+    const feed = (t: number, v: number) => {
+      counterReset.update(st, t, v, newVerdict());
+      counterReset.condition!(st, c);
+      return c.value;
+    };
+    assert.ok(Number.isNaN(feed(0, 1000)));
+    assert.equal(feed(10_000, 1500), 50);
+    assert.ok(Number.isNaN(feed(20_000, 200)), 'the reset point');
+    assert.equal(feed(30_000, 700), 50);
+  });
+
+  it('in the default set, a restart is a counter_reset event and no anomaly in the rate', () => {
+    const s = counter(4 * 1440, [3 * 1440 + 100]);
+    const r = runSet(undefined, s);
+    const at = 3 * 1440 + 100;
+    assert.equal(r.reasons[at], 'counter_reset');
+    assert.equal(r.scores[at], 0.6);
+    // After it, the set judges the rate exactly as if the process had never restarted.
+    const clean = runSet(undefined, counter(4 * 1440, []));
+    const after = maxIn(r.scores, at + 1, at + 300);
+    const same = maxIn(clean.scores, at + 1, at + 300);
+    assert.ok(after.max < 0.9, `after the reset: ${after.max} (${r.reasons[after.at]})`);
+    assert.ok(Math.abs(after.max - same.max) < 0.05, `after the reset ${after.max}, without one ${same.max}`);
+  });
+
+  it('a "counter" that keeps stepping down a little is a gauge after all: models relearn on raw values', () => {
+    const st = counterReset.init(counterReset.parseConfig({ mode: 'counter' }, 'd'));
+    const c: Conditioning = { value: NaN, factor: 1, relearn: false };
+    const values = [100, 110, 105, 120, 118, 130, 127];
+    let relearnAt = -1;
+    values.forEach((v, i) => {
+      c.relearn = false;
+      counterReset.update(st, i * 1000, v, newVerdict());
+      counterReset.condition!(st, c);
+      if (c.relearn) relearnAt = i;
+    });
+    assert.equal(relearnAt, 6);
+    assert.equal(c.value, 127);
+  });
+});

@@ -1,0 +1,120 @@
+import { doubles } from '../series/index.ts';
+import { choice, num } from './config.ts';
+import { defineDetector, verdict } from './define.ts';
+
+export interface CounterResetConfig {
+  /** 'auto' learns whether the series is a monotonic counter; 'counter' assumes it is. */
+  readonly mode: 'auto' | 'counter';
+  /** Points watched (auto mode) before deciding counter or gauge. */
+  readonly learnPoints: number;
+  /** Score of a reset: an event worth reporting, not by itself an outage. */
+  readonly score: number;
+}
+
+// State slots.
+const MODE = 0; // 0 learning, 1 gauge, 2 counter
+const N = 1;
+const LAST_T = 2;
+const LAST_X = 3;
+const UPS = 4; // increases seen while learning
+const SHALLOW = 5; // decreases that did not look like a restart
+const FEED = 6; // what the set's models see for this point
+const RELEARN = 7; // 1 on the point where the counter/gauge decision was reversed
+const LEARN_POINTS = 8;
+const SCORE = 9;
+
+const LEARNING = 0;
+const GAUGE = 1;
+const COUNTER = 2;
+
+/**
+ * A monotonic counter that goes down was reset (a process restart): reason counter_reset,
+ * score `score` (0.6 by default: report it, do not page on it).
+ *
+ * In a detector set this rule also conditions what the model detectors see: for a counter
+ * they get its per-second rate, and the reset point itself is skipped (the increase before
+ * the restart is unknown; Prometheus' rate() shows a dip there), so a restart is no spike,
+ * dip or level shift in the rate. In auto mode the models wait (see NaN) during the `learnPoints` points it takes to
+ * tell a counter (never down, mostly up, never negative) from a gauge, and restart if a
+ * "counter" later turns out to go down by small steps three times (it was a gauge).
+ */
+export const counterReset = defineDetector<CounterResetConfig, number[]>({
+  name: 'counter_reset',
+  summary: 'A monotonic counter that goes down was reset; in a set, models see the counter as a per-second rate.',
+  kind: 'rule',
+  defaults: { mode: 'auto', learnPoints: 32, score: 0.6 },
+  parse(f, path, d) {
+    return {
+      mode: choice(f, 'mode', path, d.mode, ['auto', 'counter'] as const),
+      learnPoints: num(f, 'learnPoints', path, d.learnPoints, { min: 4, max: 100_000, integer: true }),
+      score: num(f, 'score', path, d.score, { min: 0, max: 1 }),
+    };
+  },
+  init(c) {
+    const s = doubles(10);
+    s[MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
+    s[LAST_T] = NaN;
+    s[LAST_X] = NaN;
+    s[FEED] = NaN;
+    s[LEARN_POINTS] = c.learnPoints;
+    s[SCORE] = c.score;
+    return s;
+  },
+  update(s, t, value, out) {
+    s[RELEARN] = 0;
+    const mode = s[MODE];
+    if (value !== value) {
+      s[FEED] = NaN;
+      return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
+    }
+    const lastX = s[LAST_X];
+    const dt = (t - s[LAST_T]) / 1000;
+    s[LAST_T] = t;
+    s[LAST_X] = value;
+    const n = s[N] + 1;
+    s[N] = n;
+    if (mode === GAUGE) {
+      s[FEED] = value;
+      return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    }
+    if (lastX !== lastX) {
+      s[FEED] = NaN;
+      return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
+    }
+    const d = value - lastX;
+    // A restart starts again near 0; a gauge wiggles down by a little.
+    const restart = d < 0 && value >= 0 && value <= 0.5 * lastX;
+    if (mode === LEARNING) {
+      if (d > 0) s[UPS]++;
+      else if (d < 0 && !restart) s[SHALLOW]++;
+      if (value < 0) s[SHALLOW] += s[LEARN_POINTS]; // counters are never negative
+      s[FEED] = NaN;
+      if (n < s[LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+      const counter = s[SHALLOW] === 0 && s[UPS] >= s[LEARN_POINTS] / 4;
+      s[MODE] = counter ? COUNTER : GAUGE;
+      s[SHALLOW] = 0;
+      s[FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
+      return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    }
+    // Counter mode.
+    if (d >= 0) {
+      s[FEED] = dt > 0 ? d / dt : NaN;
+      return verdict(out, 0, NaN, lastX, NaN, 'normal');
+    }
+    // The increase before the restart is lost, so any rate here would be biased low (the
+    // dip Prometheus' rate() shows): the models skip this point.
+    s[FEED] = NaN;
+    if (!restart && ++s[SHALLOW] >= 3) {
+      // Three small drops: not a counter after all. Models restart on the raw values.
+      s[MODE] = GAUGE;
+      s[FEED] = value;
+      s[RELEARN] = 1;
+      return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    }
+    return verdict(out, s[SCORE], lastX, lastX, NaN, 'counter_reset');
+  },
+  condition(s, c) {
+    c.value = s[FEED];
+    if (s[RELEARN] === 1) c.relearn = true;
+  },
+});

@@ -1,0 +1,115 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_PROFILE, createDetectorSet } from './fusion.ts';
+import { at, copy, flat, seasonal } from './testkit.ts';
+import { newFusedVerdict } from './types.ts';
+
+describe('createDetectorSet', () => {
+  it('with no entries is the default profile', () => {
+    assert.deepEqual(createDetectorSet().entries, DEFAULT_PROFILE);
+    assert.deepEqual(createDetectorSet([]).entries, DEFAULT_PROFILE);
+    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'seasonal_baseline', 'robust_z']);
+  });
+
+  const invalid = [
+    { name: 'an unknown detector', entries: [{ name: 'robust_z' }, { name: 'isolation_forest' }], code: 'TM_ERR_UNKNOWN_DETECTOR', message: /^detectors\[1\]\.name: unknown detector 'isolation_forest'; valid detectors: threshold, rate_of_change, no_data, impossible_value, counter_reset, unit_change, robust_z, ewma, cusum, holt_winters, seasonal_baseline$/ },
+    { name: 'an unknown option', entries: [{ name: 'robust_z', config: { windw: 32 } }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config\.windw: unknown option 'windw'; valid options: window, minPoints, zHalf$/ },
+    { name: 'an out-of-range option', entries: [{ name: 'ewma', config: { span: 1 } }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config\.span: must be at least 2 and at most 100000, got 1$/ },
+    { name: 'a config that is not a mapping', entries: [{ name: 'cusum', config: [1, 2] }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config: expected a mapping of options \(k, h, seasonal, driftPoints, minPoints\), got a list$/ },
+    { name: 'an unknown entry key', entries: [{ name: 'ewma', options: {} }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.options: unknown key 'options'; valid keys: name, config$/ },
+    { name: 'a missing name', entries: [{ config: {} }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.name: expected a detector name$/ },
+    { name: 'a wrong choice', entries: [{ name: 'counter_reset', config: { mode: 'gauge' } }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config\.mode: expected one of auto, counter, got "gauge"$/ },
+  ];
+  for (const c of invalid) {
+    it(`rejects ${c.name}`, () => {
+      assert.throws(() => createDetectorSet(c.entries as never), (err: Error & { code?: string }) => {
+        assert.equal(err.code, c.code);
+        assert.match(err.message, c.message);
+        return true;
+      });
+    });
+  }
+});
+
+describe('fused verdicts', () => {
+  it('learning while every detector learns, then the rules answer at once', () => {
+    const set = createDetectorSet([{ name: 'robust_z' }, { name: 'ewma' }]);
+    const st = set.init();
+    const v = set.update(st, 0, 1, newFusedVerdict());
+    assert.equal(v.learning, true);
+    assert.equal(v.score, 0);
+    assert.deepEqual(v.reasons, ['learning']);
+    const withRule = createDetectorSet([{ name: 'threshold', config: { above: 10 } }, { name: 'robust_z' }]);
+    const w = withRule.update(withRule.init(), 0, 11, newFusedVerdict());
+    assert.equal(w.learning, false);
+    assert.equal(w.score, 1);
+    assert.deepEqual(w.reasons, ['above_threshold']);
+    assert.deepEqual(w.sources, ['threshold']);
+  });
+
+  it('scores the strongest witness, lists reasons strongest first, takes the band from the first model', () => {
+    const set = createDetectorSet([
+      { name: 'threshold', config: { above: 150 } },
+      { name: 'ewma' },
+      { name: 'robust_z' },
+    ]);
+    const st = set.init();
+    const s = flat(200, 3, 100, 2);
+    const out = newFusedVerdict();
+    for (let i = 0; i < 199; i++) set.update(st, s.t[i], s.v[i], out);
+    assert.deepEqual(out.reasons, ['normal']);
+    assert.deepEqual(out.sources, ['ewma']);
+    set.update(st, s.t[199], 160, out);
+    assert.equal(out.score, 1);
+    assert.deepEqual(out.reasons, ['above_threshold', 'spike', 'spike']);
+    assert.equal(out.sources[0], 'threshold');
+    assert.ok(out.sources.includes('ewma') && out.sources.includes('robust_z'));
+    assert.ok(out.expected > 95 && out.expected < 105, 'ewma expected ~100');
+    assert.ok(out.lower < out.expected && out.expected < out.upper);
+  });
+
+  it('reuses the arrays of `out` (no allocation per point)', () => {
+    const set = createDetectorSet([{ name: 'robust_z' }]);
+    const st = set.init();
+    const out = newFusedVerdict();
+    const reasons = out.reasons;
+    for (let i = 0; i < 50; i++) set.update(st, i, i % 7, out);
+    assert.equal(out.reasons, reasons);
+  });
+
+  it('the default profile catches a spike on seasonal data and says which detectors saw it', () => {
+    const s = copy(seasonal({ days: 10, seed: 61 }));
+    const i = at(s, 9.6);
+    s.v[i] *= 1.5;
+    const set = createDetectorSet();
+    const st = set.init();
+    const out = newFusedVerdict();
+    for (let k = 0; k <= i; k++) set.update(st, s.t[k], s.v[k], out);
+    assert.ok(out.score >= 0.9);
+    assert.deepEqual([...new Set(out.sources)].sort(), ['robust_z', 'seasonal_baseline']);
+    assert.equal(out.reasons[0], 'spike');
+  });
+
+  it('a clock tick reports silence through no_data, without learning', () => {
+    const set = createDetectorSet();
+    const st = set.init();
+    const out = newFusedVerdict();
+    for (let k = 0; k < 100; k++) set.update(st, k * 60_000, 5, out);
+    const snap = JSON.stringify(st);
+    const v = set.tick!(st, 99 * 60_000 + 30 * 60_000, out);
+    assert.equal(v.reasons[0], 'no_data');
+    assert.deepEqual(v.sources, ['no_data']);
+    assert.ok(v.score > 0.99);
+    assert.equal(JSON.stringify(st), snap);
+  });
+
+  it('an impossible value is reported and kept away from the models', () => {
+    const set = createDetectorSet();
+    const st = set.init();
+    const out = newFusedVerdict();
+    const s = flat(300, 4);
+    for (let k = 0; k < 300; k++) set.update(st, s.t[k], k === 250 ? Infinity : s.v[k], out);
+    set.update(st, s.t[299] + 300_000, 100, out);
+    assert.ok(out.score < 0.9, 'the next point is normal: the models never learned the infinity');
+  });
+});

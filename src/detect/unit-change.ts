@@ -1,0 +1,126 @@
+import { doubles } from '../series/index.ts';
+import { num } from './config.ts';
+import { defineDetector, verdict } from './define.ts';
+
+export interface UnitChangeConfig {
+  /** Smallest jump in magnitude (ratio) that can be a unit change. */
+  readonly minFactor: number;
+  /** Consecutive points the new magnitude must hold before it is called a unit change. */
+  readonly persist: number;
+  /** How close (relative) the ratio must be to a unit factor: 10^k, or 1024^k for bytes. */
+  readonly tolerance: number;
+  /** Score at confirmation. */
+  readonly score: number;
+}
+
+const N = 0;
+const REF = 1; // EWMA of |x| while the magnitude is stable
+const RUN = 2;
+const RUN_RATIO = 3;
+const FACTOR_OUT = 4; // factor confirmed on this point, else 1
+const MIN_FACTOR = 5;
+const PERSIST = 6;
+const TOL = 7;
+const SCORE = 8;
+
+const WARM = 8;
+const REF_ALPHA = 1 / 32;
+const LN10 = Math.LN10;
+const LN1024 = Math.log(1024);
+
+/** The unit factor `r` is close to (> 1), or 0 when it is none. */
+export function unitFactor(r: number, minFactor: number, tolerance: number): number {
+  if (r < 1) {
+    const f = unitFactor(1 / r, minFactor, tolerance);
+    return f === 0 ? 0 : 1 / f;
+  }
+  const lr = Math.log(r);
+  const slack = Math.log(1 + tolerance);
+  for (const base of [LN10, LN1024]) {
+    const k = Math.round(lr / base);
+    if (k >= 1 && Math.abs(lr - k * base) <= slack) {
+      const f = Math.exp(k * base);
+      const snapped = base === LN10 ? 10 ** k : 1024 ** k;
+      if (f >= minFactor * 0.999) return snapped;
+    }
+  }
+  return 0;
+}
+
+/**
+ * A change of unit: the magnitude jumps by about 10^k (k >= 2 by default) or 1024^k and stays
+ * there for `persist` points, e.g. milliseconds reported as seconds, bytes as kilobytes.
+ * The first points of the jump are left to the model detectors (they look like a spike or a
+ * level shift); at confirmation this rule scores `score` with reason unit_change and, in a
+ * detector set, tells the models to rescale what they learned by the factor, so they carry on
+ * in the new unit instead of alarming for hours. Jumps that are not near a unit factor are
+ * level shifts, not unit changes.
+ */
+export const unitChange = defineDetector<UnitChangeConfig, number[]>({
+  name: 'unit_change',
+  summary: 'The magnitude jumps by about 10^k or 1024^k and stays (a change of unit); in a set, models rescale.',
+  kind: 'rule',
+  defaults: { minFactor: 100, persist: 4, tolerance: 0.25, score: 0.95 },
+  parse(f, path, d) {
+    return {
+      minFactor: num(f, 'minFactor', path, d.minFactor, { min: 10, max: 1e12 }),
+      persist: num(f, 'persist', path, d.persist, { min: 2, max: 1000, integer: true }),
+      tolerance: num(f, 'tolerance', path, d.tolerance, { above: 0, max: 1 }),
+      score: num(f, 'score', path, d.score, { min: 0, max: 1 }),
+    };
+  },
+  init(c) {
+    const s = doubles(9);
+    s[FACTOR_OUT] = 1;
+    s[MIN_FACTOR] = c.minFactor;
+    s[PERSIST] = c.persist;
+    s[TOL] = c.tolerance;
+    s[SCORE] = c.score;
+    return s;
+  },
+  update(s, _t, value, out) {
+    s[FACTOR_OUT] = 1;
+    const ax = value < 0 ? -value : value;
+    const n = s[N];
+    if (!(ax > 0) || ax === Infinity) {
+      // Missing, zero or infinite: says nothing about the magnitude.
+      if (value === 0) s[RUN] = 0;
+      return verdict(out, 0, NaN, NaN, NaN, n < WARM ? 'learning' : 'normal');
+    }
+    if (n < WARM) {
+      s[N] = n + 1;
+      s[REF] += (ax - s[REF]) / (n + 1);
+      return verdict(out, 0, NaN, NaN, NaN, 'learning');
+    }
+    const ref = s[REF];
+    const minF = s[MIN_FACTOR];
+    if (ax < ref * minF && ax * minF > ref) {
+      s[RUN] = 0;
+      s[REF] = ref + REF_ALPHA * (ax - ref);
+      return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    }
+    const r = ax / ref;
+    const runRatio = s[RUN_RATIO];
+    if (s[RUN] > 0 && r < 3 * runRatio && 3 * r > runRatio) s[RUN]++;
+    else {
+      s[RUN] = 1;
+      s[RUN_RATIO] = r;
+    }
+    if (s[RUN] < s[PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    s[RUN] = 0;
+    const factor = unitFactor(r, minF, s[TOL]);
+    if (factor === 0) {
+      // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
+      // magnitude so it is not re-examined at every point.
+      s[REF] = ax;
+      return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    }
+    s[REF] = ref * factor;
+    s[FACTOR_OUT] = factor;
+    const expected = value < 0 ? -ref : ref;
+    return verdict(out, s[SCORE], expected, NaN, NaN, 'unit_change');
+  },
+  condition(s, c) {
+    if (s[FACTOR_OUT] !== 1) c.factor *= s[FACTOR_OUT];
+  },
+});

@@ -1,0 +1,502 @@
+/**
+ * The engine: the one place that wires the stages in order. A decoded batch (ingest) becomes
+ * live series (interned, admitted by the tenant's limits, restored from checkpoints), each
+ * point is judged by its series' detector set (detect), and samples plus bands go to the store
+ * before the caller acknowledges anything. Later stages (alert, notify) hang off `#onAnomaly`.
+ */
+import { configDiff, loadConfig, type TenantConfig } from '../config/index.ts';
+import { newFusedVerdict, restoreState, snapshotState, type FusedVerdict } from '../detect/index.ts';
+import { TidemarkError } from '../errors.ts';
+import { STALE_FLAG, type IngestBatch } from '../ingest/index.ts';
+import type { ChangeEvent, ChangeInput, Checkpoint, ConfigVersion, Labels, Store } from '../store/index.ts';
+import { DEFAULT_RETENTION } from '../store/index.ts';
+import { SeriesEntry, TenantState, type SeriesRefusal } from './tenant.ts';
+import type { Anomaly, EngineOptions, IngestOutcome, RejectionCount } from './types.ts';
+
+/** Defaults of `EngineOptions`, with units. */
+export const DEFAULT_ENGINE_OPTIONS = Object.freeze({
+  checkpointIntervalMs: 60_000, // 1 min: at most this much of the log is replayed on restart
+  idleMs: 3600_000, // 1 h: the "active series" window of the limits
+  maxAnomalies: 1000, // per tenant
+  maxReplay: 20_000, // points per series on restore (a week of 30 s points)
+  sweepIntervalMs: 600_000, // 10 min between retention sweeps of the store (rollups, deletes)
+});
+
+/** Live: judged points may become anomalies. Replay (backfill, late data): state and history only. */
+export type IngestMode = 'live' | 'replay';
+
+const CHECKPOINT_FORMAT = 1;
+const CHECKPOINT_CHUNK = 500; // series per checkpoint transaction
+const MAX_EXAMPLES = 5;
+
+interface CheckpointBody {
+  format: number;
+  lastT: number | null;
+  entries: unknown;
+  state: unknown;
+}
+
+/** Counters the API exports on /metrics. */
+export interface EngineStats {
+  readonly activeSeries: Map<string, number>;
+  /** Clock reading of the last completed checkpoint pass (0: none yet). */
+  readonly lastCheckpointAt: number;
+  readonly restored: { checkpoint: number; replay: number; new: number };
+  readonly replayedSamples: number;
+  readonly checkpointsWritten: number;
+}
+
+/**
+ * Opens an engine on a store: loads each tenant's latest config and notes which series
+ * existed before this start (those are restored from checkpoints plus replay when they
+ * next receive data). Call `close()` to checkpoint everything before closing the store.
+ * @example const engine = await createEngine({ store, clock: Date.now });
+ */
+export async function createEngine(options: Pick<EngineOptions, 'store' | 'clock'> & Partial<EngineOptions>): Promise<Engine> {
+  const o: EngineOptions = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+  const engine = new Engine(o);
+  await engine.init();
+  return engine;
+}
+
+export class Engine {
+  readonly store: Store;
+  readonly clock: () => number;
+  readonly options: EngineOptions;
+  readonly #tenants = new Map<string, TenantState>();
+  /** Series ids at or below this existed before this start: restore them, do not start fresh. */
+  #maxIdAtStart = 0;
+  /** Ingest sequence: wall-clock based so it keeps growing across restarts (checkpoints never roll back). */
+  #seq = Date.now() * 1000;
+  readonly #verdict: FusedVerdict = newFusedVerdict();
+  #timer: NodeJS.Timeout | undefined;
+  #checkpointing: Promise<number> | undefined;
+  #inflight = new Set<Promise<unknown>>();
+  #closed = false;
+  #lastCheckpointAt = 0;
+  #lastSweepAt = 0;
+  #checkpointsWritten = 0;
+  #replayedSamples = 0;
+  readonly #restored = { checkpoint: 0, replay: 0, new: 0 };
+  /** Called for every live anomaly (the alert stage subscribes here). */
+  onAnomaly: ((a: Anomaly) => void) | undefined;
+
+  constructor(options: EngineOptions) {
+    this.options = options;
+    this.store = options.store;
+    this.clock = options.clock;
+  }
+
+  /** @internal Called by createEngine. */
+  async init(): Promise<void> {
+    this.#lastSweepAt = this.clock(); // the first sweep one interval after start
+    for (const t of await this.store.tenants.list()) {
+      const state = this.#tenant(t.id);
+      const latest = await this.store.config.latest(t.id);
+      if (latest) {
+        const { config, errors } = loadConfig(latest.yaml, `config v${latest.version}`);
+        // A stored version was valid when stored; if a newer Tidemark refuses it, run on defaults and say so.
+        if (config) state.applyConfig(config, latest.version);
+        else process.emitWarning(`tenant ${t.id}: stored config v${latest.version} no longer loads: ${errors[0]?.message}`);
+      }
+      for (const s of await this.store.series.find(t.id, [])) if (s.id > this.#maxIdAtStart) this.#maxIdAtStart = s.id;
+    }
+    if (this.options.checkpointIntervalMs > 0) {
+      this.#timer = setInterval(() => void this.checkpoint().catch((err) => process.emitWarning(`checkpoint failed: ${(err as Error).message}`)), this.options.checkpointIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  #tenant(id: string): TenantState {
+    let t = this.#tenants.get(id);
+    if (!t) this.#tenants.set(id, (t = new TenantState(id)));
+    return t;
+  }
+
+  /** The config in force for a tenant and its version (undefined/null: defaults). */
+  config(tenant: string): { config: TenantConfig | undefined; version: number | null } {
+    const t = this.#tenant(tenant);
+    return { config: t.config, version: t.configVersion };
+  }
+
+  /**
+   * Validates and stores a new config version for its tenant (creating the tenant if needed),
+   * with an audit entry carrying the diff, then applies it. Identical YAML stores nothing.
+   * Throws TM_ERR_CONFIG listing every problem (the running config stays).
+   */
+  async putConfig(yaml: string, author: string, comment: string | null, source = '<config>'): Promise<{ version: ConfigVersion; created: boolean; relearning: number }> {
+    const { config, errors } = loadConfig(yaml, source);
+    if (!config) {
+      const lines = errors.map((e) => `${e.path || '(root)'}${e.line === undefined ? '' : ` (line ${e.line})`}: ${e.message}`);
+      throw new TidemarkError('TM_ERR_CONFIG', `${errors.length} problem(s) in ${source}:\n  ${lines.join('\n  ')}`, errors[0]?.path || source);
+    }
+    await this.store.tenants.create({ id: config.tenant, name: config.tenant });
+    const previous = await this.store.config.latest(config.tenant);
+    const { config: stored, created } = await this.store.config.put({
+      tenant: config.tenant,
+      yaml,
+      author,
+      at: this.clock(),
+      comment,
+      baseVersion: previous?.version ?? 0,
+      diff: configDiff(previous?.yaml ?? '', yaml),
+    });
+    const changed = this.#tenant(config.tenant).applyConfig(config, stored.version);
+    return { version: stored, created, relearning: changed.length };
+  }
+
+  /**
+   * Applies a decoded batch for a tenant: admits new series, judges points in time order per
+   * series, stores samples and bands durably, and records anomalies (live mode only).
+   * Resolves once the store has acknowledged the writes.
+   */
+  ingest(tenant: string, batch: IngestBatch, mode: IngestMode = 'live'): Promise<IngestOutcome> {
+    if (this.#closed) return Promise.reject(new TidemarkError('TM_ERR_STORE', 'the engine is shutting down; retry against the restarted server'));
+    const p = this.#ingest(tenant, batch, mode);
+    this.#inflight.add(p);
+    const done = () => this.#inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  async #ingest(tenantId: string, b: IngestBatch, mode: IngestMode): Promise<IngestOutcome> {
+    const ts = this.#tenant(tenantId);
+    const now = this.clock();
+    const rows = b.seriesCount;
+    const entries = new Array<SeriesEntry | null>(rows);
+    const refusals = new Array<SeriesRefusal | undefined>(rows);
+    const missing: number[] = [];
+    for (let s = 0; s < rows; s++) {
+      const e = ts.series.get(b.seriesKey(s));
+      if (e === undefined) {
+        missing.push(s);
+        continue;
+      }
+      entries[s] = e;
+      e.lastSeen = now;
+    }
+    if (missing.length > 0) await this.#materialise(ts, b, missing, entries, refusals, now);
+    // Series another batch is still interning or restoring: wait for it to finish.
+    let waits: Set<Promise<void>> | undefined;
+    for (let s = 0; s < rows; s++) {
+      const r = entries[s]?.ready;
+      if (r) (waits ??= new Set()).add(r);
+    }
+    if (waits) await Promise.all(waits);
+    // A series that failed to materialise in another batch is gone from the map: refuse here too.
+    for (let s = 0; s < rows; s++) {
+      const e = entries[s];
+      if (e && e.id === 0) entries[s] = null;
+    }
+    return this.#apply(ts, b, entries, refusals, mode);
+  }
+
+  /** Creates entries for series not live yet: admission, interning, restore. */
+  async #materialise(ts: TenantState, b: IngestBatch, missing: number[], entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], now: number): Promise<void> {
+    const created: SeriesEntry[] = [];
+    for (const s of missing) {
+      const key = b.seriesKey(s);
+      const raced = ts.series.get(key); // the same new series twice in this batch, or a concurrent batch
+      if (raced) {
+        entries[s] = raced;
+        continue;
+      }
+      const metric = b.seriesMetric(s);
+      const flat = b.seriesLabels(s);
+      const labels: Record<string, string> = {};
+      for (let j = 0; j < flat.length; j += 2) labels[flat[j]] = flat[j + 1];
+      const refusal = ts.admit(metric, labels);
+      if (refusal) {
+        refusals[s] = refusal;
+        entries[s] = null;
+        continue;
+      }
+      const e = new SeriesEntry(0, key, metric, Object.freeze(labels), ts.ruleFor(metric, labels));
+      e.lastSeen = now;
+      ts.add(e); // counted at once, so the next series of this batch sees the limit
+      entries[s] = e;
+      created.push(e);
+    }
+    if (created.length === 0) return;
+    let release!: () => void;
+    const ready = new Promise<void>((r) => (release = r));
+    for (const e of created) e.ready = ready;
+    try {
+      const ids = await this.store.series.intern(created.map((e) => ({ tenant: ts.id, metric: e.metric, labels: e.labels })));
+      for (let i = 0; i < created.length; i++) created[i].id = ids[i];
+      const old = created.filter((e) => e.id <= this.#maxIdAtStart);
+      if (old.length > 0) await this.#restore(ts, old, now);
+      for (const e of created) if (e.origin === 'new') this.#restored.new++;
+    } catch (err) {
+      for (const e of created) ts.remove(e);
+      throw err;
+    } finally {
+      for (const e of created) e.ready = null;
+      release();
+    }
+  }
+
+  /** Resumes series that existed before this start: their last checkpoint, then the stored samples after it. */
+  async #restore(ts: TenantState, list: SeriesEntry[], now: number): Promise<void> {
+    const cps = await this.store.checkpoints.getMany(list.map((e) => e.id));
+    const out = this.#verdict;
+    for (const e of list) {
+      const cp = cps.get(e.id);
+      if (cp) {
+        try {
+          const body = JSON.parse(Buffer.from(cp.blob).toString('utf8')) as CheckpointBody;
+          // A checkpoint of another detector set (the config changed meanwhile) does not apply.
+          if (body.format === CHECKPOINT_FORMAT && JSON.stringify(body.entries) === JSON.stringify(e.rule.set.entries)) {
+            e.state = restoreState(JSON.stringify(body.state));
+            e.lastT = body.lastT ?? -Infinity;
+            e.origin = 'checkpoint';
+          }
+        } catch (err) {
+          process.emitWarning(`series ${e.id}: checkpoint not restored, replaying history instead: ${(err as Error).message}`);
+        }
+      }
+      const from = e.lastT > -Infinity ? e.lastT + 1 : Math.max(0, now - DEFAULT_RETENTION.rawMs);
+      const r = await this.store.samples.range(ts.id, e.id, from, now + ts.limits.maxFutureSkewMs + 1, this.options.maxReplay);
+      // Replay into state only: these points were judged (and stored) before the restart.
+      for (let i = 0; i < r.t.length; i++) {
+        const v = r.v[i];
+        if (v !== v) continue;
+        e.rule.set.update(e.state, r.t[i], v, out);
+        e.lastT = r.t[i];
+      }
+      e.replayed = r.t.length;
+      this.#replayedSamples += r.t.length;
+      if (e.origin === 'new' && r.t.length > 0) e.origin = 'replay';
+      if (e.origin !== 'new') this.#restored[e.origin]++;
+      e.dirty = r.t.length > 0;
+    }
+  }
+
+  /** The synchronous per-sample pass and the store writes. */
+  async #apply(ts: TenantState, b: IngestBatch, entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], mode: IngestMode): Promise<IngestOutcome> {
+    const n = b.length;
+    const sids = b.seriesIds;
+    const times = b.timestamps;
+    const values = b.values;
+    const flags = b.flags;
+    const order = timeOrder(b);
+    const tolerance = ts.limits.outOfOrderToleranceMs;
+    const live = mode === 'live';
+    const outcome: IngestOutcome = {
+      accepted: 0, duplicates: 0, stale: 0, judged: 0, anomalies: 0,
+      rejected: new Map(), rejectedTotal: 0, cardinality: undefined, detectNs: 0, storeMs: 0,
+    };
+    // Fresh arrays per batch: the store reads them until its promise settles, and batches overlap.
+    const sId = new Int32Array(n);
+    const sT = new Float64Array(n);
+    const sV = new Float64Array(n);
+    const bId = new Int32Array(n);
+    const bT = new Float64Array(n);
+    const bE = new Float64Array(n);
+    const bL = new Float64Array(n);
+    const bU = new Float64Array(n);
+    const bS = new Float64Array(n);
+    let k = 0;
+    let kb = 0;
+    const out = this.#verdict;
+    const started = process.hrtime.bigint();
+    for (let j = 0; j < n; j++) {
+      const i = order === null ? j : order[j];
+      const row = sids[i];
+      const e = entries[row];
+      if (e === null || e === undefined) {
+        const r = refusals[row];
+        if (r) this.#reject(outcome, r.reason, `series ${b.seriesKey(row)}`, r.message, r);
+        continue;
+      }
+      const t = times[i];
+      if ((flags[i] & STALE_FLAG) !== 0) {
+        e.ended = true;
+        outcome.stale++;
+        continue;
+      }
+      const v = values[i];
+      if (v < e.min || v > e.max) {
+        this.#reject(outcome, 'out_of_range', `series ${e.key}`, `${v} is outside the valid range [${e.min}, ${e.max}] of metric ${e.metric}`);
+        continue;
+      }
+      if (t <= e.lastT) {
+        // Already judged past this time: a duplicate or a late point. Late points within the
+        // tolerance (and any point in replay) are stored for history but not judged, since
+        // detector state only moves forward.
+        if (live && t < e.lastT - tolerance) {
+          this.#reject(outcome, 'too_old', `series ${e.key}`, `sample at ${new Date(t).toISOString()} is older than the newest (${new Date(e.lastT).toISOString()}) minus the out-of-order tolerance of ${tolerance} ms; send history through /api/v1/backfill`);
+          continue;
+        }
+        sId[k] = e.id;
+        sT[k] = t;
+        sV[k++] = v;
+        continue;
+      }
+      const verdict = e.rule.set.update(e.state, t, v, out);
+      e.lastT = t;
+      e.dirty = true;
+      e.ended = false;
+      outcome.judged++;
+      sId[k] = e.id;
+      sT[k] = t;
+      sV[k++] = v;
+      if (!verdict.learning) {
+        bId[kb] = e.id;
+        bT[kb] = t;
+        bE[kb] = verdict.expected;
+        bL[kb] = verdict.lower;
+        bU[kb] = verdict.upper;
+        bS[kb++] = verdict.score;
+        if (live && verdict.score >= e.rule.threshold) this.#anomaly(ts, e, t, v, verdict, outcome);
+      }
+    }
+    outcome.detectNs = Number(process.hrtime.bigint() - started);
+    this.#seq++;
+    if (k > 0 || kb > 0) {
+      const t0 = performance.now();
+      const [res] = await Promise.all([
+        k > 0 ? this.store.samples.append({ seriesId: sId.subarray(0, k), t: sT.subarray(0, k), v: sV.subarray(0, k) }) : { inserted: 0, duplicates: 0 },
+        kb > 0 ? this.store.samples.appendBands({ seriesId: bId.subarray(0, kb), t: bT.subarray(0, kb), expected: bE.subarray(0, kb), lower: bL.subarray(0, kb), upper: bU.subarray(0, kb), score: bS.subarray(0, kb) }) : 0,
+      ]);
+      outcome.storeMs = performance.now() - t0;
+      outcome.accepted = k;
+      outcome.duplicates = res.duplicates;
+    }
+    return outcome;
+  }
+
+  #reject(o: IngestOutcome, reason: string, field: string, problem: string, refusal?: SeriesRefusal): void {
+    let r: RejectionCount | undefined = o.rejected.get(reason);
+    if (!r) o.rejected.set(reason, (r = { reason, count: 0, examples: [] }));
+    r.count++;
+    o.rejectedTotal++;
+    if (r.examples.length < MAX_EXAMPLES && !r.examples.some((x) => x.field === field)) r.examples.push({ field, problem });
+    if (refusal && o.cardinality === undefined && (reason === 'series_limit' || reason === 'label_value_limit')) {
+      o.cardinality = { metric: refusal.metric, label: refusal.label, message: refusal.message };
+    }
+  }
+
+  #anomaly(ts: TenantState, e: SeriesEntry, t: number, value: number, v: FusedVerdict, o: IngestOutcome): void {
+    const a: Anomaly = Object.freeze({
+      tenant: ts.id, seriesId: e.id, metric: e.metric, labels: e.labels, t, value,
+      score: v.score, expected: v.expected, lower: v.lower, upper: v.upper, reasons: v.reasons.slice(),
+      rule: e.rule.name, configVersion: ts.configVersion,
+    });
+    ts.anomalies.push(a);
+    if (ts.anomalies.length > this.options.maxAnomalies) ts.anomalies.shift();
+    ts.anomalyTotal++;
+    o.anomalies++;
+    this.onAnomaly?.(a);
+  }
+
+  /** Recent anomalies of a tenant with from <= t < to, newest first. */
+  anomalies(tenant: string, from = -Infinity, to = Infinity, limit = 100): Anomaly[] {
+    const list = this.#tenants.get(tenant)?.anomalies ?? [];
+    const out: Anomaly[] = [];
+    for (let i = list.length - 1; i >= 0 && out.length < limit; i--) if (list[i].t >= from && list[i].t < to) out.push(list[i]);
+    return out;
+  }
+
+  /** Stores a change event (deploy, flag, ...) for correlation; durable on resolve. */
+  addChange(input: ChangeInput): Promise<{ event: ChangeEvent; created: boolean }> {
+    return this.store.changes.add(input);
+  }
+
+  /** How one live series started (for tests and debugging): undefined when it is not live. */
+  seriesInfo(tenant: string, key: string): { id: number; origin: string; replayed: number; lastT: number; labels: Labels } | undefined {
+    const e = this.#tenants.get(tenant)?.series.get(key);
+    return e && { id: e.id, origin: e.origin, replayed: e.replayed, lastT: e.lastT, labels: e.labels };
+  }
+
+  stats(): EngineStats {
+    const activeSeries = new Map<string, number>();
+    for (const [id, t] of this.#tenants) activeSeries.set(id, t.series.size);
+    return {
+      activeSeries,
+      lastCheckpointAt: this.#lastCheckpointAt,
+      restored: { ...this.#restored },
+      replayedSamples: this.#replayedSamples,
+      checkpointsWritten: this.#checkpointsWritten,
+    };
+  }
+
+  /**
+   * Writes a checkpoint of every series whose state changed since its last one, in small
+   * transactions between which ingest keeps running, then drops series idle for `idleMs`.
+   * Concurrent calls share one pass. Resolves to the number of checkpoints written.
+   */
+  checkpoint(): Promise<number> {
+    this.#checkpointing ??= this.#checkpointPass().finally(() => (this.#checkpointing = undefined));
+    return this.#checkpointing;
+  }
+
+  async #checkpointPass(): Promise<number> {
+    const now = this.clock();
+    let written = 0;
+    for (const ts of this.#tenants.values()) {
+      const dirty: SeriesEntry[] = [];
+      for (const e of ts.series.values()) if (e.dirty && e.id !== 0) dirty.push(e);
+      for (let i = 0; i < dirty.length; i += CHECKPOINT_CHUNK) {
+        const chunk = dirty.slice(i, i + CHECKPOINT_CHUNK);
+        const seq = this.#seq;
+        const cps: Checkpoint[] = chunk.map((e) => {
+          e.dirty = false;
+          const body: CheckpointBody = { format: CHECKPOINT_FORMAT, lastT: e.lastT > -Infinity ? e.lastT : null, entries: e.rule.set.entries, state: snapshotState(e.state) };
+          return { seriesId: e.id, seq, blob: Buffer.from(JSON.stringify(body)), at: now };
+        });
+        try {
+          written += await this.store.checkpoints.put(cps);
+        } catch (err) {
+          for (const e of chunk) e.dirty = true;
+          throw err;
+        }
+        if (i + CHECKPOINT_CHUNK < dirty.length) await new Promise((r) => setImmediate(r));
+      }
+      const idleBefore = now - this.options.idleMs;
+      for (const e of [...ts.series.values()]) if (!e.dirty && e.ready === null && e.lastSeen < idleBefore) ts.remove(e);
+    }
+    this.#lastCheckpointAt = now;
+    this.#checkpointsWritten += written;
+    // Retention rides on the same timer: bounded chart history without another loop.
+    if (this.options.sweepIntervalMs > 0 && now - this.#lastSweepAt >= this.options.sweepIntervalMs) {
+      this.#lastSweepAt = now;
+      await this.store.samples.sweep(now);
+    }
+    return written;
+  }
+
+  /** Stops accepting batches, waits for those in flight, and checkpoints every changed series. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await Promise.allSettled([...this.#inflight]);
+    if (this.#checkpointing) await this.#checkpointing.catch(() => undefined);
+    await this.checkpoint();
+  }
+}
+
+/**
+ * A permutation that visits samples in (series, time) order, or null when every series'
+ * samples are already ascending (the common case: no allocation).
+ */
+function timeOrder(b: IngestBatch): Int32Array | null {
+  const n = b.length;
+  const sids = b.seriesIds;
+  const times = b.timestamps;
+  const last = new Float64Array(b.seriesCount).fill(-Infinity);
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    const s = sids[i];
+    if (times[i] < last[s]) {
+      sorted = false;
+      break;
+    }
+    last[s] = times[i];
+  }
+  if (sorted) return null;
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, c) => sids[a] - sids[c] || times[a] - times[c] || a - c);
+  return Int32Array.from(idx);
+}

@@ -1,0 +1,65 @@
+import type { Labels, Store } from '../store/index.ts';
+
+/** A point whose fused score reached its rule's threshold, as the API lists it. */
+export interface Anomaly {
+  readonly tenant: string;
+  readonly seriesId: number;
+  readonly metric: string;
+  readonly labels: Labels;
+  readonly t: number;
+  readonly value: number;
+  readonly score: number;
+  readonly expected: number;
+  readonly lower: number;
+  readonly upper: number;
+  readonly reasons: readonly string[];
+  /** Name of the config rule that selected the series; '' for the default profile. */
+  readonly rule: string;
+  /** The tenant config version in force when the point was judged (null: no config). */
+  readonly configVersion: number | null;
+}
+
+/** One rejection reason with its count and the first few examples. */
+export interface RejectionCount {
+  readonly reason: string;
+  count: number;
+  readonly examples: { field: string; problem: string; line?: number }[];
+}
+
+/** What applying one batch did. */
+export interface IngestOutcome {
+  /** Samples stored (duplicates of stored points included: a retry is accepted, idempotently). */
+  accepted: number;
+  /** Accepted samples whose (series, t) was already there. */
+  duplicates: number;
+  /** Staleness markers: they end a series and are not stored as values. */
+  stale: number;
+  /** Points judged by the detectors (late points within tolerance are stored, not judged). */
+  judged: number;
+  anomalies: number;
+  /** Engine rejections by reason (decoder rejections are the caller's). */
+  rejected: Map<string, RejectionCount>;
+  rejectedTotal: number;
+  /** The first series refused by a cardinality limit, for the 429 answer. */
+  cardinality: { metric: string; label: string | undefined; message: string } | undefined;
+  /** Detector CPU time for the batch (ns) and store write time (ms), for /metrics. */
+  detectNs: number;
+  storeMs: number;
+}
+
+/** Options of `createEngine`; defaults in DEFAULT_ENGINE_OPTIONS. */
+export interface EngineOptions {
+  readonly store: Store;
+  /** ms since the epoch; the only clock the engine reads. */
+  readonly clock: () => number;
+  /** How often dirty detector states are checkpointed (ms). 0 disables the timer. */
+  readonly checkpointIntervalMs: number;
+  /** A series with no sample for this long is checkpointed and dropped from memory (ms). */
+  readonly idleMs: number;
+  /** Anomalies kept per tenant for the API (a ring). */
+  readonly maxAnomalies: number;
+  /** Largest number of stored samples replayed into one series' state on restore. */
+  readonly maxReplay: number;
+  /** How often the checkpoint timer also runs the store's retention sweep (ms); 0 never. */
+  readonly sweepIntervalMs: number;
+}

@@ -1,0 +1,97 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng, doubles } from './prng.ts';
+import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMedian, rollingPush, rollingScale, rollingSelect, rollingSize } from './rolling.ts';
+
+function bruteMedian(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const n = s.length;
+  return n & 1 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+function bruteMad(xs: number[]): number {
+  const m = bruteMedian(xs);
+  return bruteMedian(xs.map((x) => Math.abs(x - m)));
+}
+
+const cases: { name: string; w: number; n: number; gen: (r: Rng, i: number) => number }[] = [
+  { name: 'gaussian, w=64', w: 64, n: 600, gen: (r) => r.normal() * 10 + 100 },
+  { name: 'gaussian, odd w=31', w: 31, n: 400, gen: (r) => r.normal() },
+  { name: 'small integers with many ties, w=16', w: 16, n: 500, gen: (r) => r.int(4) },
+  { name: 'constant values, w=8', w: 8, n: 50, gen: () => 7 },
+  { name: 'increasing trend, w=40', w: 40, n: 300, gen: (_r, i) => i * 0.5 },
+  { name: 'decreasing with spikes, w=25', w: 25, n: 300, gen: (r, i) => -i + (r.next() < 0.1 ? 1000 : 0) },
+  { name: 'window of one', w: 1, n: 20, gen: (r) => r.normal() },
+  { name: 'large window, heavy tails', w: 300, n: 900, gen: (r) => r.normal() / (r.next() + 0.01) },
+];
+
+describe('rolling median and MAD match a brute-force reference', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = new Rng(c.w * 7919 + c.n);
+      const f = rollingCreate(c.w);
+      const hist: number[] = [];
+      for (let i = 0; i < c.n; i++) {
+        const v = c.gen(r, i);
+        rollingPush(f, 0, v);
+        hist.push(v);
+        const win = hist.slice(-c.w);
+        assert.equal(rollingCount(f, 0), win.length);
+        const m = rollingMedian(f, 0);
+        assert.equal(m, bruteMedian(win), `median at point ${i}`);
+        assert.equal(rollingMad(f, 0, m), bruteMad(win), `MAD at point ${i}`);
+        const sorted = win.slice().sort((a, b) => a - b);
+        const rank = r.int(win.length);
+        assert.equal(rollingSelect(f, 0, rank), sorted[rank], `select(${rank}) at point ${i}`);
+      }
+    });
+  }
+});
+
+describe('rolling window details', () => {
+  it('an empty window has NaN median and MAD', () => {
+    const f = rollingCreate(5);
+    assert.ok(Number.isNaN(rollingMedian(f, 0)));
+    assert.ok(Number.isNaN(rollingMad(f, 0, NaN)));
+  });
+
+  it('lives at an offset inside a larger array without touching its neighbours', () => {
+    const w = 9;
+    const f = doubles(3 + rollingSize(w) + 2, -1);
+    rollingInit(f, 3, w);
+    const r = new Rng(5);
+    const hist: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const v = r.normal();
+      hist.push(v);
+      rollingPush(f, 3, v);
+    }
+    assert.deepEqual([f[0], f[1], f[2], f[f.length - 2], f[f.length - 1]], [-1, -1, -1, -1, -1]);
+    assert.equal(rollingMedian(f, 3), bruteMedian(hist.slice(-w)));
+  });
+
+  it('scaling keeps order: median and MAD scale by the factor', () => {
+    const f = rollingCreate(20);
+    const r = new Rng(11);
+    const hist: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const v = r.normal() + 3;
+      hist.push(v);
+      rollingPush(f, 0, v);
+    }
+    rollingScale(f, 0, 1000);
+    const win = hist.slice(-20).map((x) => x * 1000);
+    const m = rollingMedian(f, 0);
+    assert.equal(m, bruteMedian(win));
+    assert.equal(rollingMad(f, 0, m), bruteMad(win));
+    // And later pushes keep working against the scaled values.
+    rollingPush(f, 0, 2500);
+    win.shift();
+    win.push(2500);
+    assert.equal(rollingMedian(f, 0), bruteMedian(win));
+  });
+
+  it('rejects an empty window size', () => {
+    assert.throws(() => rollingCreate(0), /at least 1 point/);
+  });
+});
