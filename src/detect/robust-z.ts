@@ -31,7 +31,7 @@ export const robustZ = defineDetector<RobustZConfig, number[]>({
   name: 'robust_z',
   summary: 'Robust z-score of each point against the rolling median and MAD of the last `window` points.',
   kind: 'model',
-  defaults: { window: 64, minPoints: 16, zHalf: 3.5 },
+  defaults: { window: 48, minPoints: 16, zHalf: 3.5 },
   parse(f, path, d) {
     const window = num(f, 'window', path, d.window, { min: 4, max: 1024, integer: true });
     const minPoints = num(f, 'minPoints', path, d.minPoints, { min: 3, max: 1024, integer: true });

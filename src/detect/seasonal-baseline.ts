@@ -82,17 +82,18 @@ export function parseProfileOptions(f: Readonly<Record<string, unknown>>, path: 
 }
 
 /**
- * Compares each point with what is normal for this time of day and week (level + daily and
- * hour-of-week profiles, see series/profile.ts), in units of the spread usually seen at that
- * time of day. Catches spikes, dips, drops to zero and level shifts that a rolling window
- * would call normal (the weekday peak at 3 a.m.), broken seasonality (the daily peak did not
- * come), and, through a CUSUM on the standardised residual, slow drifts and small sustained
- * shifts such as +5% with noise of the same size (against the slow reference, see
- * series/profile.ts). About 1.8 KB per series with the defaults.
+ * Compares each point with what is normal for this time of day and week (daily and
+ * hour-of-week tables, see series/profile.ts), twice: against the fast level (spikes, dips,
+ * drops to zero, the first points of a level shift) and against the slow reference (a
+ * weekday peak at 3 a.m., an afternoon whose peak did not come: things a rolling window, or
+ * a level that follows the data within hours, would call normal). Both in units of the
+ * spread usually seen at that time of day. With `drift: true` a CUSUM against the slow
+ * reference also reports slow drifts and small sustained shifts (as the cusum detector does,
+ * sharing these tables). Learns for `learnHours` (a day). About 2.1 KB per series.
  */
 export const seasonalBaseline = defineDetector<SeasonalBaselineConfig, SeasonalState>({
   name: 'seasonal_baseline',
-  summary: 'Compares each point with the usual value for this time of day and week (multi-resolution profiles), plus a drift CUSUM.',
+  summary: 'Compares each point with the usual value for this time of day and week (daily and hour-of-week profiles).',
   kind: 'model',
   defaults: SEASONAL_DEFAULTS,
   parse(f, path, d) {

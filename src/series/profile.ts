@@ -1,40 +1,48 @@
 /**
  * A seasonal baseline: "what is normal for this series at this time?", answered without a
- * period search or a history buffer. Profiles are indexed by wall-clock time (UTC), so one
- * day of data teaches the daily shape and one week the weekly one, at any sampling interval.
+ * period search or a history buffer. Tables are indexed by wall-clock time (UTC), so one day
+ * of data teaches the daily shape and one week the weekly one, at any sampling interval.
  *
- * Tables (linear interpolation between bucket centres, so a steep ramp is not a staircase):
- *   D(t)  time-of-day profile, `dailyBuckets` buckets (96 = 15 min): the usual SHAPE of the
- *         day (seeded with the values of the first day, then learned net of the level
- *         factor), each bucket an average over about `profileDays` visits (days);
- *   Wd(t) hour-of-week profile, 168 buckets: the usual RATIO of the value to D at this hour
- *         of the week (weekends), averaged over about `profileWeeks` visits (weeks). A ratio,
- *         because weekly patterns scale with the level: an additive weekend dip learned last
- *         month is too shallow after a month of growth. Learned only while D > 0 and x >= 0
- *         (series that go negative use the daily profile alone);
- *   S(t)  time-of-day spread: mean absolute residual at this time of day.
- * D learns x / (Wd x slow factor) and Wd learns x / (D x slow factor) (backfitting): each
- * table learns shape and the candidates' factors carry the level. Additive tables plus a level, all
- * learning one residual, let a fast level soak up every weekend and a slow one lag every
- * trend; tables learning raw values soak up every level shift.
+ * Tables (read by linear interpolation between bucket centres, so a ramp is not a staircase):
+ *   D(t)  time of day, `dailyBuckets` buckets (96 = 15 min): the SHAPE of the day, seeded
+ *         with the first day's values, then learned net of the level (see below), each
+ *         bucket an average over about `profileDays` visits (days);
+ *   Wd(t) hour of week, 168 buckets: the RATIO of the value to D at this hour of the week
+ *         (weekends, Monday mornings), over about `profileWeeks` visits. A ratio because
+ *         weekly patterns scale with the level. Learned from the second day on, while D > 0
+ *         and x >= 0 (series that go negative use the daily table alone);
+ *   S(t)  time of day: the mean absolute residual at this time of day.
  *
- * Three candidate baselines compete on recent error:
- *   k = 0: a plain level (EWMA of x), k = 1: D x factor, k = 2: D x Wd x factor.
- * For each, a fast level/factor (EWMA of x, or of x / profile, over `levelPoints` points)
- * follows the level and trend, and a slow one (over `driftPoints`) is the reference a drift is
- * measured against. Factors, not offsets: a month of growth scales the daily swing too, and
- * an additive correction would leave the peak and the trough wrong in opposite directions.
- * A seasonal candidate is not used where its profile is near 0 (ratios mean nothing there).
- * The candidate with the lowest recent absolute error is used, so a series without weekly (or
- * any) seasonality falls back to the simpler baseline instead of paying for a noisy table.
+ * Three candidate baselines, each with a fast and a slow level:
+ *   k = 0: a plain level L (EWMA of x);   k = 1: D(t) x factor;   k = 2: D(t) x Wd(t) x factor.
+ * The fast level/factor (EWMA over `levelPoints` points) follows level and trend: a point
+ * is judged against it (EXPECTED, SCALE). The slow one (over `driftPoints`) is the reference
+ * for drifts and for "not what this time of day usually looks like" (SLOW_EXPECTED,
+ * SLOW_SCALE). Factors rather than offsets: growth scales the daily swing too, and an
+ * additive correction would leave peak and trough wrong in opposite directions.
+ * The tables learn shape and the factors carry the level: D learns x / (Wd x slow factor),
+ * Wd learns x / (D x slow factor) (backfitting). Tables plus a level all learning one residual
+ * let a fast level soak up every weekend and a slow one lag every trend; tables learning raw
+ * values soak up every level shift.
+ * The candidates are compared on the error of their slow reference over about a day of wall
+ * time, with hysteresis (another candidate must be 15% better to take over); where the
+ * preferred one is unavailable (a bucket never seen, a profile near 0) the point falls back to
+ * the next simpler one. A series without weekly (or any) seasonality so ends up on the
+ * simpler baseline instead of paying for a noisy table.
  *
- * Learning is robust: every update uses the value clipped to `clip` spreads around the
- * prediction, so a spike barely moves anything. After `relevel` consecutive points beyond the
- * clip on one side, all offsets jump onto the new level (a level shift becomes the new normal
- * instead of an endless alarm); values of exactly 0 never relevel (an outage stays visible).
+ * Learning is robust. Every update uses the value clipped to `clip` spreads around the
+ * prediction, and spreads learn winsorized residuals, so a spike barely moves anything and a
+ * sustained anomaly does not widen its own band within a few points. D also learns at
+ * Huber's weight (2 / |z| beyond 2 slow sigmas), so an afternoon without its peak is not
+ * learned as the new afternoon. After `relevel` consecutive points beyond the clip on one
+ * side, every level jumps to its mean over that run and the spreads scale with it (a level
+ * shift becomes the new normal instead of an endless alarm); values of exactly 0 never
+ * relevel (an outage stays visible).
+ * The drift yardsticks (SLOW_SCALE and the autocorrelation behind profileDriftInflation)
+ * learn much slower than a drift builds up.
  *
- * Storage: scalars and options in the caller's number array at `f[o]` (PROFILE_SCALARS slots,
- * named by `PF`), the tables in a Float32Array `p` of `profileTableSize(opts)` floats:
+ * Storage: scalars and options in the caller's number array at `f[o]` (PROFILE_SCALARS
+ * slots, named by `PF`), the tables in a Float32Array `p` of `profileTableSize(opts)` floats:
  * [D | S | Wd], NaN for a bucket never seen. Float32 is plenty for a baseline and halves the
  * state: 96 + 96 + 168 buckets are 1,440 bytes.
  */
@@ -44,9 +52,9 @@ export interface ProfileOptions {
   readonly dailyBuckets: number;
   /** Learn the hour-of-week table too. */
   readonly weekly: boolean;
-  /** The fast offsets (the level a point is judged against) adapt over about this many points. */
+  /** The fast levels (what a point is judged against) adapt over about this many points. */
   readonly levelPoints: number;
-  /** The slow offsets (the reference a drift is measured against) adapt over about this many points. */
+  /** The slow levels (the reference for drifts and time-of-day norms) adapt over about this many points. */
   readonly driftPoints: number;
   /** A time-of-day bucket adapts over about this many visits (days). */
   readonly profileDays: number;
@@ -54,7 +62,7 @@ export interface ProfileOptions {
   readonly profileWeeks: number;
   /** Values are clipped to this many robust standard deviations around the prediction before learning. */
   readonly clip: number;
-  /** Consecutive clipped points on one side after which the offsets jump onto them; 0 = never. */
+  /** Consecutive clipped points on one side after which the levels jump onto them; 0 = never. */
   readonly relevel: number;
 }
 
@@ -87,7 +95,7 @@ export const PF = {
   D_SUM: 17,
   D_KNOWN: 18,
   // Set by profilePredict for the point being judged:
-  /** The candidate in use (0, 1, 2). */
+  /** The candidate in use at this point (0, 1, 2). */
   SEL: 19,
   EXPECTED: 20,
   /** Robust standard deviation of the residual at this time of day. */
@@ -241,8 +249,6 @@ export function profilePredict(f: number[], o: number, p: Float32Array, t: numbe
     f[o + PF.SEASONAL] = 0;
     return;
   }
-  // The candidate in use: the lowest recent error among those available now; a richer one
-  // must beat the simpler by 5%.
   const g = f[o + PF.SPREAD];
   const pfloor = PROFILE_FLOOR * g;
   // Keep the candidate in use unless another one, available now, beats it clearly: the
