@@ -5,6 +5,7 @@
 import { runDetectBench } from '../src/detect/detect.bench.ts';
 import { runLocalizeBench } from '../src/explain/localize.bench.ts';
 import { runIngestBench } from '../src/api/ingest.bench.ts';
+import { runAlertBench } from '../src/alert/alert.bench.ts';
 
 type BenchResult = object;
 
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<BenchResult | BenchResult[]> | Bench
   detect: () => runDetectBench(),
   localize: () => runLocalizeBench(),
   ingest: () => runIngestBench(),
+  alert: () => runAlertBench(),
 };
 
 const filter = process.argv.slice(2);

@@ -15,6 +15,7 @@ export const ERRORS = {
   TM_ERR_FORBIDDEN: { status: 403, doc: "The token's role does not allow this endpoint (write: ingest; read: queries; admin: everything)." },
   TM_ERR_MEDIA_TYPE: { status: 415, doc: 'The Content-Type (or Content-Encoding) is not one this endpoint reads; the message lists the accepted ones.' },
   TM_ERR_CARDINALITY: { status: 429, doc: 'New series were refused by an active-series or label-value limit; the message names the metric and the label.' },
+  TM_ERR_NOTIFY: { status: 502, doc: 'A notification was not delivered; `retryable` says whether a retry can help (5xx, 429, timeouts, network errors) or not (other 4xx).' },
   TM_ERR_INTERNAL: { status: 500, doc: 'A bug in Tidemark: the request failed unexpectedly; the server log has the stack. Please report it.' },
   TM_ERR_STORE: { status: 500, doc: 'The store failed: database locked by another process, disk full, corrupt, or a schema migration problem.' },
 } as const;

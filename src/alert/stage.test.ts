@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { alertFingerprint } from './stage.ts';
+import { MIN, Sim, T0, testConfigYaml } from './testkit.ts';
+
+const EU_A = { service: 'a', region: 'eu' };
+const EU_B = { service: 'b', region: 'eu' };
+const US_C = { service: 'c', region: 'us' };
+const STEP = 15_000;
+
+/** Feeds series `ids` with a point every 15 s from `from` to `to` (exclusive), advancing the clock with them. */
+function run(sim: Sim, from: number, to: number, series: [number, Record<string, string>, number][], metric = 'latency'): void {
+  for (let t = from; t < to; t += STEP) {
+    sim.advance(t);
+    for (const [id, labels, score] of series) sim.point(id, metric, labels, t, score >= 0.5 ? 50 : 10, score);
+  }
+}
+
+function impact(sim: Sim, t: number, ratio: number): void {
+  sim.point(100, 'ok_ratio', { region: 'eu' }, t, ratio, 0);
+}
+
+test('fingerprint is stable: same tenant, rule and labels in any order give the same id; any change gives another', () => {
+  const a = alertFingerprint('t1', 'lat', 'latency', { service: 'a', region: 'eu' });
+  assert.equal(a, alertFingerprint('t1', 'lat', 'latency', { region: 'eu', service: 'a' }));
+  assert.match(a, /^[0-9a-f]{16}$/);
+  for (const other of [
+    alertFingerprint('t2', 'lat', 'latency', EU_A),
+    alertFingerprint('t1', 'lat2', 'latency', EU_A),
+    alertFingerprint('t1', 'lat', 'latency2', EU_A),
+    alertFingerprint('t1', 'lat', 'latency', { service: 'a', region: 'us' }),
+  ]) assert.notEqual(a, other);
+});
+
+test('lifecycle: pending for `for`, then firing; repeated detections stay one alert; resolve after keep_firing_for', () => {
+  const sim = new Sim();
+  impact(sim, T0 - 1000, 0.95);
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  run(sim, T0, T0 + 45_000, [[1, EU_A, 1]]);
+  assert.equal(sim.lastUpsert(fp)?.state, 'pending');
+  run(sim, T0 + 45_000, T0 + 10 * MIN, [[1, EU_A, 1]]);
+  const firing = sim.lastUpsert(fp)!;
+  assert.equal(firing.state, 'firing');
+  assert.equal(firing.severity, 'S2');
+  assert.equal(firing.startsAt, T0);
+  const fpUpserts = sim.effects.flatMap((e) => e.upserts).filter((u) => u.fingerprint === fp);
+  assert.equal(new Set(fpUpserts.map((u) => u.fingerprint)).size, 1, 'one alert for every detection');
+  const pages = sim.take('notify', 'pager');
+  assert.equal(pages.length, 1, 'one page');
+  assert.equal(pages[0].alerts.length, 1);
+  assert.equal(pages[0].page, true);
+  // Firing at T0+60s; group_wait 30s.
+  assert.equal(pages[0].at, T0 + 60_000 + 30_000);
+  // Normal from 10 min: keep_firing_for 2m holds it firing until 2 min after the last anomalous point.
+  run(sim, T0 + 10 * MIN, T0 + 11 * MIN, [[1, EU_A, 0]]);
+  assert.equal(sim.lastUpsert(fp)?.state, 'firing');
+  run(sim, T0 + 11 * MIN, T0 + 20 * MIN, [[1, EU_A, 0]]);
+  const resolved = sim.lastUpsert(fp)!;
+  assert.equal(resolved.state, 'resolved');
+  assert.equal(resolved.endsAt, T0 + 10 * MIN - STEP + 2 * MIN);
+  const res = sim.take('notify', 'pager');
+  assert.equal(res.length, 1);
+  assert.equal(res[0].status, 'resolved');
+  assert.equal(res[0].alerts[0].status, 'resolved');
+});
+
+test('a pending alert that clears before `for` is dropped without any notification', () => {
+  const sim = new Sim();
+  run(sim, T0, T0 + 30_000, [[1, EU_A, 1]]);
+  run(sim, T0 + 30_000, T0 + 10 * MIN, [[1, EU_A, 0]]);
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  assert.equal(sim.lastUpsert(fp)?.state, 'resolved');
+  assert.deepEqual(sim.take(), []);
+});
+
+const flapCases = [
+  { name: '1 of 1 (default) opens on a single spike', policy: {}, pattern: [1, 0, 0, 0], opens: true },
+  { name: '2 of 3 ignores a single spike', policy: { flap: { triggerM: 2, triggerN: 3 } }, pattern: [1, 0, 0, 1, 0, 0], opens: false },
+  { name: '2 of 3 opens on two spikes in three points', policy: { flap: { triggerM: 2, triggerN: 3 } }, pattern: [1, 0, 1, 0, 0], opens: true },
+];
+for (const c of flapCases) {
+  test(`anti-flap M-of-N: ${c.name}`, () => {
+    const sim = new Sim(testConfigYaml('', '').replace('for: 1m', 'for: 0s'), c.policy);
+    c.pattern.forEach((s, i) => sim.point(1, 'latency', EU_A, T0 + i * STEP, 10, s));
+    const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+    assert.equal(sim.lastUpsert(fp) !== undefined, c.opens);
+  });
+}
+
+test('anti-flap recovery: a firing alert needs `recoveryPoints` normal points in a row to resolve', () => {
+  const sim = new Sim(testConfigYaml().replace('for: 1m, keep_firing_for: 2m', 'for: 0s, keep_firing_for: 0s'), { flap: { recoveryPoints: 3 } });
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  const pattern = [1, 0, 0, 1, 0, 0, 0];
+  const states = pattern.map((s, i) => {
+    sim.point(1, 'latency', EU_A, T0 + i * STEP, 10, s);
+    return sim.lastUpsert(fp)?.state;
+  });
+  assert.deepEqual(states, ['firing', 'firing', 'firing', 'firing', 'firing', 'firing', 'resolved']);
+});
+
+test('no data is unknown, never resolved: the alert keeps firing and records it; data back clears the mark', () => {
+  const sim = new Sim();
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 2 * MIN, [[1, EU_A, 1]]);
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  sim.advance(T0 + 60 * MIN);
+  const u = sim.lastUpsert(fp)!;
+  assert.equal(u.state, 'firing');
+  const p = u.packet as { dataState: string; events: { kind: string }[] };
+  assert.equal(p.dataState, 'unknown');
+  assert.ok(p.events.some((e) => e.kind === 'no_data'));
+  assert.equal(sim.take('notify').filter((d) => d.status === 'resolved').length, 0);
+  sim.point(1, 'latency', EU_A, T0 + 61 * MIN, 50, 1);
+  sim.advance(T0 + 62 * MIN);
+  assert.equal((sim.lastUpsert(fp)!.packet as { dataState: string }).dataState, 'ok');
+});
+
+test('grouping: one notification per group after group_wait; a later alert waits for group_interval; repeat after repeat_interval', () => {
+  const sim = new Sim();
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 2 * MIN, [[1, EU_A, 1], [3, US_C, 1]]);
+  // Series b in eu joins later.
+  run(sim, T0 + 2 * MIN, T0 + 10 * MIN, [[1, EU_A, 1], [2, EU_B, 1], [3, US_C, 1]]);
+  const pages = sim.take('notify', 'pager');
+  const eu = pages.filter((d) => d.groupLabels.region === 'eu');
+  const us = pages.filter((d) => d.groupLabels.region === 'us');
+  assert.equal(us.length, 1);
+  assert.equal(eu.length, 2, 'eu: first page, then one update when b joined');
+  assert.equal(eu[0].alerts.length, 1);
+  assert.equal(eu[1].alerts.length, 2);
+  // First flush at firing (T0+60s) + 30s; the update at the next group_interval (5m later).
+  assert.equal(eu[0].at, T0 + 90_000);
+  assert.equal(eu[1].at, T0 + 90_000 + 5 * MIN);
+  assert.equal(eu[0].groupId, eu[1].groupId, 'same group, same PagerDuty dedup key');
+  assert.notEqual(eu[0].groupId, us[0].groupId);
+  // Repeat: nothing new until 4h after the last notification.
+  sim.advance(T0 + 4 * 60 * MIN);
+  for (let t = T0 + 10 * MIN; t < T0 + 4 * 60 * MIN + 20 * MIN; t += 5 * MIN) {
+    sim.advance(t);
+    for (const [id, l] of [[1, EU_A], [2, EU_B], [3, US_C]] as const) sim.point(id, 'latency', l, t, 50, 1);
+  }
+  const repeats = sim.take('notify', 'pager');
+  assert.deepEqual(repeats.map((d) => d.groupLabels.region).sort(), ['eu', 'us']);
+  assert.equal(repeats.find((d) => d.groupLabels.region === 'eu')!.at, T0 + 90_000 + 5 * MIN + 4 * 60 * MIN);
+});
+
+test('impact gate: without impact an S2 rule is held at S1 (notify, not page) and says why; impact later pages', () => {
+  const sim = new Sim();
+  impact(sim, T0, 0.995); // not below 0.98: no impact
+  run(sim, T0, T0 + 3 * MIN, [[1, EU_A, 1]]);
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  const u = sim.lastUpsert(fp)!;
+  assert.equal(u.severity, 'S1');
+  const p = u.packet as { heldReason: string; suppressions: { kind: string; reason: string }[] };
+  assert.match(p.heldReason, /held at S1 instead of S2: no impact: ok_ratio = 0\.995 is not below the limit 0\.98/);
+  assert.equal(p.suppressions.filter((s) => s.kind === 'gate').length, 1);
+  assert.equal(sim.take('notify', 'pager').length, 0);
+  const chat = sim.take('notify', 'chat');
+  assert.equal(chat.length, 1);
+  assert.equal(chat[0].page, false);
+  assert.equal(chat[0].alerts[0].heldReason, p.heldReason);
+  // Impact arrives: the alert becomes S2 and pages.
+  impact(sim, T0 + 3 * MIN, 0.9);
+  run(sim, T0 + 3 * MIN, T0 + 10 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.lastUpsert(fp)!.severity, 'S2');
+  const pages = sim.take('notify', 'pager');
+  assert.equal(pages.length, 1);
+  assert.equal(pages[0].severity, 'S2');
+});
+
+test('silences: a matching active silence mutes the alert and is recorded; an expired one does not', () => {
+  const sim = new Sim();
+  sim.stage.setSilences('t1', [
+    { id: 's1', tenant: 't1', matchers: [{ name: 'region', op: '=', value: 'eu' }], startsAt: T0 - MIN, endsAt: T0 + 30 * MIN, createdBy: 'ann', reason: 'deploy', recurrence: null, createdAt: T0 },
+    { id: 's0', tenant: 't1', matchers: [{ name: 'region', op: '=', value: 'us' }], startsAt: T0 - 60 * MIN, endsAt: T0 - 30 * MIN, createdBy: 'bob', reason: 'old', recurrence: null, createdAt: T0 },
+  ]);
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 10 * MIN, [[1, EU_A, 1], [3, US_C, 1]]);
+  const pages = sim.take('notify', 'pager');
+  assert.deepEqual(pages.map((d) => d.groupLabels.region), ['us']);
+  const eu = sim.lastUpsert(alertFingerprint('t1', 'lat', 'latency', EU_A))!.packet as { suppressions: { kind: string; reason: string }[] };
+  assert.deepEqual(eu.suppressions.filter((s) => s.kind === 'silence').map((s) => s.reason), ['silenced by s1 (ann: deploy)']);
+  // The silence expires on its own: the next flush pages.
+  run(sim, T0 + 10 * MIN, T0 + 40 * MIN, [[1, EU_A, 1], [3, US_C, 1]]);
+  assert.deepEqual(sim.take('notify', 'pager').map((d) => d.groupLabels.region), ['eu']);
+});
+
+test('recurring silence (weekly, local time in a zone) mutes only inside its occurrences', () => {
+  const sim = new Sim();
+  // T0 is Tuesday 12:00 UTC = 14:00 Europe/Berlin (summer).
+  sim.stage.setSilences('t1', [{
+    id: 'weekly', tenant: 't1', matchers: [{ name: 'rule', op: '=', value: 'lat' }], startsAt: T0 - 86_400_000, endsAt: T0 + 30 * 86_400_000,
+    createdBy: 'ops', reason: 'patching', recurrence: { weekdays: ['tue'], at: '13:55', duration: '1h', timeZone: 'Europe/Berlin' }, createdAt: T0,
+  }]);
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 50 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 0, 'muted inside 13:55-14:55 Berlin');
+  run(sim, T0 + 50 * MIN, T0 + 70 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 1, 'pages after the occurrence ends');
+});
+
+test('recurring maintenance window of the rule: no page inside, recorded as maintenance', () => {
+  const yaml = testConfigYaml().replace('    group_by: [region]\n', `    group_by: [region]
+    maintenance:
+      - { weekdays: [tue], at: '11:30', duration: 2h, time_zone: UTC }
+`);
+  const sim = new Sim(yaml);
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 60 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify').length, 0);
+  const p = sim.lastUpsert(alertFingerprint('t1', 'lat', 'latency', EU_A))!.packet as { suppressions: { kind: string; reason: string }[] };
+  assert.deepEqual(p.suppressions.map((s) => [s.kind, s.reason]), [['maintenance', 'recurring maintenance window tue 11:30 UTC']]);
+  run(sim, T0 + 60 * MIN, T0 + 100 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 1, 'pages once the window ends at 13:30');
+});
+
+test('inhibition: a firing source mutes targets with equal labels, whatever the order of arrival', () => {
+  const yaml = testConfigYaml(`
+  - name: err
+    selector: errors
+    aggregation: { function: avg, window: 1m }
+    severity: S1
+    owner: team-a
+    group_by: [region]
+    timing: { for: 0s }
+`);
+  const policy = { inhibitRules: [{ source: [{ name: 'rule', op: '=', value: 'err' }], target: [{ name: 'rule', op: '=', value: 'lat' }], equal: ['region'] }] };
+  for (const order of ['source first', 'target first']) {
+    const sim = new Sim(yaml, policy);
+    impact(sim, T0, 0.9);
+    const src: [number, Record<string, string>, number][] = [[10, EU_A, 1]];
+    const tgt: [number, Record<string, string>, number][] = [[1, EU_A, 1], [3, US_C, 1]];
+    for (let t = T0; t < T0 + 10 * MIN; t += STEP) {
+      sim.advance(t);
+      const batches = order === 'source first' ? [[src, 'errors'], [tgt, 'latency']] as const : [[tgt, 'latency'], [src, 'errors']] as const;
+      for (const [list, metric] of batches) for (const [id, l, s] of list) sim.point(id, metric, l, t, 50, s);
+    }
+    const pages = sim.take('notify', 'pager');
+    assert.deepEqual(pages.map((d) => d.groupLabels.region), ['us'], `${order}: eu target inhibited`);
+    const p = sim.lastUpsert(alertFingerprint('t1', 'lat', 'latency', EU_A))!.packet as { suppressions: { kind: string; reason: string }[] };
+    const srcFp = alertFingerprint('t1', 'err', 'errors', EU_A);
+    assert.deepEqual(p.suppressions.map((s) => s.reason), [`inhibited by ${srcFp} (err, S1)`]);
+  }
+});
+
+test('budgets: beyond the receiver cap per hour, notifications are held and ONE summary says how many', () => {
+  const sim = new Sim(testConfigYaml().replace('group_by: [region]', 'group_by: [service]'), { receiverBudget: { pagesPerHour: 2, notificationsPerHour: 10 }, budgetSummaryDelayMs: 60_000 });
+  impact(sim, T0, 0.9);
+  const series: [number, Record<string, string>, number][] = [];
+  for (let i = 0; i < 6; i++) series.push([i + 1, { service: `s${i}`, region: 'eu' }, 1]);
+  run(sim, T0, T0 + 20 * MIN, series);
+  const pages = sim.take('notify', 'pager');
+  assert.equal(pages.length, 2);
+  const summaries = sim.take('summary');
+  assert.equal(summaries.length, 1);
+  assert.equal(summaries[0].receiver, 'pager');
+  assert.match(summaries[0].text!, /^4 more alerts held: receiver pager is over its budget of 2 pages and 10 notifications per hour; see http:\/\/localhost:9464\/ui\/alerts\?tenant=t1&suppressed=budget$/);
+  const held = series.map(([, l]) => sim.lastUpsert(alertFingerprint('t1', 'lat', 'latency', l))!.packet as { suppressions: { kind: string }[] })
+    .filter((p) => p.suppressions.some((s) => s.kind === 'budget'));
+  assert.equal(held.length, 4);
+});
+
+test('escalation: a page not acknowledged in time goes to the next receiver; an ack stops it and sends acknowledge', () => {
+  const policy = { escalations: [{ receiver: 'pager', afterMs: 15 * MIN, next: 'boss' }] };
+  const sim = new Sim(testConfigYaml(), policy);
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 30 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 1);
+  const esc = sim.take('escalation');
+  assert.equal(esc.length, 1);
+  assert.equal(esc[0].receiver, 'boss');
+  assert.equal(esc[0].at, T0 + 90_000 + 15 * MIN);
+  assert.match(esc[0].text!, /not acknowledged within 15 min on pager; escalated to boss/);
+
+  const acked = new Sim(testConfigYaml(), policy);
+  impact(acked, T0, 0.9);
+  run(acked, T0, T0 + 5 * MIN, [[1, EU_A, 1]]);
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  assert.equal(acked.stage.ack('t1', fp, 'ann', acked.now), true);
+  acked.collect();
+  const ack = acked.take('acknowledge');
+  assert.equal(ack.length, 1);
+  assert.equal(ack[0].receiver, 'pager');
+  assert.equal(ack[0].ackBy, 'ann');
+  run(acked, T0 + 5 * MIN, T0 + 30 * MIN, [[1, EU_A, 1]]);
+  assert.equal(acked.take('escalation').length, 0);
+});
+
+test('ack with TTL: repeats stop while acked and resume after the ack expires', () => {
+  const sim = new Sim(testConfigYaml().replace('repeat_interval: 4h', 'repeat_interval: 10m'), { ackTtlMs: 30 * MIN });
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 5 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 1);
+  sim.stage.ack('t1', alertFingerprint('t1', 'lat', 'latency', EU_A), 'ann', sim.now);
+  run(sim, T0 + 5 * MIN, T0 + 30 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 0, 'no repeat while acked');
+  run(sim, T0 + 30 * MIN, T0 + 50 * MIN, [[1, EU_A, 1]]);
+  assert.ok(sim.take('notify', 'pager').length >= 1, 'repeats resume after the ack expired');
+});
+
+test('S3 sends the mitigation hook once per episode; S0 never notifies', () => {
+  const yaml = testConfigYaml(`
+  - name: quiet
+    selector: errors
+    aggregation: { function: avg, window: 1m }
+    severity: S0
+    owner: team-a
+`).replace('severity: S2\n', 'severity: S3\n    mitigation_hook: https://hooks.example.com/mitigate\n');
+  const sim = new Sim(yaml);
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 20 * MIN, [[1, EU_A, 1]]);
+  run(sim, T0 + 20 * MIN, T0 + 30 * MIN, [[7, EU_A, 1]], 'errors');
+  const m = sim.take('mitigation');
+  assert.equal(m.length, 1);
+  assert.equal(m[0].url, 'https://hooks.example.com/mitigate');
+  assert.equal(sim.take('notify')[0].severity, 'S3'); // the route sends S2 to pager; S3 falls to chat
+  assert.equal(sim.take().length, 0, 'S0 rule produced no dispatch');
+  assert.equal(sim.lastUpsert(alertFingerprint('t1', 'quiet', 'errors', EU_A))?.severity, 'S0');
+});
+
+test('restart: a restored firing alert is not announced again, and its resolve still goes out', () => {
+  const sim = new Sim();
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 5 * MIN, [[1, EU_A, 1]]);
+  assert.equal(sim.take('notify', 'pager').length, 1);
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  const u = sim.lastUpsert(fp)!;
+  const stored = { ...u, seriesId: u.seriesId ?? null, endsAt: u.endsAt ?? null, updatedAt: u.at, owner: u.owner ?? null, runbook: u.runbook ?? null, packet: JSON.parse(JSON.stringify(u.packet)), configVersion: u.configVersion ?? null };
+  const next = new Sim();
+  next.now = sim.now;
+  next.stage.restore(stored, ['pager']);
+  run(next, sim.now, sim.now + 20 * MIN, [[1, EU_A, 1]]);
+  assert.equal(next.take('notify', 'pager').length, 0, 'no duplicate page after restart');
+  run(next, sim.now + 20 * MIN, sim.now + 40 * MIN, [[1, EU_A, 0]]);
+  const res = next.take('notify', 'pager');
+  assert.equal(res.length, 1);
+  assert.equal(res[0].status, 'resolved');
+});
+
+test('determinism: the same input gives the same dispatches and upserts', () => {
+  const once = () => {
+    const sim = new Sim(testConfigYaml(), { receiverBudget: { pagesPerHour: 1, notificationsPerHour: 5 } });
+    impact(sim, T0, 0.9);
+    run(sim, T0, T0 + 30 * MIN, [[1, EU_A, 1], [2, EU_B, 1], [3, US_C, 1]]);
+    run(sim, T0 + 30 * MIN, T0 + 50 * MIN, [[1, EU_A, 0], [2, EU_B, 1], [3, US_C, 0]]);
+    return JSON.stringify([sim.dispatches, sim.effects.flatMap((e) => e.upserts)]);
+  };
+  assert.equal(once(), once());
+});

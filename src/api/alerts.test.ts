@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { openTestService, type TestService } from './testkit.ts';
+
+const NOW = Date.UTC(2025, 6, 1, 12, 0, 0);
+let svc: TestService;
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function call(method: 'GET' | 'POST' | 'DELETE', url: string, token: string, body?: unknown): Promise<{ status: number; json: Json }> {
+  const r = await svc.app.inject({
+    method, url,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.statusCode, json: r.json() as Json };
+}
+
+async function seed(fingerprint: string, state: 'firing' | 'resolved', severity: 'S1' | 'S2', owner: string, region: string): Promise<void> {
+  await svc.store.alerts.upsert({
+    tenant: 'default', fingerprint, metric: 'latency', labels: { region, rule: 'lat', severity, owner }, seriesId: null, state, severity,
+    startsAt: NOW - 60_000, at: NOW - 30_000, score: 0.95, reasons: ['above_band'], owner, runbook: null,
+    packet: { suppressions: [{ kind: 'gate', at: NOW - 30_000, reason: 'held at S1 instead of S2: no impact' }], events: [] },
+  });
+}
+
+describe('alert and silence API', () => {
+  before(async () => {
+    svc = await openTestService({ clock: () => NOW });
+    await seed('aaaa000000000001', 'firing', 'S2', 'team-a', 'eu');
+    await seed('aaaa000000000002', 'firing', 'S1', 'team-b', 'us');
+    await seed('aaaa000000000003', 'resolved', 'S1', 'team-a', 'eu');
+  });
+  after(() => svc.close());
+
+  const filters = [
+    { name: 'all', q: '', want: ['aaaa000000000001', 'aaaa000000000002', 'aaaa000000000003'] },
+    { name: 'state', q: '?state=firing', want: ['aaaa000000000001', 'aaaa000000000002'] },
+    { name: 'severity', q: '?severity=S1', want: ['aaaa000000000002', 'aaaa000000000003'] },
+    { name: 'owner', q: '?owner=team-a', want: ['aaaa000000000001', 'aaaa000000000003'] },
+    { name: 'label matcher', q: `?match[]=${encodeURIComponent('{region="eu"}')}`, want: ['aaaa000000000001', 'aaaa000000000003'] },
+    { name: 'combined', q: `?state=firing&match[]=${encodeURIComponent('latency{region=~"e.*"}')}`, want: ['aaaa000000000001'] },
+  ];
+  for (const f of filters) {
+    it(`GET /api/v1/alerts filters: ${f.name}`, async () => {
+      const r = await call('GET', `/api/v1/alerts${f.q}`, svc.tokens.default.read);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json.data.map((a: Json) => a.fingerprint).sort(), f.want);
+    });
+  }
+
+  it('bad filters are 400 with the field named', async () => {
+    const r = await call('GET', '/api/v1/alerts?severity=S9', svc.tokens.default.read);
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.field, 'severity');
+  });
+
+  it('read-only tokens cannot write; another tenant cannot see', async () => {
+    for (const [method, url, body] of [
+      ['POST', '/api/v1/alerts/aaaa000000000001/ack', {}],
+      ['POST', '/api/v1/alerts/aaaa000000000001/feedback', { label: 'noise' }],
+      ['POST', '/api/v1/silences', { matchers: '{region="eu"}', duration: '1h', reason: 'x' }],
+      ['DELETE', '/api/v1/silences/whatever', undefined],
+    ] as const) {
+      const r = await call(method, url, svc.tokens.default.read, body);
+      assert.equal(r.status, 403, `${method} ${url}`);
+      assert.equal(r.json.error.code, 'TM_ERR_FORBIDDEN');
+    }
+    const other = await call('GET', '/api/v1/alerts/aaaa000000000001', svc.tokens.other.read);
+    assert.equal(other.status, 404);
+  });
+
+  it('ack and feedback are recorded with who and when, and the detail shows them with history and suppressions', async () => {
+    const ack = await call('POST', '/api/v1/alerts/aaaa000000000001/ack', svc.tokens.default.write, { ttl: '30m', comment: 'looking' });
+    assert.equal(ack.status, 201);
+    assert.equal(ack.json.data.by, 'default-write');
+    assert.equal(ack.json.data.expiresAt, NOW + 30 * 60_000);
+    const fb = await call('POST', '/api/v1/alerts/aaaa000000000001/feedback', svc.tokens.default.write, { label: 'noise' });
+    assert.equal(fb.status, 201);
+    const d = await call('GET', '/api/v1/alerts/aaaa000000000001', svc.tokens.default.read);
+    assert.equal(d.status, 200);
+    assert.equal(d.json.data.alert.state, 'firing');
+    assert.deepEqual(d.json.data.history.map((h: Json) => h.state), ['firing']);
+    assert.deepEqual(d.json.data.suppressions.map((s: Json) => s.kind), ['gate']);
+    assert.deepEqual(d.json.data.acks.map((a: Json) => [a.by, a.comment]), [['default-write', 'looking']]);
+    assert.deepEqual(d.json.data.feedback.map((f: Json) => f.label), ['noise']);
+    assert.ok(Array.isArray(d.json.data.notifications));
+    const resolved = await call('POST', '/api/v1/alerts/aaaa000000000003/ack', svc.tokens.default.write, {});
+    assert.equal(resolved.status, 409);
+    const badLabel = await call('POST', '/api/v1/alerts/aaaa000000000001/feedback', svc.tokens.default.write, { label: 'meh' });
+    assert.equal(badLabel.status, 400);
+    assert.equal(badLabel.json.error.field, 'label');
+  });
+
+  it('silences: create (selector or matcher list, with recurrence), list with status, expire; audited', async () => {
+    const c = await call('POST', '/api/v1/silences', svc.tokens.default.write, {
+      matchers: '{region="eu",severity=~"S[23]"}', duration: '2h', reason: 'deploy',
+      recurrence: { weekdays: ['sat', 'sun'], at: '03:00', duration: '2h', timeZone: 'Europe/Berlin' },
+    });
+    assert.equal(c.status, 201, JSON.stringify(c.json));
+    assert.equal(c.json.data.createdBy, 'default-write');
+    assert.equal(c.json.data.status, 'active');
+    assert.deepEqual(c.json.data.matchers, [{ name: 'region', op: '=', value: 'eu' }, { name: 'severity', op: '=~', value: 'S[23]' }]);
+    const c2 = await call('POST', '/api/v1/silences', svc.tokens.default.write, { matchers: [{ name: 'owner', op: '=', value: 'team-b' }], startsAt: NOW + 3_600_000, endsAt: NOW + 7_200_000, reason: 'later' });
+    assert.equal(c2.status, 201);
+    assert.equal(c2.json.data.status, 'pending');
+    const listed = await call('GET', '/api/v1/silences?status=active', svc.tokens.default.read);
+    assert.deepEqual(listed.json.data.map((s: Json) => s.id), [c.json.data.id]);
+    const del = await call('DELETE', `/api/v1/silences/${c.json.data.id}`, svc.tokens.default.write);
+    assert.equal(del.status, 200);
+    assert.equal(del.json.data.status, 'expired');
+    const audit = await svc.store.audit.list({ tenant: 'default' });
+    assert.deepEqual(audit.map((a) => a.action).filter((a) => a.startsWith('silence') || a.startsWith('alert')).sort(), ['alert.ack', 'silence.create', 'silence.create', 'silence.expire']);
+  });
+
+  const bad = [
+    { name: 'no matchers', body: { matchers: [], duration: '1h', reason: 'x' }, field: 'matchers' },
+    { name: 'no end', body: { matchers: '{a="b"}', reason: 'x' }, field: 'endsAt' },
+    { name: 'no reason', body: { matchers: '{a="b"}', duration: '1h' }, field: 'reason' },
+    { name: 'bad regex', body: { matchers: [{ name: 'a', op: '=~', value: '(' }], duration: '1h', reason: 'x' }, field: 'matchers[0].value' },
+    { name: 'bad recurrence', body: { matchers: '{a="b"}', duration: '1h', reason: 'x', recurrence: { weekdays: ['mon'], at: '25:00', duration: '1h' } }, field: 'recurrence.at' },
+    { name: 'unknown field', body: { matchers: '{a="b"}', duration: '1h', reason: 'x', comment: 'y' }, field: 'comment' },
+  ];
+  for (const b of bad) {
+    it(`POST /api/v1/silences refuses: ${b.name}`, async () => {
+      const r = await call('POST', '/api/v1/silences', svc.tokens.default.write, b.body);
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, b.field);
+    });
+  }
+
+  it('/metrics has the alerting self-metrics', async () => {
+    const r = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    for (const name of ['tidemark_alerts_fired_total', 'tidemark_alerts_firing', 'tidemark_alert_suppressions_total', 'tidemark_notifier_failures_total', 'tidemark_notifier_backlog', 'tidemark_alert_time_to_ack_seconds', 'tidemark_alert_feedback_total{tenant="default",label="noise"} 1']) {
+      assert.ok(r.body.includes(name), name);
+    }
+  });
+});
