@@ -11,9 +11,7 @@
  * - reasons/sources: every detector scoring at least REPORT_MIN (0.3), strongest first (ties
  *   in entry order); 'normal' alone, from the band's detector, when none does.
  * - band (expected/lower/upper): from the first model in entry order that is past learning,
- *   so the band the UI draws does not jump between detectors from point to point; the default
- *   profile lists seasonal_baseline before robust_z, so the seasonal band wins once it has
- *   learned a day.
+ *   so the band the UI draws does not jump between detectors from point to point.
  * - learning: true, with score 0, while every detector is still learning.
  */
 import { TidemarkError } from '../errors.ts';
@@ -24,20 +22,22 @@ import { newVerdict } from './types.ts';
 
 /**
  * The set an operator gets with no tuning. It must work on any series with no per-series
- * settings: unknown scale (every model measures in its own robust spread, floored at the
- * data's resolution), unknown sampling rate (intervals are learned, profiles are indexed by
- * wall-clock time), with or without seasonality (the seasonal profile is flat when there is
- * none), gauges or counters (counters are judged as rates), and unit changes (models rescale).
- * Memory: about 3.5 KB per series (seasonal_baseline 2.1 KB, robust_z 0.9 KB, the rules
- * 0.4 KB), by `stateBytes` and by the retained heap detect.bench.ts measures.
+ * settings: unknown scale and shape (novelty judges every deviation by how rare it is in this
+ * series' own history, so 0.9 means "rarer than this series has shown" on a CPU percentage
+ * and on a byte counter alike), unknown sampling rate (the time-of-day table is indexed by
+ * wall-clock time), with or without seasonality, gauges or counters (counters are judged as
+ * rates), and unit changes (models rescale). The rules keep their absolute meaning beside it.
+ * seasonal_baseline and robust_z stay available for explicit sets: on real metrics their
+ * fixed-z scores saturate on ordinary points (NAB dev scored 0 with them as the default).
+ * Memory: about 3.6 KB per series (novelty 3.0 KB, the rules 0.4 KB), by `stateBytes` and by
+ * the retained heap detect.bench.ts measures.
  */
 export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
   Object.freeze({ name: 'impossible_value' }),
   Object.freeze({ name: 'no_data' }),
   Object.freeze({ name: 'counter_reset' }),
   Object.freeze({ name: 'unit_change' }),
-  Object.freeze({ name: 'seasonal_baseline' }),
-  Object.freeze({ name: 'robust_z' }),
+  Object.freeze({ name: 'novelty' }),
 ]);
 
 type AnyDetector = Detector<unknown, unknown>;

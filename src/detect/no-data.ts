@@ -12,11 +12,23 @@ export interface NoDataConfig {
 
 const FACTOR = INTERVAL_SIZE;
 const MIN_DELTAS = INTERVAL_SIZE + 1;
+/** The longest recent silence, in intervals, decaying towards 1 (see `usual`). */
+const LONGEST = INTERVAL_SIZE + 2;
+/** Per-point decay of LONGEST's excess over 1: forgotten over about 100 points. */
+const FORGET = 1 - 1 / 100;
+/** A silence must also be this much longer than the longest recent one. */
+const BEYOND = 1.5;
 
 /**
  * Heartbeat: a series that goes silent. The sampling interval is learned (median of recent
  * deltas); a silence of `factor` intervals scores 0.9, growing towards 1 beyond, and silence
  * under 1.5 intervals is plain jitter (score 0).
+ *
+ * The limit is also `BEYOND` (1.5) times the longest silence the series had recently, so a
+ * series whose samples routinely come with gaps (traffic sensors, batch exporters) is judged
+ * against its own habits: "no data" means "silent for longer than this series ever is", not
+ * an alert at each of its usual gaps. The longest silence is forgotten over ~100 points, so a
+ * series that is silent now and then (not habitually) still alerts each time.
  *
  * Silence can only be judged when something arrives: the next real point (its verdict
  * reports the gap that just ended), a NaN point (a missing sample that a replay or gap-filling
@@ -35,7 +47,8 @@ export const noData = defineDetector<NoDataConfig, number[]>({
     };
   },
   init(c) {
-    const s = doubles(INTERVAL_SIZE + 2);
+    const s = doubles(INTERVAL_SIZE + 3);
+    s[LONGEST] = 1;
     intervalInit(s, 0);
     s[FACTOR] = c.factor;
     s[MIN_DELTAS] = c.minDeltas;
@@ -43,7 +56,15 @@ export const noData = defineDetector<NoDataConfig, number[]>({
   },
   update(s, t, value, out) {
     judge(s, t, out);
-    if (value === value) intervalObserve(s, 0, t);
+    if (value === value) {
+      const interval = intervalGet(s, 0);
+      if (intervalDeltas(s, 0) >= s[MIN_DELTAS] && interval > 0) {
+        const r = (t - intervalLast(s, 0)) / interval;
+        const g = 1 + (s[LONGEST] - 1) * FORGET;
+        s[LONGEST] = r > g ? r : g;
+      }
+      intervalObserve(s, 0, t);
+    }
     return out;
   },
   tick(s, now, out) {
@@ -55,6 +76,8 @@ function judge(s: number[], now: number, out: Verdict): Verdict {
   const interval = intervalGet(s, 0);
   if (intervalDeltas(s, 0) < s[MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
   const r = (now - intervalLast(s, 0)) / interval;
-  const score = r > 1.5 ? hill(r, s[FACTOR] / HILL_90) : 0;
+  const usual = BEYOND * s[LONGEST];
+  const limit = s[FACTOR] > usual ? s[FACTOR] : usual;
+  const score = r > 1.5 ? hill(r, limit / HILL_90) : 0;
   return verdict(out, score, NaN, NaN, NaN, score >= REPORT_MIN ? 'no_data' : 'normal');
 }

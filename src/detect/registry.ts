@@ -9,6 +9,7 @@ import { ewma } from './ewma.ts';
 import { holtWinters } from './holt-winters.ts';
 import { impossibleValue } from './impossible-value.ts';
 import { noData } from './no-data.ts';
+import { novelty } from './novelty.ts';
 import { rateOfChange } from './rate-of-change.ts';
 import { robustZ } from './robust-z.ts';
 import { seasonalBaseline } from './seasonal-baseline.ts';
@@ -29,6 +30,7 @@ const DETECTORS: readonly Detector<any, any>[] = [
   cusum,
   holtWinters,
   seasonalBaseline,
+  novelty,
 ];
 
 const BY_NAME = new Map<string, Detector<unknown, unknown>>(DETECTORS.map((d) => [d.name, d as Detector<unknown, unknown>]));

@@ -24,7 +24,8 @@ export type Reason =
   | 'level_shift_down'
   | 'drift_up' // slow or sustained small change upwards
   | 'drift_down'
-  | 'seasonal_break'; // the usual pattern for this time of day/week did not happen
+  | 'seasonal_break' // the usual pattern for this time of day/week did not happen
+  | 'variance_change'; // the series started to flap, or went smooth or stuck
 
 /**
  * One detector's judgement of one point. `score` is in [0, 1]; `expected`, `lower` and

@@ -1,9 +1,10 @@
 // Numeric building blocks for online detectors: no per-point allocation, state in plain
 // number arrays (and Float32Arrays for tables) that checkpoints can carry.
 export { Rng, doubles } from './prng.ts';
-export { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMedian, rollingPush, rollingScale, rollingSelect, rollingSize } from './rolling.ts';
+export { type Slots, rollingCount, rollingCreate, rollingInit, rollingMad, rollingMedian, rollingPush, rollingScale, rollingSelect, rollingSize } from './rolling.ts';
 export { EWMA_SIZE, ewmaAlpha, ewmaCount, ewmaInit, ewmaMean, ewmaPush, ewmaScale, ewmaVariance } from './ewma.ts';
 export { CUSUM_SIZE, cusumDown, cusumInit, cusumPush, cusumUp } from './cusum.ts';
 export { INTERVAL_RING, INTERVAL_SIZE, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from './interval.ts';
 export { type Season, type SeasonOptions, autocorrelation, detectSeason } from './season.ts';
 export { DAY_MS, PF, PROFILE_SCALARS, type ProfileOptions, WEEK_MS, profileDriftInflation, profileInit, profileLearn, profilePredict, profileScale, profileTableSize } from './profile.ts';
+export { TAIL_BINS, TAIL_BW, TAIL_SIZE, tailCount, tailInit, tailObserve, tailRefresh, tailRenormalise } from './tail.ts';

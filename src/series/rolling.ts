@@ -24,6 +24,9 @@
  */
 import { doubles } from './prng.ts';
 
+/** Where a window lives: a detector's number array, or a Float32Array (half the bytes; values are stored rounded to float32, which keeps their order). */
+export type Slots = number[] | Float32Array;
+
 const CAP = 0;
 const COUNT = 1;
 const HEAD = 2;
@@ -35,7 +38,7 @@ export function rollingSize(w: number): number {
 }
 
 /** Initialises an empty window of `w` points at `f[o]`. */
-export function rollingInit(f: number[], o: number, w: number): void {
+export function rollingInit(f: Slots, o: number, w: number): void {
   if (!(w >= 1 && Number.isInteger(w))) throw new RangeError(`rolling window must hold at least 1 point, got ${w}`);
   f[o + CAP] = w;
   f[o + COUNT] = 0;
@@ -51,12 +54,12 @@ export function rollingCreate(w: number): number[] {
 }
 
 /** Points currently held (at most the capacity). */
-export function rollingCount(f: number[], o: number): number {
+export function rollingCount(f: Slots, o: number): number {
   return f[o + COUNT];
 }
 
 /** Adds a finite value, evicting the oldest once the window is full. */
-export function rollingPush(f: number[], o: number, v: number): void {
+export function rollingPush(f: Slots, o: number, v: number): void {
   const w = f[o + CAP] | 0;
   const n = f[o + COUNT] | 0;
   const head = f[o + HEAD] | 0;
@@ -100,12 +103,12 @@ export function rollingPush(f: number[], o: number, v: number): void {
 }
 
 /** The k-th smallest value (0-based) of the window; k must be below the count. */
-export function rollingSelect(f: number[], o: number, rank: number): number {
+export function rollingSelect(f: Slots, o: number, rank: number): number {
   return f[o + HEADER + (f[o + CAP] | 0) + rank];
 }
 
 /** The median of the window (mean of the two middle values for an even count); NaN if empty. */
-export function rollingMedian(f: number[], o: number): number {
+export function rollingMedian(f: Slots, o: number): number {
   const n = f[o + COUNT] | 0;
   if (n === 0) return NaN;
   const s = o + HEADER + (f[o + CAP] | 0);
@@ -118,7 +121,7 @@ export function rollingMedian(f: number[], o: number): number {
  * The median absolute deviation from `med` (which must be the window's median), unscaled;
  * for an even count, the mean of the two middle deviations. NaN if empty.
  */
-export function rollingMad(f: number[], o: number, med: number): number {
+export function rollingMad(f: Slots, o: number, med: number): number {
   const n = f[o + COUNT] | 0;
   if (n === 0) return NaN;
   const s = o + HEADER + (f[o + CAP] | 0);
@@ -146,7 +149,7 @@ export function rollingMad(f: number[], o: number, med: number): number {
 }
 
 /** Multiplies every value by `factor` (> 0), which keeps their order. */
-export function rollingScale(f: number[], o: number, factor: number): void {
+export function rollingScale(f: Slots, o: number, factor: number): void {
   const n = f[o + COUNT] | 0;
   const ring = o + HEADER;
   const s = ring + (f[o + CAP] | 0);

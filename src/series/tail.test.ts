@@ -1,0 +1,56 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from './prng.ts';
+import { TAIL_SIZE, tailCount, tailInit, tailObserve, tailRefresh } from './tail.ts';
+
+/** Feeds `n` |normal| deviations (decay off: a = 1), refreshing the skip bin as a detector does. */
+function trained(n: number, seed: number): Float32Array {
+  const p = new Float32Array(TAIL_SIZE);
+  tailInit(p, 0);
+  const r = new Rng(seed);
+  for (let i = 0; i < n; i++) {
+    tailObserve(p, 0, Math.abs(r.normal()), 1, 0.06, 1);
+    if (i % 64 === 63) tailRefresh(p, 0);
+  }
+  return p;
+}
+
+describe('tail calibration', () => {
+  const cases = [
+    { name: 'an ordinary deviation is not surprising', z: 1, min: 0, max: 2 },
+    { name: 'a deviation beyond every one seen is about 1 in the count', z: 6, min: 3.3, max: 4.5 },
+    { name: 'far beyond: the margin over past extremes counts', z: 60, min: 4.5, max: 5.5 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = trained(3000, 7);
+      const s = tailObserve(p, 0, c.z, 1, 0.06, 1);
+      assert.ok(s >= c.min && s <= c.max, `S = ${s}`);
+    });
+  }
+
+  it('the surprise grows with the deviation', () => {
+    let last = -1;
+    for (const z of [4, 8, 16, 64, 256]) {
+      const s = tailObserve(trained(3000, 8), 0, z, 1, 0.06, 1);
+      assert.ok(s > last, `S(${z}) = ${s} after ${last}`);
+      last = s;
+    }
+  });
+
+  it('the prior keeps a cold start calm: a record after 30 points is no alarm', () => {
+    const s = tailObserve(trained(30, 9), 0, 10, 1, 0.06, 1);
+    assert.ok(s < 3, `S = ${s}`);
+  });
+
+  it('lazy decay: a growing increment weighs older observations less', () => {
+    const p = new Float32Array(TAIL_SIZE);
+    tailInit(p, 0);
+    let inc = 1;
+    for (let i = 0; i < 1000; i++) {
+      inc /= 1 - 1 / 100;
+      tailObserve(p, 0, 0.5, inc, 0.06, 1);
+    }
+    assert.ok(Math.abs(tailCount(p, 0, inc) - 100) < 1, `count ${tailCount(p, 0, inc)}`);
+  });
+});

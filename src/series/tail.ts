@@ -1,0 +1,100 @@
+/**
+ * Tail calibration: "how rare is this deviation, given the deviations this series has shown?"
+ *
+ * A calibrator keeps an exponentially decayed histogram of L = ln(1 + z) for a non-negative
+ * deviation z (bins of TAIL_BW over [0, TAIL_BINS x TAIL_BW), the last bin open). The tail
+ * probability of a new z is
+ *   p = (decayed mass at or above L, each past value with a soft exponential tail of width
+ *        `beta` in L below it, + prior / (1 + z)) / (decayed total + prior),
+ * with mass spread uniformly inside each bin (so the soft tail integrates exactly over a bin).
+ * The soft tail makes HOW FAR a record exceeds past extremes count, not only that it is a
+ * record; the prior (a pseudo-observation with a Cauchy-like tail 1 / (1 + z)) sets the cold
+ * start and caps the extrapolation. The surprise is S = -log10 p: 3 means "one in a thousand
+ * of what this series does", on any series of any scale.
+ *
+ * Decay is lazy: every calibrator of one series shares a growing increment `inc` (1 / a^age,
+ * a = 1 - 1/memory) kept by the caller; a new observation adds `inc`, so older ones weigh
+ * a^age relative to it. `tailRenormalise` divides everything by `inc` before it overflows.
+ *
+ * Layout in a Float32Array `p` at offset `o`: [decayed total, skip bin, bins...], TAIL_SIZE
+ * floats. Below the skip bin (refreshed by `tailRefresh`) at least 1% of the mass lies above,
+ * so S < 2 there: the exact tail sum is skipped, since such a point can never alert.
+ */
+
+/** Bins per calibrator and their width in ln(1 + z): z up to e^8 - 1 (about 3,000), then open. */
+export const TAIL_BINS = 32;
+export const TAIL_BW = 0.25;
+export const TAIL_SIZE = 2 + TAIL_BINS;
+const TOT = 0;
+const SKIP = 1;
+const H = 2;
+/** The z at which each bin starts: e^(b x BW) - 1, so the bulk needs no logarithm. */
+const Z_EDGE = new Float64Array(TAIL_BINS + 1);
+for (let b = 0; b <= TAIL_BINS; b++) Z_EDGE[b] = Math.expm1(b * TAIL_BW);
+
+export function tailInit(p: Float32Array, o: number): void {
+  for (let i = 0; i < TAIL_SIZE; i++) p[o + i] = 0;
+}
+
+/** Decayed observation count (the caller's `inc` undoes the lazy scaling). */
+export function tailCount(p: Float32Array, o: number, inc: number): number {
+  return p[o + TOT] / inc;
+}
+
+/**
+ * Judges z (>= 0) against the history, then adds it with weight `inc`. Returns the surprise
+ * S = -log10 p, or 0 when z lies in the bulk (S < 2: see the file comment).
+ */
+export function tailObserve(p: Float32Array, o: number, z: number, inc: number, beta: number, prior: number): number {
+  let b = 0;
+  if (z > 0) {
+    if (z >= Z_EDGE[TAIL_BINS - 1]) b = TAIL_BINS - 1;
+    else while (z >= Z_EDGE[b + 1]) b++;
+  }
+  let s = 0;
+  if (b >= p[o + SKIP]) s = surprise(p, o, z, b, inc, beta, prior);
+  p[o + H + b] += inc;
+  p[o + TOT] += inc;
+  return s;
+}
+
+function surprise(p: Float32Array, o: number, z: number, b: number, inc: number, beta: number, prior: number): number {
+  const L = Math.log1p(z);
+  let frac = L / TAIL_BW - b;
+  if (frac > 1) frac = 1;
+  if (frac < 0) frac = 0;
+  let mass = 0;
+  for (let j = b + 1; j < TAIL_BINS; j++) mass += p[o + H + j];
+  // This bin: the part above L counts fully, the part below through the soft tail.
+  const r = beta / TAIL_BW;
+  const u = Math.exp((-frac * TAIL_BW) / beta);
+  mass += p[o + H + b] * (1 - frac + r * (1 - u));
+  // Lower bins, through the soft tail (each bin a factor k further down; three are plenty).
+  const k = Math.exp(-TAIL_BW / beta);
+  let w = r * u * (1 - k);
+  for (let j = b - 1; j >= 0 && j >= b - 3; j--) {
+    mass += p[o + H + j] * w;
+    w *= k;
+  }
+  const tail = (mass / inc + prior / (1 + z)) / (p[o + TOT] / inc + prior);
+  return tail >= 1 ? 0 : -Math.log10(tail);
+}
+
+/** Recomputes the skip bin: the bin below which at least 1% of the mass lies above (minus one for safety). */
+export function tailRefresh(p: Float32Array, o: number): void {
+  const tot = p[o + TOT];
+  let c = 0;
+  let q = TAIL_BINS;
+  for (let j = TAIL_BINS - 1; j >= 0; j--) {
+    c += p[o + H + j];
+    if (c > 0.01 * tot) break;
+    q = j;
+  }
+  p[o + SKIP] = q - 1;
+}
+
+/** Divides a calibrator's masses by `inc` (the caller then resets its increment to 1). */
+export function tailRenormalise(p: Float32Array, o: number, inc: number): void {
+  p[o + TOT] /= inc;
+  for (let j = 0; j < TAIL_BINS; j++) p[o + H + j] /= inc;
+}
