@@ -20,10 +20,10 @@ import type { Alert, AlertInput, Silence } from '../store/types.ts';
 import { TimerHeap } from './heap.ts';
 import { ImpactTracker } from './impact.ts';
 import { compileLabelMatchers, compileSilence, silenceActive, type CompiledSilence, type LabelPredicate } from './match.ts';
-import { DEFAULT_ALERT_POLICY } from './policy.ts';
+import { DEFAULT_ALERT_POLICY, resolvePolicy } from './policy.ts';
 import { routeReceivers } from './route.ts';
 import type {
-  AlertEvent, AlertPolicy, AlertState, AlertView, Budget, Dispatch, DispatchKind, Labels, Severity, Suppression, SuppressionKind, VerdictView,
+  AlertEvent, FlapPolicy, AlertPolicy, AlertState, AlertView, Budget, Dispatch, DispatchKind, Labels, Severity, Suppression, SuppressionKind, VerdictView,
 } from './types.ts';
 
 const HOUR = 3_600_000;
@@ -70,6 +70,8 @@ export interface AlertStageOptions {
 interface RuleInfo {
   readonly rule: Rule;
   readonly impact: ImpactTracker | undefined;
+  /** The rule's timing.trigger / timing.recovery over the tenant's anti-flap policy. */
+  readonly flap: FlapPolicy;
 }
 
 interface InhibitIndex {
@@ -311,7 +313,11 @@ export class AlertStage {
     t.policy = this.#policyOf(t.id);
     t.meter = new Meter(`tenant ${t.id}`, t.policy.tenantBudget);
     t.receiverMeters.clear();
-    t.rules = new Map((config?.rules ?? []).map((r) => [r.name, { rule: r, impact: r.impact ? new ImpactTracker(r.impact) : undefined }]));
+    t.rules = new Map((config?.rules ?? []).map((r) => [r.name, {
+      rule: r,
+      impact: r.impact ? new ImpactTracker(r.impact) : undefined,
+      flap: r.timing.flap ? resolvePolicy({ flap: r.timing.flap }, t.policy).flap : t.policy.flap,
+    }]));
     t.impacts = [...t.rules.values()].filter((r) => r.impact).map((r) => ({ name: r.rule.name, tracker: r.impact! }));
     t.inhibit = t.policy.inhibitRules.map((r, i) => ({
       source: compileLabelMatchers(r.source, `alerting.inhibitRules[${i}].source`),
@@ -411,7 +417,8 @@ export class AlertStage {
     for (let i = 0; i < w.impacts.length; i++) w.impacts[i].tracker.observe(seriesId, w.impacts[i].roles, t, value, metric);
     if (v.learning) return;
     const anomalous = v.score >= threshold;
-    const flap = ten.policy.flap;
+    const info = ten.rules.get(ruleName);
+    const flap = info?.flap ?? ten.policy.flap;
     w.bits = ((w.bits << 1) | (anomalous ? 1 : 0)) & ((1 << flap.triggerN) - 1);
     w.normalRun = anomalous ? 0 : w.normalRun + 1;
     const triggered = popcount(w.bits) >= flap.triggerM;
@@ -442,7 +449,6 @@ export class AlertStage {
       }
     }
     if (configVersion !== null) a.configVersion = configVersion;
-    const info = ten.rules.get(ruleName);
     const timing = info?.rule.timing;
     if (triggered) {
       if (a.condSince === -Infinity) a.condSince = t;

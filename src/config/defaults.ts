@@ -35,6 +35,7 @@ export const DEFAULTS = deepFreeze({
       groupWaitMs: 30 * SECOND, // 30s, as Alertmanager
       groupIntervalMs: 5 * MINUTE, // 5m, as Alertmanager
       repeatIntervalMs: 4 * HOUR, // 4h, as Alertmanager
+      flap: undefined, // the tenant's alerting.anti_flap (itself defaulting to DEFAULT_ALERT_POLICY.flap)
     },
   },
   slo: {

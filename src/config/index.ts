@@ -6,7 +6,7 @@
 export { loadConfig, loadConfigOrThrow, MAX_CONFIG_BYTES, BUILTIN_ALERT_LABELS, type LoadResult } from './load.ts';
 export { formatConfigIssue, type ConfigIssue } from './reader.ts';
 export { DEFAULTS } from './defaults.ts';
-export { parseSelector, compileSelector, formatSelector, type Selector, type LabelMatcher, type MatchOp } from './selector.ts';
+export { parseSelector, parseMatchers, compileSelector, formatSelector, type Selector, type LabelMatcher, type MatchOp } from './selector.ts';
 export { parseDuration, formatDuration } from './duration.ts';
 export { inMaintenance } from './maintenance.ts';
 export { configDiff } from './diff.ts';
@@ -16,5 +16,5 @@ export {
 export type {
   TenantConfig, MetricSchema, MetricType, Rule, Aggregation, AggregationFunction, Sensitivity, Severity, ImpactGate,
   LimitGate, SloGate, BurnRateWindow, MaintenanceWindow, OneOffWindow, RecurringWindow, Weekday, AlertTiming, Receiver,
-  Route, Limits,
+  Route, Limits, AlertingConfig, RuleFlap,
 } from './types.ts';

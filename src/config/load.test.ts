@@ -76,7 +76,7 @@ test('values are converted and defaults applied once', () => {
   const errors = byName.get('checkout-error-rate')!;
   assert.equal(errors.aggregation.windowMs, 300_000);
   assert.equal(errors.sensitivity.threshold, DEFAULTS.rule.thresholds.high);
-  assert.deepEqual(errors.timing, { forMs: 120_000, keepFiringForMs: 600_000, groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 14_400_000 });
+  assert.deepEqual(errors.timing, { forMs: 120_000, keepFiringForMs: 600_000, groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 14_400_000, flap: { triggerM: 3, triggerN: 5, recoveryPoints: 3 } });
   assert.equal(errors.selector.text, 'http_requests_total{service="checkout",code=~"5..",route!="/health"}');
   assert.ok(errors.impact?.kind === 'slo');
   assert.deepEqual(errors.impact.windows, [
@@ -128,7 +128,7 @@ route:
 
 test('tenant-level defaults when sections are absent', () => {
   const config = loadConfigOrThrow('tenant: solo\n', 'solo');
-  assert.deepEqual(config, { version: 1, tenant: 'solo', metrics: [], rules: [], receivers: [], route: undefined, limits: DEFAULTS.limits });
+  assert.deepEqual(config, { version: 1, tenant: 'solo', metrics: [], rules: [], receivers: [], route: undefined, limits: DEFAULTS.limits, alerting: undefined });
 });
 
 test('the loaded config is deeply frozen', () => {
@@ -182,14 +182,14 @@ const INVALID: Array<{ name: string; yaml: string; expected: string[] }> = [
     name: "root list",
     yaml: '- a\n',
     expected: [
-      "(root) (line 1): expected a mapping with keys version, tenant, metrics, rules, receivers, route, limits, got a list [\"a\"]",
+      "(root) (line 1): expected a mapping with keys version, tenant, metrics, rules, receivers, route, limits, alerting, got a list [\"a\"]",
     ],
   },
   {
     name: "unknown top",
     yaml: BASE + 'recievers: []\n',
     expected: [
-      "recievers (line 26): unknown key 'recievers' (did you mean 'receivers'?); valid keys: version, tenant, metrics, rules, receivers, route, limits",
+      "recievers (line 26): unknown key 'recievers' (did you mean 'receivers'?); valid keys: version, tenant, metrics, rules, receivers, route, limits, alerting",
     ],
   },
   {
@@ -535,7 +535,7 @@ const INVALID: Array<{ name: string; yaml: string; expected: string[] }> = [
     yaml: BASE + RULE('    selector: queue_depth\n    aggregation: { function: max, window: 5m }\n    severity: S1\n    timing:\n      group_interval: 1h\n      repeat_interval: 30m\n      grup_wait: 1m\n'),
     expected: [
       "rules[1].timing.repeat_interval (line 34): repeat_interval (30m) must be at least group_interval (1h)",
-      "rules[1].timing.grup_wait (line 35): unknown key 'grup_wait' (did you mean 'group_wait'?); valid keys: for, keep_firing_for, group_wait, group_interval, repeat_interval",
+      "rules[1].timing.grup_wait (line 35): unknown key 'grup_wait' (did you mean 'group_wait'?); valid keys: for, keep_firing_for, group_wait, group_interval, repeat_interval, trigger, recovery",
     ],
   },
   {

@@ -10,6 +10,9 @@
  * registry, so there is one source of truth for each detector's options.
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+// policy.ts, not alert/index.ts: the stage behind that index imports this folder.
+import { resolvePolicy } from '../alert/policy.ts';
+import type { InhibitRule, Matcher } from '../alert/types.ts';
 import { createDetectorSet, detectorNames, getDetector } from '../detect/index.ts';
 import type { DetectorEntry } from '../detect/types.ts';
 import { TidemarkError } from '../errors.ts';
@@ -17,10 +20,10 @@ import { DEFAULTS, deepFreeze } from './defaults.ts';
 import { formatDuration } from './duration.ts';
 import { canonicalTimeZone, parseTimeOfDay, parseTimestamp, parseWeekday } from './maintenance.ts';
 import { childPath, closest, describe, didYouMean, Reader, type ConfigIssue, type Fields } from './reader.ts';
-import { checkRegex, LABEL_NAME, METRIC_NAME, parseSelector, type Selector } from './selector.ts';
+import { checkRegex, LABEL_NAME, METRIC_NAME, parseMatchers, parseSelector, type Selector } from './selector.ts';
 import {
   AGGREGATION_FUNCTIONS, SENSITIVITY_LEVELS, SEVERITIES,
-  type Aggregation, type AlertTiming, type BurnRateWindow, type ImpactGate, type Limits, type MaintenanceWindow,
+  type Aggregation, type AlertingConfig, type AlertTiming, type RuleFlap, type BurnRateWindow, type ImpactGate, type Limits, type MaintenanceWindow,
   type MetricSchema, type MetricType, type Receiver, type Route, type Rule, type Sensitivity, type TenantConfig, type Weekday,
 } from './types.ts';
 
@@ -34,13 +37,19 @@ export interface LoadResult {
 /** Larger files are refused before parsing: a tenant config is a few hundred lines. */
 export const MAX_CONFIG_BYTES = 1024 * 1024; // 1 MiB
 
-const TOP_KEYS = ['version', 'tenant', 'metrics', 'rules', 'receivers', 'route', 'limits'];
+const TOP_KEYS = ['version', 'tenant', 'metrics', 'rules', 'receivers', 'route', 'limits', 'alerting'];
 const METRIC_KEYS = ['name', 'type', 'unit', 'help', 'range', 'labels', 'deny_labels', 'max_label_values'];
 const RULE_KEYS = [
   'name', 'selector', 'aggregation', 'detectors', 'sensitivity', 'severity', 'impact', 'owner', 'receiver',
   'runbook', 'mitigation_hook', 'group_by', 'labels', 'maintenance', 'timing',
 ];
-const TIMING_KEYS = ['for', 'keep_firing_for', 'group_wait', 'group_interval', 'repeat_interval'];
+const TIMING_KEYS = ['for', 'keep_firing_for', 'group_wait', 'group_interval', 'repeat_interval', 'trigger', 'recovery'];
+const ALERTING_KEYS = ['anti_flap', 'budgets', 'inhibit_rules', 'escalation', 'ack_ttl'];
+const ANTI_FLAP_KEYS = ['trigger', 'recovery', 'no_data_after'];
+const BUDGETS_KEYS = ['tenant', 'each_receiver', 'receivers', 'summary_delay'];
+const BUDGET_KEYS = ['pages_per_hour', 'notifications_per_hour'];
+const INHIBIT_KEYS = ['source', 'target', 'equal'];
+const ESCALATION_KEYS = ['receiver', 'after', 'next'];
 const WINDOW_KEYS = ['start', 'end', 'weekdays', 'at', 'duration', 'time_zone', 'comment'];
 const RECEIVER_KEYS = ['name', 'webhook', 'slack', 'pagerduty', 'alertmanager'];
 const ROUTE_KEYS = ['receiver', 'match', 'match_re', 'continue', 'routes'];
@@ -111,6 +120,7 @@ class Loader {
     this.hasRoute = f.has('route');
     const rules = this.rulesOf(f);
     const route = f.has('route') ? this.route(f.get('route'), 'route', 0, undefined, f.keyNode('route')) : undefined;
+    const alerting = f.has('alerting') ? this.alerting(f) : undefined;
     this.checkReferences();
     if (r.issues.length > 0 || !tenant) return undefined;
     return deepFreeze({
@@ -121,6 +131,7 @@ class Loader {
       receivers: receivers ?? [],
       route,
       limits: this.limits,
+      alerting,
     });
   }
 
@@ -582,12 +593,188 @@ class Loader {
       groupWaitMs: r.duration(t, 'group_wait', day) ?? d.groupWaitMs,
       groupIntervalMs: r.duration(t, 'group_interval', { ...day, positive: true }) ?? d.groupIntervalMs,
       repeatIntervalMs: r.duration(t, 'repeat_interval', { max: 30 * 86_400_000, maxText: '30d', positive: true }) ?? d.repeatIntervalMs,
+      flap: this.flap(t) ?? d.flap,
     };
     if (r.issues.length === before && out.repeatIntervalMs < out.groupIntervalMs) {
       r.error(t.at('repeat_interval'), t.get('repeat_interval') ?? t.get('group_interval') ?? t.node,
         `repeat_interval (${formatDuration(out.repeatIntervalMs)}) must be at least group_interval (${formatDuration(out.groupIntervalMs)})`);
     }
     return r.issues.length === before ? out : undefined;
+  }
+
+  // ---- alerting policy ----
+
+  /**
+   * `trigger: {m, n}` and `recovery: {points}` of `anti_flap` or a rule's `timing`, checked by
+   * the alert stage's own merge (resolvePolicy) so both agree on what is valid.
+   */
+  flap(f: Fields): RuleFlap | undefined {
+    const r = this.r;
+    if (!f.has('trigger') && !f.has('recovery')) return undefined;
+    const before = r.issues.length;
+    const out: { triggerM?: number; triggerN?: number; recoveryPoints?: number } = {};
+    const trigger = r.mappingAt(f, 'trigger', ['m', 'n'], ['m', 'n']);
+    if (trigger) {
+      out.triggerM = r.number(trigger, 'm', { integer: true, min: 1 });
+      out.triggerN = r.number(trigger, 'n', { integer: true, min: 1 });
+    }
+    const recovery = r.mappingAt(f, 'recovery', ['points'], ['points']);
+    if (recovery) out.recoveryPoints = r.number(recovery, 'points', { integer: true, min: 1 });
+    if (r.issues.length !== before) return undefined;
+    for (const k of Object.keys(out) as Array<keyof typeof out>) if (out[k] === undefined) delete out[k];
+    return this.policyCheck({ flap: out }, f.node, f.path) ? out : undefined;
+  }
+
+  alerting(f: Fields): AlertingConfig | undefined {
+    const r = this.r;
+    const a = r.mappingAt(f, 'alerting', ALERTING_KEYS);
+    if (!a) return undefined;
+    const before = r.issues.length;
+    const out: Record<string, unknown> = {};
+    const af = r.mappingAt(a, 'anti_flap', ANTI_FLAP_KEYS);
+    if (af) {
+      const flap: Record<string, number> = { ...this.flap(af) };
+      if (af.has('no_data_after')) {
+        const ms = r.duration(af, 'no_data_after', { positive: true, max: WEEK_MS, maxText: '1w' });
+        if (ms !== undefined) flap.noDataAfterMs = ms;
+      }
+      out.flap = flap;
+    }
+    const b = r.mappingAt(a, 'budgets', BUDGETS_KEYS);
+    if (b) {
+      if (b.has('tenant')) out.tenantBudget = this.budget(r.mappingAt(b, 'tenant', BUDGET_KEYS));
+      if (b.has('each_receiver')) out.receiverBudget = this.budget(r.mappingAt(b, 'each_receiver', BUDGET_KEYS));
+      if (b.has('receivers')) {
+        const seen = new Map<string, string>();
+        const per: Record<string, unknown> = {};
+        r.list(b, 'receivers', (node, path) => {
+          const m = r.mapping(node, path, ['name', ...BUDGET_KEYS], ['name']);
+          if (!m) return undefined;
+          const name = r.string(m, 'name', 'a receiver name');
+          if (name === undefined) return undefined;
+          const prev = seen.get(name);
+          if (prev) {
+            r.error(m.at('name'), m.get('name'), `receiver '${name}' already has a budget at ${prev}`);
+            return undefined;
+          }
+          seen.set(name, path);
+          this.receiverRefs.push({ name, path: m.at('name'), node: m.get('name') ?? undefined });
+          if (!m.has('pages_per_hour') && !m.has('notifications_per_hour')) {
+            r.error(path, m.node, 'expected pages_per_hour or notifications_per_hour (or both) next to the receiver name');
+            return undefined;
+          }
+          // Own property, so a receiver named like an Object.prototype key stays data.
+          Object.defineProperty(per, name, { value: this.budget(m), enumerable: true, writable: true, configurable: true });
+          return name;
+        });
+        out.receiverBudgets = per;
+      }
+      if (b.has('summary_delay')) out.budgetSummaryDelayMs = r.duration(b, 'summary_delay', { max: 86_400_000, maxText: '1d' });
+    }
+    if (a.has('inhibit_rules')) out.inhibitRules = r.list(a, 'inhibit_rules', (n, p) => this.inhibitRule(n, p));
+    if (a.has('escalation')) {
+      out.escalations = r.list(a, 'escalation', (node, path) => {
+        const e = r.mapping(node, path, ESCALATION_KEYS, ESCALATION_KEYS);
+        if (!e) return undefined;
+        const b0 = r.issues.length;
+        const receiver = r.string(e, 'receiver', 'a receiver name');
+        const next = r.string(e, 'next', 'a receiver name');
+        const afterMs = r.duration(e, 'after', { positive: true, max: 86_400_000, maxText: '1d' });
+        for (const [key, name] of [['receiver', receiver], ['next', next]] as const) {
+          if (name !== undefined) this.receiverRefs.push({ name, path: e.at(key), node: e.get(key) ?? undefined });
+        }
+        if (r.issues.length !== b0 || receiver === undefined || next === undefined || afterMs === undefined) return undefined;
+        return { receiver, next, afterMs };
+      });
+    }
+    if (a.has('ack_ttl')) out.ackTtlMs = r.duration(a, 'ack_ttl', { positive: true, max: 30 * 86_400_000, maxText: '30d' });
+    if (r.issues.length !== before) return undefined;
+    if (!this.policyCheck(out, a.node, 'alerting')) return undefined;
+    this.checkEscalationCycles(a, out.escalations as AlertingConfig['escalations']);
+    return out as AlertingConfig;
+  }
+
+  budget(m: Fields | undefined): Record<string, number> | undefined {
+    if (!m) return undefined;
+    const out: Record<string, number> = {};
+    const pages = m.has('pages_per_hour') ? this.r.number(m, 'pages_per_hour', { integer: true, min: 0 }) : undefined;
+    const notes = m.has('notifications_per_hour') ? this.r.number(m, 'notifications_per_hour', { integer: true, min: 0 }) : undefined;
+    if (pages !== undefined) out.pagesPerHour = pages;
+    if (notes !== undefined) out.notificationsPerHour = notes;
+    return out;
+  }
+
+  inhibitRule(node: Node | null | undefined, path: string): InhibitRule | undefined {
+    const r = this.r;
+    const f = r.mapping(node, path, INHIBIT_KEYS, ['source', 'target']);
+    if (!f) return undefined;
+    const before = r.issues.length;
+    const source = this.matchers(f, 'source');
+    const target = this.matchers(f, 'target');
+    const equal = r.stringList(f, 'equal', 'a label name', isLabelName) ?? [];
+    for (const [i, label] of equal.entries()) {
+      this.routeLabelRefs.push({ label, value: undefined, path: childPath(f.at('equal'), i), node: r.find(f.get('equal'), `[${i}]`) });
+    }
+    if (r.issues.length !== before || !source || !target) return undefined;
+    return { source, target, equal };
+  }
+
+  /** `'{severity="S3", region=~"eu-.*"}'`: the braces of a selector, without a metric name. */
+  matchers(f: Fields, key: string): Matcher[] | undefined {
+    const r = this.r;
+    const text = r.string(f, key, `label matchers in braces like '{severity="S3", region=~"eu-.*"}' (quote it)`);
+    if (text === undefined) return undefined;
+    const node = f.get(key);
+    const parsed = parseMatchers(text);
+    if (!parsed.ok) {
+      r.error(f.at(key), node, `invalid matchers ${JSON.stringify(text)}: ${parsed.error.message}`);
+      return undefined;
+    }
+    if (parsed.matchers.length === 0) {
+      r.error(f.at(key), node, `expected at least one matcher: empty braces match every alert of the tenant`);
+      return undefined;
+    }
+    for (const m of parsed.matchers) this.routeLabelRefs.push({ label: m.label, value: m.op === '=' ? m.value : undefined, path: f.at(key), node: node ?? undefined });
+    return parsed.matchers.map((m) => ({ name: m.label, op: m.op, value: m.value }));
+  }
+
+  /**
+   * Runs the alert stage's strict merge over its defaults, so every value the stage would
+   * refuse is refused here, at load, on the line it came from. Its paths name the policy's
+   * fields; `yamlPath` turns them back into this file's keys.
+   */
+  policyCheck(partial: unknown, node: Node | null | undefined, base: string): boolean {
+    try {
+      resolvePolicy(partial);
+      return true;
+    } catch (err) {
+      if (!(err instanceof TidemarkError)) throw err;
+      const path = yamlPath(err.path ?? 'alerting', base, partial);
+      let message = err.path && err.message.startsWith(`${err.path}: `) ? err.message.slice(err.path.length + 2) : err.message;
+      message = message.replace(/^expected an integer in \[(\d+), (\d+)\]/, 'expected an integer from $1 up to $2');
+      if (path.endsWith('trigger.m')) message += '; m anomalous points among the last n trigger, so m cannot exceed n';
+      this.r.error(path, this.r.find(node, path.slice(base.length)) ?? node, message, err.code);
+      return false;
+    }
+  }
+
+  /** Escalating a -> b -> a would page the two in turn until someone acknowledges. */
+  checkEscalationCycles(a: Fields, escalations: AlertingConfig['escalations']): void {
+    if (!escalations) return;
+    const next = new Map(escalations.map((e) => [e.receiver, e.next]));
+    for (const [i, e] of escalations.entries()) {
+      const chain = [e.receiver];
+      let cur = e.next;
+      while (cur !== undefined && !chain.includes(cur)) {
+        chain.push(cur);
+        cur = next.get(cur)!;
+      }
+      // Reported once, on the entry whose receiver starts the loop.
+      if (cur === e.receiver && chain.every((n) => escalations.findIndex((x) => x.receiver === n) >= i)) {
+        const path = `${childPath(a.at('escalation'), i)}.next`;
+        this.r.error(path, this.r.find(a.get('escalation'), `[${i}].next`), `escalation loops back: ${[...chain, e.receiver].join(' -> ')}; an unacknowledged page would go round forever, so end the chain`);
+      }
+    }
   }
 
   // ---- receivers and routes ----
@@ -679,6 +866,35 @@ class Loader {
       }
     }
   }
+}
+
+/** Policy field names as this file spells them (see `Loader.policyCheck`). */
+const POLICY_KEYS: Record<string, string> = {
+  flap: 'anti_flap', triggerM: 'trigger.m', triggerN: 'trigger.n', recoveryPoints: 'recovery.points', noDataAfterMs: 'no_data_after',
+  tenantBudget: 'budgets.tenant', receiverBudget: 'budgets.each_receiver', budgetSummaryDelayMs: 'budgets.summary_delay',
+  pagesPerHour: 'pages_per_hour', notificationsPerHour: 'notifications_per_hour',
+  inhibitRules: 'inhibit_rules', escalations: 'escalation', afterMs: 'after', ackTtlMs: 'ack_ttl',
+};
+
+/**
+ * `alerting.flap.triggerM` -> `alerting.anti_flap.trigger.m` (or `rules[0].timing.trigger.m`
+ * when `base` is a rule's timing), `alerting.receiverBudgets.pager.x` -> `...receivers[i].x`.
+ */
+function yamlPath(policyPath: string, base: string, partial: unknown): string {
+  const parts = policyPath.replace(/^alerting\.?/, '').split('.').filter(Boolean);
+  // A rule's timing holds trigger/recovery directly, not under anti_flap.
+  if (base !== 'alerting' && parts[0] === 'flap') parts.shift();
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const [, name, index = ''] = /^([^[]*)(.*)$/.exec(parts[i])!;
+    if (name === 'receiverBudgets' && i + 1 < parts.length) {
+      const names = Object.keys((partial as { receiverBudgets?: object }).receiverBudgets ?? {});
+      out.push(`budgets.receivers[${Math.max(0, names.indexOf(parts[++i]))}]`);
+      continue;
+    }
+    out.push((POLICY_KEYS[name] ?? name) + index);
+  }
+  return [base, ...out].join('.');
 }
 
 const YAML_MESSAGES: Partial<Record<string, string>> = {

@@ -51,9 +51,12 @@ const ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', 
 
 class Lexer {
   readonly src: string;
+  /** What the text is, for "end of ..." in messages. */
+  readonly what: string;
   pos = 0;
-  constructor(src: string) {
+  constructor(src: string, what = 'selector') {
     this.src = src;
+    this.what = what;
   }
   skipSpace(): void {
     while (this.pos < this.src.length && /\s/.test(this.src[this.pos])) this.pos++;
@@ -68,7 +71,7 @@ class Lexer {
   }
   /** Where we are, for messages: `'}' at column 12`, or `end of selector`. */
   here(): string {
-    return this.pos >= this.src.length ? 'end of selector' : `'${this.src[this.pos]}' at column ${this.pos + 1}`;
+    return this.pos >= this.src.length ? `end of ${this.what}` : `'${this.src[this.pos]}' at column ${this.pos + 1}`;
   }
 }
 
@@ -77,7 +80,7 @@ class SyntaxProblem {
 }
 
 function fail(lx: Lexer, expected: string, at = lx.pos): never {
-  const where = at >= lx.src.length ? 'end of selector' : `'${lx.src[at]}' at column ${at + 1}`;
+  const where = at >= lx.src.length ? `end of ${lx.what}` : `'${lx.src[at]}' at column ${at + 1}`;
   throw new SyntaxProblem(at + 1, `expected ${expected}, found ${where}`);
 }
 
@@ -118,7 +121,7 @@ function readString(lx: Lexer): string {
       out += String.fromCodePoint(code);
       lx.pos += n;
     } else {
-      const shown = esc === '' ? 'at end of selector' : `'\\${esc}'`;
+      const shown = esc === '' ? `at end of ${lx.what}` : `'\\${esc}'`;
       throw new SyntaxProblem(lx.pos - 1, `unknown escape sequence ${shown}`);
     }
   }
@@ -149,6 +152,24 @@ function readMatcher(lx: Lexer): LabelMatcher {
   return { label, op, value };
 }
 
+/** Reads `{a="x", b=~"y"}` from the opening brace, and the space after it. */
+function readBraces(lx: Lexer): LabelMatcher[] {
+  const matchers: LabelMatcher[] = [];
+  lx.pos++;
+  lx.skipSpace();
+  while (lx.peek() !== '}') {
+    matchers.push(readMatcher(lx));
+    lx.skipSpace();
+    if (lx.peek() === ',') {
+      lx.pos++;
+      lx.skipSpace();
+    } else if (lx.peek() !== '}') fail(lx, "',' or '}'");
+  }
+  lx.pos++;
+  lx.skipSpace();
+  return matchers;
+}
+
 /** The canonical text of a selector (what `Selector.text` holds). */
 export function formatSelector(metric: string, matchers: readonly LabelMatcher[]): string {
   if (matchers.length === 0) return metric;
@@ -167,21 +188,7 @@ export function parseSelector(text: string): SelectorResult {
     const metric = lx.word(/[a-zA-Z0-9_:]/);
     if (!metric || !METRIC_NAME.test(metric)) fail(lx, 'a metric name', at);
     lx.skipSpace();
-    const matchers: LabelMatcher[] = [];
-    if (lx.peek() === '{') {
-      lx.pos++;
-      lx.skipSpace();
-      while (lx.peek() !== '}') {
-        matchers.push(readMatcher(lx));
-        lx.skipSpace();
-        if (lx.peek() === ',') {
-          lx.pos++;
-          lx.skipSpace();
-        } else if (lx.peek() !== '}') fail(lx, "',' or '}'");
-      }
-      lx.pos++;
-      lx.skipSpace();
-    }
+    const matchers = lx.peek() === '{' ? readBraces(lx) : [];
     if (lx.pos < lx.src.length) fail(lx, matchers.length || text.includes('{') ? 'the end of the selector' : "'{' or the end of the selector");
     return { ok: true, selector: { metric, matchers, text: formatSelector(metric, matchers) } };
   } catch (err) {
@@ -209,4 +216,25 @@ export function compileSelector(sel: Selector): (metric: string, labels: Readonl
     }
     return true;
   };
+}
+
+export type MatchersResult = { ok: true; matchers: LabelMatcher[] } | { ok: false; error: SelectorError };
+
+/**
+ * Parses label matchers in braces without a metric name, as alert matchers are written (the
+ * same syntax and checks as a selector's braces); never throws.
+ * @example parseMatchers('{severity="S3", region=~"eu-.*"}') // {ok: true, matchers: [...]}
+ */
+export function parseMatchers(text: string): MatchersResult {
+  const lx = new Lexer(text, 'matchers');
+  try {
+    lx.skipSpace();
+    if (lx.peek() !== '{') fail(lx, "'{'");
+    const matchers = readBraces(lx);
+    if (lx.pos < lx.src.length) fail(lx, 'the end of the matchers');
+    return { ok: true, matchers };
+  } catch (err) {
+    if (err instanceof SyntaxProblem) return { ok: false, error: { column: err.column, message: err.message } };
+    throw err;
+  }
 }

@@ -3,6 +3,7 @@
  * YAML keys are snake_case; here they are camelCase and every duration is in milliseconds,
  * named `...Ms`, so no consumer has to parse or guess a unit again.
  */
+import type { Budget, Escalation, FlapPolicy, InhibitRule } from '../alert/types.ts';
 import type { DetectorEntry } from '../detect/types.ts';
 import type { Selector } from './selector.ts';
 
@@ -98,12 +99,17 @@ export interface RecurringWindow {
 
 export type MaintenanceWindow = OneOffWindow | RecurringWindow;
 
+/** A rule's own anti-flap settings (`timing.trigger`, `timing.recovery`), over the tenant's `alerting.anti_flap`. */
+export type RuleFlap = Partial<Pick<FlapPolicy, 'triggerM' | 'triggerN' | 'recoveryPoints'>>;
+
 export interface AlertTiming {
   readonly forMs: number;
   readonly keepFiringForMs: number;
   readonly groupWaitMs: number;
   readonly groupIntervalMs: number;
   readonly repeatIntervalMs: number;
+  /** Undefined when the rule sets neither trigger nor recovery. */
+  readonly flap: RuleFlap | undefined;
 }
 
 export interface Rule {
@@ -158,6 +164,22 @@ export interface Limits {
   readonly maxFutureSkewMs: number;
 }
 
+/**
+ * The `alerting:` section: overrides of the alert stage's tenant-wide policy, in the shape
+ * `resolvePolicy` (src/alert/policy.ts) merges over its defaults. Only keys the file sets are
+ * present, so the defaults stay in one place (DEFAULT_ALERT_POLICY).
+ */
+export interface AlertingConfig {
+  readonly flap?: Partial<FlapPolicy>;
+  readonly tenantBudget?: Partial<Budget>;
+  readonly receiverBudget?: Partial<Budget>;
+  readonly receiverBudgets?: Readonly<Record<string, Partial<Budget>>>;
+  readonly budgetSummaryDelayMs?: number;
+  readonly inhibitRules?: readonly InhibitRule[];
+  readonly escalations?: readonly Escalation[];
+  readonly ackTtlMs?: number;
+}
+
 export interface TenantConfig {
   readonly version: 1;
   readonly tenant: string;
@@ -167,4 +189,6 @@ export interface TenantConfig {
   /** Undefined when every rule names its receiver (or is S0). */
   readonly route: Route | undefined;
   readonly limits: Limits;
+  /** Undefined when the file has no `alerting:` section (the server's policy applies). */
+  readonly alerting: AlertingConfig | undefined;
 }

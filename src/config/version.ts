@@ -78,6 +78,15 @@ export function describeConfigChange(before: TenantConfig | undefined, after: Te
     const keys = Object.keys(after.limits) as Array<keyof TenantConfig['limits']>;
     out.push(`limits changed: ${keys.filter((k) => before.limits[k] !== after.limits[k]).map((k) => `${k} ${before.limits[k]} -> ${after.limits[k]}`).join(', ')}`);
   }
+  if (!same(before?.alerting, after.alerting)) {
+    if (after.alerting === undefined) out.push('alerting removed');
+    else if (before?.alerting === undefined) out.push('alerting added');
+    else {
+      const keys = [...new Set([...Object.keys(before.alerting), ...Object.keys(after.alerting)])];
+      const changed = keys.filter((k) => !same((before.alerting as Record<string, unknown>)[k], (after.alerting as Record<string, unknown>)[k]));
+      out.push(`alerting changed: ${changed.join(', ')}`);
+    }
+  }
   if (before && before.tenant !== after.tenant) out.push(`tenant renamed: ${before.tenant} -> ${after.tenant}`);
   return out;
 }

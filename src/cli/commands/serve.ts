@@ -6,6 +6,7 @@ import { startDemo, type DemoHandle } from '../../demo/index.ts';
 import { createEngine } from '../../engine/index.ts';
 import { TidemarkError } from '../../errors.ts';
 import { hashToken, newTokenSecret, openSqliteStore } from '../../store/index.ts';
+import { registerWeb } from '../../web/index.ts';
 import type { Command } from '../command.ts';
 
 /** 9464: Tidemark's default port (the OpenTelemetry Prometheus exporter also defaults to it; pass --listen if both run on one host). */
@@ -20,7 +21,9 @@ API and /metrics, in one process on an embedded store in DIR.
 Options:
   --listen HOST:PORT   where to listen (default ${DEFAULT_LISTEN})
   --data DIR           data directory (default ${DEFAULT_DATA_DIR}); created if missing
-  --config FILE        a tenant config (YAML); reloaded on SIGHUP, each change versioned and audited
+  --config FILE        a tenant config (YAML); reloaded on SIGHUP, each change versioned and audited;
+                       its alerting: section (budgets, inhibition, escalation, anti-flap, ack TTL)
+                       applies from the version that brings it
   --demo               also feed the built-in e-commerce scenario (backfill, then live)
   --demo-speed N       simulated minutes per wall minute while the demo catches up (default 60)
   --checkpoint-every D how often detector state is checkpointed (default 60s; e.g. 500ms, 5m)
@@ -96,6 +99,7 @@ export const serveCommand: Command = {
 
       let ready = false;
       const app = await buildApp({ store, engine, clock, isReady: () => ready && !closing });
+      await registerWeb(app); // the triage UI at / (built into dist/web by npm install)
       await app.listen({ host, port });
       const addr = app.server.address();
       const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : `http://${host}:${port}`;
