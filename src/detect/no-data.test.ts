@@ -60,6 +60,25 @@ describe('no_data', () => {
     assert.equal(noData.tick!(s, 19 * STEP + STEP, newVerdict()).score, 0);
   });
 
+  it('a routine silence stops alerting once it is a habit (3 of them); a much longer one alerts again', () => {
+    const s = fresh();
+    let t = 0;
+    const scores: number[] = [];
+    // 8 "nights": 60 points, then a silence of 40 intervals.
+    for (let night = 0; night < 8; night++) {
+      for (let i = 0; i < 60; i++) {
+        const v = noData.update(s, t, 1, newVerdict());
+        if (i === 0 && night > 0) scores.push(v.score);
+        t += STEP;
+      }
+      t += 40 * STEP;
+    }
+    assert.ok(scores.slice(0, 3).every((x) => x > 0.9), `first three silences: ${scores}`);
+    assert.ok(scores.slice(3).every((x) => x === 0), `later ones: ${scores}`);
+    const long = noData.update(s, t + 200 * STEP, 1, newVerdict());
+    assert.ok(long.score > 0.9, `a silence 6x the habit: ${long.score}`);
+  });
+
   it('rejects a factor below 2', () => {
     assert.throws(() => noData.parseConfig({ factor: 1 }, 'rules[0].config'), { code: 'TM_ERR_CONFIG', message: 'rules[0].config.factor: must be at least 2 and at most 1000, got 1' });
   });

@@ -12,11 +12,16 @@ export interface NoDataConfig {
 
 const FACTOR = INTERVAL_SIZE;
 const MIN_DELTAS = INTERVAL_SIZE + 1;
-/** The longest recent silence, in intervals, decaying towards 1 (see `usual`). */
-const LONGEST = INTERVAL_SIZE + 2;
-/** Per-point decay of LONGEST's excess over 1: forgotten over about 100 points. */
-const FORGET = 1 - 1 / 100;
-/** A silence must also be this much longer than the longest recent one. */
+const POINTS = INTERVAL_SIZE + 2; // points seen
+const DECAYED_AT = INTERVAL_SIZE + 3; // POINTS when the silence counts were last decayed
+/** Decayed counts of past silences by length: bin b holds 2^(b+1) to 2^(b+2) intervals, the last open. */
+const BINS_AT = INTERVAL_SIZE + 4;
+const BINS = 10;
+const SIZE = BINS_AT + BINS;
+/** Silence counts are forgotten over about this many points (e^-1). */
+const MEMORY = 3000;
+/** A silence is routine once the series had 3 silences at least 1/1.5 as long (2.5: they decay a little meanwhile). */
+const HABIT = 2.5;
 const BEYOND = 1.5;
 
 /**
@@ -24,11 +29,12 @@ const BEYOND = 1.5;
  * deltas); a silence of `factor` intervals scores 0.9, growing towards 1 beyond, and silence
  * under 1.5 intervals is plain jitter (score 0).
  *
- * The limit is also `BEYOND` (1.5) times the longest silence the series had recently, so a
- * series whose samples routinely come with gaps (traffic sensors, batch exporters) is judged
- * against its own habits: "no data" means "silent for longer than this series ever is", not
- * an alert at each of its usual gaps. The longest silence is forgotten over ~100 points, so a
- * series that is silent now and then (not habitually) still alerts each time.
+ * Some series routinely go silent: a traffic sensor every night, an agent that sleeps, a
+ * batch exporter, a flaky scrape. Each silence is remembered by its length (log2 bins,
+ * forgotten over ~3000 points), and a silence is "no data" only while the series has had
+ * fewer than 3 silences at least 1/1.5 as long: the first few of a kind alert, a habit does
+ * not, and a silence much longer than the habit alerts again. (A "longest recent silence"
+ * limit forgotten over 100 points, the previous rule, still alerted at every nightly gap.)
  *
  * Silence can only be judged when something arrives: the next real point (its verdict
  * reports the gap that just ended), a NaN point (a missing sample that a replay or gap-filling
@@ -47,8 +53,7 @@ export const noData = defineDetector<NoDataConfig, number[]>({
     };
   },
   init(c) {
-    const s = doubles(INTERVAL_SIZE + 3);
-    s[LONGEST] = 1;
+    const s = doubles(SIZE);
     intervalInit(s, 0);
     s[FACTOR] = c.factor;
     s[MIN_DELTAS] = c.minDeltas;
@@ -57,11 +62,17 @@ export const noData = defineDetector<NoDataConfig, number[]>({
   update(s, t, value, out) {
     judge(s, t, out);
     if (value === value) {
+      s[POINTS]++;
       const interval = intervalGet(s, 0);
       if (intervalDeltas(s, 0) >= s[MIN_DELTAS] && interval > 0) {
         const r = (t - intervalLast(s, 0)) / interval;
-        const g = 1 + (s[LONGEST] - 1) * FORGET;
-        s[LONGEST] = r > g ? r : g;
+        if (r >= 2) {
+          // Remember this silence by its length (after decaying the counts to now).
+          const decay = Math.pow(1 - 1 / MEMORY, s[POINTS] - s[DECAYED_AT]);
+          for (let b = 0; b < BINS; b++) s[BINS_AT + b] *= decay;
+          s[DECAYED_AT] = s[POINTS];
+          s[BINS_AT + bin(r)] += 1;
+        }
       }
       intervalObserve(s, 0, t);
     }
@@ -72,12 +83,20 @@ export const noData = defineDetector<NoDataConfig, number[]>({
   },
 });
 
+function bin(r: number): number {
+  const b = Math.floor(Math.log2(r)) - 1;
+  return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+}
+
 function judge(s: number[], now: number, out: Verdict): Verdict {
   const interval = intervalGet(s, 0);
   if (intervalDeltas(s, 0) < s[MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
   const r = (now - intervalLast(s, 0)) / interval;
-  const usual = BEYOND * s[LONGEST];
-  const limit = s[FACTOR] > usual ? s[FACTOR] : usual;
-  const score = r > 1.5 ? hill(r, limit / HILL_90) : 0;
+  if (!(r > 1.5)) return verdict(out, 0, NaN, NaN, NaN, 'normal');
+  // Past silences at least r / 1.5 long (whole bins from the one holding r / 1.5), decayed to now.
+  let seen = 0;
+  for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[BINS_AT + b];
+  seen *= Math.pow(1 - 1 / MEMORY, s[POINTS] - s[DECAYED_AT]);
+  const score = seen >= HABIT ? 0 : hill(r, s[FACTOR] / HILL_90);
   return verdict(out, score, NaN, NaN, NaN, score >= REPORT_MIN ? 'no_data' : 'normal');
 }

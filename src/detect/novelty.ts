@@ -5,10 +5,16 @@ import {
   rollingCount,
   rollingInit,
   rollingMad,
+  rollingMeanAbsDev,
   rollingMedian,
   rollingPush,
+  rollingPushSums,
+  rollingRecent,
   rollingScale,
   rollingSize,
+  sortedInsert,
+  sortedMedian,
+  sortedReplace,
   tailCount,
   tailInit,
   tailObserve,
@@ -20,18 +26,16 @@ import { HILL_90, REPORT_MIN, defineDetector, hill, learning, verdict } from './
 import type { Reason } from './types.ts';
 
 export interface NoveltyConfig {
-  /** Points of the robust baseline (rolling median and MAD). */
+  /** Points of the robust baseline (rolling median, MAD and mean absolute deviation). */
   readonly window: number;
-  /** Points of the short level (their median is compared with the baseline). */
+  /** Points of the short level (their median is compared with the baseline); at most `window`. */
   readonly levelPoints: number;
-  /** Points of the time-of-day residual whose median is compared with its recent offset. */
+  /** Points of the same-time-yesterday residual whose median is compared with its recent offset. */
   readonly seasonalPoints: number;
-  /** Points the roughness (typical |x_t - x_t-1|) adapts over. */
+  /** Points whose median step |x_t - x_t-1| is the roughness; below `window`. */
   readonly roughPoints: number;
-  /** Buckets per day of the time-of-day table (48 = 30 minutes). */
-  readonly dailyBuckets: number;
-  /** A time-of-day bucket adapts over about this many visits (days). */
-  readonly profileDays: number;
+  /** Most slots per day of the same-time-yesterday memory (144 = 10 minutes); one slot per point at coarser sampling. */
+  readonly dailySlots: number;
   /** Points of calibration memory: older deviations weigh e^-1 after this many points. */
   readonly memory: number;
   /** Soft tail of each past deviation, in ln(1 + z). */
@@ -55,8 +59,7 @@ export const NOVELTY_DEFAULTS: NoveltyConfig = {
   levelPoints: 16,
   seasonalPoints: 5,
   roughPoints: 32,
-  dailyBuckets: 48,
-  profileDays: 3,
+  dailySlots: 144,
   memory: 3000,
   beta: 0.06,
   prior: 1,
@@ -67,38 +70,49 @@ export const NOVELTY_DEFAULTS: NoveltyConfig = {
   alertSurprise: 4.5,
 };
 
-// Scalars (f, a number array): options first, then the running state.
+// Scalars (f, a number array): options and offsets first, then the running state.
 const W = 0;
 const K2 = 1;
-const A_SEAS = 2; // EWMA rate of the short seasonal residual
-const A_ROUGH = 3;
-const NB = 4;
-const A_PROF = 5; // 1 / profileDays
-const A_MEM = 6; // per-point decay of the calibration
-const BETA = 7;
-const PRIOR = 8;
-const HOLD = 9;
-const DEC = 10;
-const MARGIN = 11;
-const PEAK = 12;
-const S_HALF = 13;
-const N = 14; // points learned
-const INC = 15; // the calibrators' lazy-decay increment
-const AGE = 16;
-const MABS = 17; // EWMA of |x - median|: the scale floor of sparse or two-level series
-const ROUGH = 18; // winsorised EWMA of |x_t - x_t-1|
-const LAST_X = 19;
-const LAST_T = 20;
-const T_START = 21;
-const R_LONG = 23; // its long EWMA (over `window` points): the recent offset
-const R_ABS = 24; // EWMA of |residual - recent offset|
-const EXPLAINED = 25;
-const SINCE = 26;
-const PEND = 27;
-const PEND_AGE = 28;
-const PEND_VIEW = 29;
-const PEND_X = 30; // the value at the pending peak (a drop to zero is named so)
-const SCALARS = 31;
+const SK = 2;
+const RK = 3;
+const NS_MAX = 4;
+const A_MEM = 5; // per-point decay of the calibration
+const BETA = 6;
+const PRIOR = 7;
+const HOLD = 8;
+const DEC = 9;
+const MARGIN = 10;
+const PEAK = 11;
+const S_HALF = 12;
+const O_LVL = 13; // offsets in p
+const O_RES = 14;
+const O_RGH = 15;
+const O_DAY = 16;
+const O_CAL = 17;
+const INC = 18; // the calibrators' lazy-decay increment
+const AGE = 19;
+const SUMS = 20; // 3 slots: the baseline window's total, lower-half sum, pushes since re-summed
+const N_LVL = 23; // values in the level run
+const N_RGH = 24; // steps in the roughness run
+const LAST_X = 25;
+const LAST_T = 26;
+const R_LONG = 27; // the residual's recent offset (EWMA over `window` points)
+const R_ABS = 28; // EWMA of |residual - offset|
+const EXPLAINED = 29;
+const SINCE = 30;
+const PEND = 31;
+const PEND_AGE = 32;
+const PEND_VIEW = 33;
+const PEND_X = 34; // the value at the pending peak (a drop to zero is named so)
+const SLOT_W = 35; // slot width (ms): 0 while the interval is learned, -1 if too coarse for a daily view
+const SLOTS = 36; // slots per day in use
+const SLOT_A = 37; // absolute slot (floor(t / width)) being accumulated
+const SLOT_SUM = 38;
+const SLOT_CNT = 39;
+const DELTAS = 40; // timestamp deltas collected while the interval is learned
+const PREV1 = 41; // yesterday's value of the slot before this one (overwritten today)
+const PREV2 = 42; // ... and of the one before that
+const SCALARS = 43;
 
 /** Views, each calibrated on its own: point, short level, seasonal residual, roughness; up and down. */
 const VIEWS = 8;
@@ -108,32 +122,31 @@ const WARM = 20;
 const REFRESH = 64;
 /** Lower/upper of the band: the baseline +- this many robust sigmas (what the point view compares against). */
 const BAND = 4;
+/** Timestamp deltas whose median sets the slot width (fewer if the slot ring is shorter). */
+const DELTA_N = 64;
+/** Fewer slots a day than this (sampling coarser than 3 hours): no daily view. */
+const DAY_SLOTS_MIN = 8;
 
 export interface NoveltyState {
   f: number[];
-  /** [baseline window | level window | residual window | time-of-day table | calibrators], float32. */
+  /** [baseline window | level run | residual window | roughness run | yesterday slots | calibrators], float32. */
   p: Float32Array;
-}
-
-function layout(c: Readonly<NoveltyConfig>): { lvl: number; res: number; day: number; cal: number; size: number } {
-  const lvl = rollingSize(c.window);
-  const res = lvl + rollingSize(c.levelPoints);
-  const day = res + rollingSize(c.seasonalPoints);
-  const cal = day + c.dailyBuckets;
-  return { lvl, res, day, cal, size: cal + VIEWS * TAIL_SIZE };
 }
 
 /** Scratch for one update (no re-entrancy: used within one call). */
 const Z = new Float64Array(VIEWS);
-const SV = new Float64Array(VIEWS);
+const Y5 = new Float64Array(5);
+const DT = new Float64Array(DELTA_N);
 
 /**
  * Calibrated novelty: how rare is this point, given what THIS series has shown? Four views of
- * each point, each up and down: the point against a robust baseline (rolling median and MAD of
- * `window` points), the median of the last `levelPoints` against it (level shifts, bumps),
- * the time-of-day residual smoothed over `seasonalPoints` against its recent offset (a daily
- * pattern that broke), and the typical point-to-point step against the baseline's spread (a
- * series that starts to flap, or goes stuck). Each deviation is calibrated against this
+ * each point, each up and down: the point against a robust baseline (rolling median of
+ * `window` points; scale = max(1.4826 MAD, 0.63 x mean absolute deviation), the latter for
+ * sparse or two-level series whose MAD is 0), the median of the last `levelPoints` against it
+ * (level shifts, bumps), the same-time-yesterday residual smoothed over `seasonalPoints`
+ * against its recent offset (a daily pattern that broke), and the median step |x_t - x_t-1|
+ * over `roughPoints` against the baseline's spread (a series that starts to flap, or goes
+ * stuck; a median ignores isolated spikes). Each deviation is calibrated against this
  * series' own history of that view (series/tail.ts): the surprise S = -log10 p says how rare
  * it is here, comparable across series of any scale and shape, and the score maps S to [0, 1]
  * (0.9 at `alertSurprise` decades).
@@ -144,20 +157,25 @@ const SV = new Float64Array(VIEWS);
  * after it stopped rising). Everything else scores 0: the alert stage keeps an opened alert
  * open. This lives here, not in fusion: it is memory of this series' surprises, and fusion is
  * stateless; the rules keep their absolute meaning beside it.
+ *
+ * Exactness where it pays (NAB dev, novelty alone): the exact mean absolute deviation instead
+ * of an EWMA of |x - median| +5 points, the median step instead of a winsorised EWMA +4, the
+ * exact value at this time yesterday instead of a 48-bucket EWMA profile +4. An exact rolling
+ * window for the residual's offset instead of its EWMA: +1, within noise, for 1 KB: not kept.
  */
 export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
   name: 'novelty',
-  summary: 'How rare each point is given this series\u2019 own history (point, level, time-of-day and roughness views), reported once per new condition.',
+  summary: 'How rare each point is given this series\u2019 own history (point, level, same-time-yesterday and roughness views), reported once per new condition.',
   kind: 'model',
   defaults: NOVELTY_DEFAULTS,
   parse(f, path, d) {
+    const window = num(f, 'window', path, d.window, { min: 8, max: 1024, integer: true });
     return {
-      window: num(f, 'window', path, d.window, { min: 8, max: 1024, integer: true }),
-      levelPoints: num(f, 'levelPoints', path, d.levelPoints, { min: 2, max: 256, integer: true }),
+      window,
+      levelPoints: num(f, 'levelPoints', path, d.levelPoints, { min: 2, max: window, integer: true }),
       seasonalPoints: num(f, 'seasonalPoints', path, d.seasonalPoints, { min: 1, max: 64, integer: true }),
-      roughPoints: num(f, 'roughPoints', path, d.roughPoints, { min: 2, max: 10_000 }),
-      dailyBuckets: num(f, 'dailyBuckets', path, d.dailyBuckets, { min: 4, max: 1440, integer: true }),
-      profileDays: num(f, 'profileDays', path, d.profileDays, { above: 0, max: 1000 }),
+      roughPoints: num(f, 'roughPoints', path, d.roughPoints, { min: 2, max: window - 1, integer: true }),
+      dailySlots: num(f, 'dailySlots', path, d.dailySlots, { min: DAY_SLOTS_MIN, max: 1440, integer: true }),
       memory: num(f, 'memory', path, d.memory, { min: 100, max: 1e7 }),
       beta: num(f, 'beta', path, d.beta, { above: 0, max: 5 }),
       prior: num(f, 'prior', path, d.prior, { above: 0, max: 1000 }),
@@ -172,10 +190,9 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
     const f = doubles(SCALARS);
     f[W] = c.window;
     f[K2] = c.levelPoints;
-    f[A_SEAS] = c.seasonalPoints;
-    f[A_ROUGH] = 1 / c.roughPoints;
-    f[NB] = c.dailyBuckets;
-    f[A_PROF] = 1 / c.profileDays;
+    f[SK] = c.seasonalPoints;
+    f[RK] = c.roughPoints;
+    f[NS_MAX] = c.dailySlots;
     f[A_MEM] = 1 - 1 / c.memory;
     f[BETA] = c.beta;
     f[PRIOR] = c.prior;
@@ -188,97 +205,104 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
     f[LAST_X] = NaN;
     f[LAST_T] = NaN;
     f[PEND_VIEW] = -1;
-    const l = layout(c);
-    const p = new Float32Array(l.size);
+    // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
+    const lvl = rollingSize(c.window);
+    const res = lvl + c.levelPoints;
+    const rgh = res + rollingSize(c.seasonalPoints);
+    const day = rgh + c.roughPoints;
+    const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
+    f[O_LVL] = lvl;
+    f[O_RES] = res;
+    f[O_RGH] = rgh;
+    f[O_DAY] = day;
+    f[O_CAL] = cal;
+    const p = new Float32Array(cal + VIEWS * TAIL_SIZE);
     rollingInit(p, 0, c.window);
-    rollingInit(p, l.lvl, c.levelPoints);
-    rollingInit(p, l.res, c.seasonalPoints);
-    p.fill(NaN, l.day, l.cal);
-    for (let v = 0; v < VIEWS; v++) tailInit(p, l.cal + v * TAIL_SIZE);
+    rollingInit(p, res, c.seasonalPoints);
+    for (let v = 0; v < VIEWS; v++) tailInit(p, cal + v * TAIL_SIZE);
     return { f, p };
   },
   update(s, t, x, out) {
     const f = s.f;
     const p = s.p;
     const w = f[W];
-    const lvl = 3 + 2 * w;
-    const res = lvl + 3 + 2 * f[K2];
-    const day = res + 3 + 2 * f[A_SEAS];
-    const nb = f[NB];
-    const cal = day + nb;
     const n = rollingCount(p, 0);
     const m = n > 0 ? rollingMedian(p, 0) : NaN;
     if (x !== x || x === Infinity || x === -Infinity) {
       if (n < w) return learning(out);
       return verdict(out, 0, m, NaN, NaN, 'normal');
     }
-    // Time of day, as in series/profile.ts: linear interpolation between bucket centres.
-    const days = t / DAY_MS;
-    const dp = (days - Math.floor(days)) * nb - 0.5;
-    let i0 = Math.floor(dp);
-    const df = dp - i0;
-    if (i0 < 0) i0 += nb;
-    const i1 = i0 + 1 === nb ? 0 : i0 + 1;
-    const d0 = p[day + i0];
-    const d1 = p[day + i1];
-    const dNow = d0 === d0 ? (d1 === d1 ? d0 + (d1 - d0) * df : d0) : d1;
-    if (f[N] === 0) f[T_START] = t;
-    f[N]++;
+    // Values are kept as float32: judge the stored value, so what leaves the runs later
+    // (recomputed from the baseline's ring) is exactly what entered.
+    const xs = Math.fround(x);
     const lastX = f[LAST_X];
-    let dt = t - f[LAST_T];
-    if (!(dt > 0)) dt = 0;
-    const step = x - lastX;
-    const ad = step < 0 ? -step : step;
-    f[LAST_X] = x;
+    const lastT = f[LAST_T];
+    f[LAST_X] = xs;
     f[LAST_T] = t;
-    // Roughness: a winsorised EWMA of the step, so one spike barely moves it.
-    let rough = f[ROUGH];
-    if (ad === ad) {
-      if (rough > 0) rough += f[A_ROUGH] * ((ad < 3 * rough ? ad : 3 * rough) - rough);
-      else rough = ad;
-      f[ROUGH] = rough;
+    // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
+    const y = yesterday(f, p, t, lastT, x);
+    // The level run: the last `levelPoints` values, including this one.
+    const lvl = f[O_LVL];
+    const k2 = f[K2];
+    const nl = f[N_LVL];
+    if (nl < k2) {
+      sortedInsert(p, lvl, nl, xs);
+      f[N_LVL] = nl + 1;
+    } else sortedReplace(p, lvl, nl, rollingRecent(p, 0, k2), xs);
+    // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
+    const rgh = f[O_RGH];
+    const rk = f[RK];
+    const nr = f[N_RGH];
+    if (lastX === lastX) {
+      const step = Math.fround(xs > lastX ? xs - lastX : lastX - xs);
+      if (nr < rk) {
+        sortedInsert(p, rgh, nr, step);
+        f[N_RGH] = nr + 1;
+      } else {
+        const a = rollingRecent(p, 0, rk);
+        const b = rollingRecent(p, 0, rk + 1);
+        sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
+      }
     }
-    rollingPush(p, lvl, x);
     if (n < w) {
-      rollingPush(p, 0, x);
-      learnDay(f, p, day, i0, i1, df, dt, x, x, Infinity);
+      rollingPushSums(p, 0, x, f, SUMS);
       return learning(out);
     }
     let sc = 1.4826 * rollingMad(p, 0, m);
-    const dev = x - m;
-    let mabs = f[MABS];
-    mabs = mabs > 0 ? mabs + (1 / w) * ((dev < 0 ? -dev : dev) - mabs) : dev < 0 ? -dev : dev;
-    f[MABS] = mabs;
-    const floor = 0.6267 * mabs;
+    const floor = 0.6267 * rollingMeanAbsDev(p, 0, m, f, SUMS);
     if (sc < floor) sc = floor;
     const am = m < 0 ? -m : m;
     if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
     // The views (signed), then calibrated per side.
-    const zp = dev / sc;
-    const zl = (rollingMedian(p, lvl) - m) / sc;
+    const zp = (xs - m) / sc;
+    const zl = (sortedMedian(p, lvl, f[N_LVL]) - m) / sc;
     let zs = 0;
     let seasonal = false;
-    if (dNow === dNow && t - f[T_START] >= DAY_MS) {
-      const r = x - dNow;
+    if (y === y) {
+      // The residual against yesterday, its median over `seasonalPoints` against its recent
+      // offset and spread (EWMAs over `window` points; not winsorised: clipping them scored
+      // 2.6 NAB points worse, a broken pattern must move them).
+      const r = x - y;
+      const res = f[O_RES];
       rollingPush(p, res, r);
       let rl = f[R_LONG];
       if (f[R_ABS] > 0) {
-        // The recent offset and its spread, over `window` points. Not winsorised: clipping
-        // them at 4 spreads scored 2.6 NAB points worse (a broken pattern must move them).
         const e = r - rl;
         f[R_ABS] += (1 / w) * ((e < 0 ? -e : e) - f[R_ABS]);
         rl += (1 / w) * e;
         let rsc = 1.2533 * f[R_ABS];
         if (rsc < 0.1 * sc) rsc = 0.1 * sc;
         zs = (rollingMedian(p, res) - rl) / rsc;
-        seasonal = rollingCount(p, res) >= f[A_SEAS];
+        seasonal = rollingCount(p, res) >= f[SK];
       } else {
         rl = r;
         f[R_ABS] = sc; // a start in the baseline's spread, then learned
       }
       f[R_LONG] = rl;
     }
-    const rr = rough > 1e-3 * sc ? rough : 1e-3 * sc;
+    const roughReady = f[N_RGH] >= rk;
+    let rr = roughReady ? sortedMedian(p, rgh, rk) : 0;
+    if (rr < 1e-3 * sc) rr = 1e-3 * sc;
     Z[0] = zp > 0 ? zp : 0;
     Z[1] = zp < 0 ? -zp : 0;
     Z[2] = zl > 0 ? zl : 0;
@@ -286,8 +310,9 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
     Z[4] = zs > 0 ? zs : 0;
     Z[5] = zs < 0 ? -zs : 0;
     Z[6] = rr / sc;
-    Z[7] = sc / rr - 1;
+    Z[7] = sc > rr ? sc / rr - 1 : 0;
     // Calibrate: decay by raising the increment, judge each view against its own history.
+    const cal = f[O_CAL];
     let inc = f[INC] / f[A_MEM];
     const beta = f[BETA];
     const prior = f[PRIOR];
@@ -295,10 +320,8 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
     let best = -1;
     const refresh = ++f[AGE] % REFRESH === 0;
     for (let v = 0; v < VIEWS; v++) {
-      if (!seasonal && (v === 4 || v === 5)) {
-        SV[v] = 0;
-        continue;
-      }
+      if ((v === 4 || v === 5) && !seasonal) continue;
+      if (v >= 6 && !roughReady) continue;
       const o = cal + v * TAIL_SIZE;
       const warm = tailCount(p, o, inc) >= WARM;
       const sv = tailObserve(p, o, Z[v], inc, beta, prior);
@@ -313,9 +336,7 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
       inc = 1;
     }
     f[INC] = inc;
-    // Learn: the baseline window and the time-of-day table (clipped, so a spike does not teach it).
-    rollingPush(p, 0, x);
-    learnDay(f, p, day, i0, i1, df, dt, x, m, 5 * sc);
+    rollingPushSums(p, 0, x, f, SUMS);
     // Already explained: report only a clear escalation, once, at its peak.
     if (++f[SINCE] > f[HOLD]) f[EXPLAINED] *= f[DEC];
     if (S > f[EXPLAINED] + f[MARGIN] && S > f[PEND]) {
@@ -340,38 +361,91 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
   rescale(s, factor) {
     const f = s.f;
     const p = s.p;
-    const w = f[W];
-    const lvl = 3 + 2 * w;
-    const res = lvl + 3 + 2 * f[K2];
-    const day = res + 3 + 2 * f[A_SEAS];
     rollingScale(p, 0, factor);
-    rollingScale(p, lvl, factor);
-    rollingScale(p, res, factor);
-    for (let i = 0; i < f[NB]; i++) p[day + i] *= factor;
-    f[MABS] *= factor;
-    f[ROUGH] *= factor;
+    for (let i = 0; i < f[N_LVL]; i++) p[f[O_LVL] + i] *= factor;
+    for (let i = 0; i < f[N_RGH]; i++) p[f[O_RGH] + i] *= factor;
+    rollingScale(p, f[O_RES], factor);
+    if (f[SLOT_W] > 0) for (let i = 0; i < f[SLOTS]; i++) p[f[O_DAY] + i] *= factor;
+    f[SUMS] *= factor;
+    f[SUMS + 1] *= factor;
     f[LAST_X] *= factor;
     f[R_LONG] *= factor;
     f[R_ABS] *= factor;
+    f[SLOT_SUM] *= factor;
+    f[PREV1] *= factor;
+    f[PREV2] *= factor;
   },
 });
 
-function learnDay(f: number[], p: Float32Array, day: number, i0: number, i1: number, df: number, dt: number, x: number, m: number, clip: number): void {
-  const xc = x > m + clip ? m + clip : x < m - clip ? m - clip : x;
-  // A bucket adapts over about `profileDays` visits at any sampling rate: each point weighs
-  // the share of the bucket's width it covers, and each bucket learns its share of the point.
-  const width = DAY_MS / f[NB];
-  const v = ((dt < width ? dt : width) / width) * f[A_PROF];
-  const a = v / (1 + v);
-  const g0 = (1 - df) * a;
-  const g1 = df * a;
-  const v0 = p[day + i0];
-  const v1 = p[day + i1];
-  const pred = v0 === v0 ? (v1 === v1 ? v0 + (v1 - v0) * df : v0) : v1;
-  if (v0 !== v0) p[day + i0] = xc;
-  else p[day + i0] = v0 + g0 * (xc - (pred === pred ? pred : v0));
-  if (v1 !== v1) p[day + i1] = xc;
-  else p[day + i1] = v1 + g1 * (xc - (pred === pred ? pred : v1));
+/**
+ * The same-time-yesterday memory: one slot per `24 h / slots` of the day, each holding the
+ * mean of the points that fell in it the last time that time of day was seen. At 10-minute
+ * or coarser sampling that is the exact value yesterday; finer sampling is averaged into
+ * `dailySlots` slots (0.6 KB at most). Slots are indexed by wall-clock time, so a gap neither
+ * shifts the day (as a point lag would) nor empties it: a slot missed yesterday keeps the
+ * last value seen at that time. The slot width comes from the median of the first 64
+ * sampling intervals (collected in the not yet used slots).
+ * Returns the median of the five slots around this time yesterday (robust to a spike then),
+ * or NaN until known; then adds `x` to this slot.
+ */
+function yesterday(f: number[], p: Float32Array, t: number, lastT: number, x: number): number {
+  const day = f[O_DAY];
+  let width = f[SLOT_W];
+  if (width === 0) {
+    const dt = t - lastT;
+    if (dt > 0) p[day + f[DELTAS]++] = dt;
+    if (f[DELTAS] < DELTA_N) return NaN;
+    const d = DT;
+    for (let i = 0; i < DELTA_N; i++) d[i] = p[day + i];
+    d.sort();
+    const perDay = Math.round(DAY_MS / d[DELTA_N >> 1]);
+    if (perDay < DAY_SLOTS_MIN) {
+      f[SLOT_W] = -1;
+      return NaN;
+    }
+    const ns = perDay < f[NS_MAX] ? perDay : f[NS_MAX];
+    width = DAY_MS / ns;
+    f[SLOT_W] = width;
+    f[SLOTS] = ns;
+    p.fill(NaN, day, day + ns);
+    f[PREV1] = NaN;
+    f[PREV2] = NaN;
+    f[SLOT_A] = Math.floor(t / width);
+  } else if (width < 0) return NaN;
+  const ns = f[SLOTS];
+  const a = Math.floor(t / width);
+  let cur = f[SLOT_A];
+  if (a < cur) return NaN; // out of order: ignored
+  if (a > cur) {
+    // Close the slot being accumulated; the two slots just passed keep yesterday's value aside.
+    const stop = a - cur > ns ? cur + ns : a;
+    for (let k = cur; k < stop; k++) {
+      const i = day + (k % ns);
+      f[PREV2] = f[PREV1];
+      f[PREV1] = p[i];
+      if (k === cur && f[SLOT_CNT] > 0) p[i] = f[SLOT_SUM] / f[SLOT_CNT];
+    }
+    f[SLOT_A] = cur = a;
+    f[SLOT_SUM] = 0;
+    f[SLOT_CNT] = 0;
+  }
+  // Median of the known values among the slots a-2 .. a+2 yesterday (at least 3 needed).
+  let k = 0;
+  for (let j = -2; j <= 2; j++) {
+    const v = j === -2 ? f[PREV2] : j === -1 ? f[PREV1] : p[day + ((a + j) % ns)];
+    if (v === v) {
+      let i = k++;
+      while (i > 0 && Y5[i - 1] > v) {
+        Y5[i] = Y5[i - 1];
+        i--;
+      }
+      Y5[i] = v;
+    }
+  }
+  f[SLOT_SUM] += x;
+  f[SLOT_CNT]++;
+  if (k < 3) return NaN;
+  return k & 1 ? Y5[k >> 1] : (Y5[(k >> 1) - 1] + Y5[k >> 1]) / 2;
 }
 
 /** The reason for a reported view; `x` is the point's value for the point view. */

@@ -39,6 +39,33 @@ describe('unit_change', () => {
     assert.equal(unitFactor(3000, 100, 0.25), 0);
   });
 
+  // Real metrics that jump by 10^2-10^3 without a change of unit (NAB's ec2_cpu_utilization_77c1ca
+  // and art_daily_flatmiddle fired 58 times with the magnitude-only rule).
+  const quiet = [
+    {
+      name: 'a CPU that flaps between 0.1% idle and ~90% busy',
+      make: (i: number) => (Math.floor(i / 40) % 3 === 1 ? 85 + (i % 7) : 0.1 + 0.002 * (i % 5)),
+    },
+    { name: 'a series that hovers around zero', make: (i: number) => 1e-3 * Math.sin(i / 9) + 1e-6 * (i % 3) },
+    {
+      name: 'a near-zero series that later sits at ~900x for hours, as it did before',
+      make: (i: number) => ((i >= 30 && i < 60) || i >= 300 ? 90 + (i % 4) : 0.1),
+    },
+  ];
+  for (const c of quiet) {
+    it(`no unit change: ${c.name}`, () => {
+      const n = 800;
+      const t = new Float64Array(n);
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        t[i] = base.t[0] + i * 300_000;
+        v[i] = c.make(i);
+      }
+      const r = runDetector('unit_change', {}, { t, v });
+      assert.deepEqual([...r.reasons.keys()].filter((i) => r.reasons[i] === 'unit_change'), []);
+    });
+  }
+
   it('a change back is a second unit change', () => {
     const s = copy(base);
     for (let i = from; i < from + 100; i++) s.v[i] *= 1000;

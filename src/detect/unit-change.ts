@@ -22,9 +22,23 @@ const MIN_FACTOR = 5;
 const PERSIST = 6;
 const TOL = 7;
 const SCORE = 8;
+const LOG_M = 9; // EWMA of log10 |x| while the magnitude is stable
+const LOG_S = 10; // EWMA of |log10 |x| - LOG_M|: how stable the magnitude is
+const LOG_HI = 11; // highest log10 |x| seen recently (sinks by FORGET decades a point)
+const LOG_LO = 12; // lowest
+const UNDO = 13; // the factor that undoes the last unit change (0 once used, or before any)
+const SIZE = 14;
 
 const WARM = 8;
+/** Points seen before a unit change can be confirmed: a series' first hours show its habits. */
+const MATURE = 100;
 const REF_ALPHA = 1 / 32;
+/** A unit change needs a stable magnitude before it: typical deviation of log10 |x| at most this (a factor 2). */
+const STABLE = 0.3;
+/** ... and a new magnitude, at least this many decades beyond any seen recently. */
+const NOVEL = 0.5;
+/** Decades a point by which the recent highest/lowest magnitude is forgotten (2 decades in ~2000 points). */
+const FORGET = 1e-3;
 const LN10 = Math.LN10;
 const LN1024 = Math.log(1024);
 
@@ -55,6 +69,13 @@ export function unitFactor(r: number, minFactor: number, tolerance: number): num
  * detector set, tells the models to rescale what they learned by the factor, so they carry on
  * in the new unit instead of alarming for hours. Jumps that are not near a unit factor are
  * level shifts, not unit changes.
+ *
+ * Real metrics jump by 10^2-10^3 for other reasons, which must not read as a unit change: a
+ * CPU that flaps between 0.1% idle and 90% busy, a series hovering around zero (its |x| spans
+ * decades at every crossing), a spike. So the magnitude before the jump must have been
+ * stable (log10 |x| within about a factor 2), and the new magnitude must be new: beyond the
+ * highest (lowest) magnitude the series showed recently by half a decade. A spike does not
+ * hold for `persist` points.
  */
 export const unitChange = defineDetector<UnitChangeConfig, number[]>({
   name: 'unit_change',
@@ -70,7 +91,7 @@ export const unitChange = defineDetector<UnitChangeConfig, number[]>({
     };
   },
   init(c) {
-    const s = doubles(9);
+    const s = doubles(SIZE);
     s[FACTOR_OUT] = 1;
     s[MIN_FACTOR] = c.minFactor;
     s[PERSIST] = c.persist;
@@ -87,22 +108,39 @@ export const unitChange = defineDetector<UnitChangeConfig, number[]>({
       if (value === 0) s[RUN] = 0;
       return verdict(out, 0, NaN, NaN, NaN, n < WARM ? 'learning' : 'normal');
     }
+    const lx = Math.log10(ax);
+    s[N] = n + 1;
     if (n < WARM) {
-      s[N] = n + 1;
       s[REF] += (ax - s[REF]) / (n + 1);
+      const e = lx - s[LOG_M];
+      s[LOG_M] += e / (n + 1);
+      if (n > 0) s[LOG_S] += ((e < 0 ? -e : e) - s[LOG_S]) / n;
+      s[LOG_HI] = n === 0 || lx > s[LOG_HI] ? lx : s[LOG_HI];
+      s[LOG_LO] = n === 0 || lx < s[LOG_LO] ? lx : s[LOG_LO];
       return verdict(out, 0, NaN, NaN, NaN, 'learning');
     }
     const ref = s[REF];
     const minF = s[MIN_FACTOR];
-    if (ax < ref * minF && ax * minF > ref) {
+    const hi = s[LOG_HI];
+    const lo = s[LOG_LO];
+    const undo = s[UNDO];
+    const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, s[TOL]) === undo);
+    if ((ax < ref * minF && ax * minF > ref) || n < MATURE || !(s[RUN] > 0 || (novel && s[LOG_S] <= STABLE))) {
+      // An ordinary magnitude (or a jump to one seen before, from an unsettled one, or in the
+      // series' first hours): learned.
       s[RUN] = 0;
       s[REF] = ref + REF_ALPHA * (ax - ref);
+      learnMagnitude(s, lx);
       return verdict(out, 0, NaN, NaN, NaN, 'normal');
     }
     const r = ax / ref;
     const runRatio = s[RUN_RATIO];
     if (s[RUN] > 0 && r < 3 * runRatio && 3 * r > runRatio) s[RUN]++;
-    else {
+    else if (!novel) {
+      s[RUN] = 0;
+      learnMagnitude(s, lx);
+      return verdict(out, 0, NaN, NaN, NaN, 'normal');
+    } else {
       s[RUN] = 1;
       s[RUN_RATIO] = r;
     }
@@ -113,9 +151,15 @@ export const unitChange = defineDetector<UnitChangeConfig, number[]>({
       // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
       // magnitude so it is not re-examined at every point.
       s[REF] = ax;
+      s[LOG_M] = lx;
+      learnMagnitude(s, lx);
       return verdict(out, 0, NaN, NaN, NaN, 'normal');
     }
     s[REF] = ref * factor;
+    s[LOG_M] = lx;
+    // A change straight back is the one jump to a magnitude already seen that is accepted, once.
+    s[UNDO] = s[UNDO] === 0 ? 1 / factor : 0;
+    learnMagnitude(s, lx);
     s[FACTOR_OUT] = factor;
     const expected = value < 0 ? -ref : ref;
     return verdict(out, s[SCORE], expected, NaN, NaN, 'unit_change');
@@ -124,3 +168,12 @@ export const unitChange = defineDetector<UnitChangeConfig, number[]>({
     if (s[FACTOR_OUT] !== 1) c.factor *= s[FACTOR_OUT];
   },
 });
+
+/** Follows the magnitude: its stable level and spread (over ~32 points) and its recent extremes. */
+function learnMagnitude(s: number[], lx: number): void {
+  const e = lx - s[LOG_M];
+  s[LOG_M] += REF_ALPHA * e;
+  s[LOG_S] += REF_ALPHA * ((e < 0 ? -e : e) - s[LOG_S]);
+  s[LOG_HI] = lx > s[LOG_HI] - FORGET ? lx : s[LOG_HI] - FORGET;
+  s[LOG_LO] = lx < s[LOG_LO] + FORGET ? lx : s[LOG_LO] + FORGET;
+}

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, doubles } from './prng.ts';
-import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMedian, rollingPush, rollingScale, rollingSelect, rollingSize } from './rolling.ts';
+import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
 
 function bruteMedian(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -93,5 +93,50 @@ describe('rolling window details', () => {
 
   it('rejects an empty window size', () => {
     assert.throws(() => rollingCreate(0), /at least 1 point/);
+  });
+});
+
+describe('mean absolute deviation from running half-sums matches a brute-force reference', () => {
+  for (const c of cases.filter((x) => x.w >= 2)) {
+    it(c.name, () => {
+      const r = new Rng(11);
+      const f = new Float32Array(rollingSize(c.w));
+      rollingInit(f, 0, c.w);
+      const sums = [0, 0, 0];
+      const xs: number[] = [];
+      for (let i = 0; i < c.n; i++) {
+        const v = Math.fround(c.gen(r, i));
+        rollingPushSums(f, 0, v, sums, 0);
+        xs.push(v);
+        if (xs.length > c.w) xs.shift();
+        const m = bruteMedian(xs);
+        const want = xs.reduce((a, x) => a + Math.abs(x - m), 0) / xs.length;
+        const got = rollingMeanAbsDev(f, 0, rollingMedian(f, 0), sums, 0);
+        assert.ok(Math.abs(got - want) <= 1e-6 * (1 + Math.abs(want)) + 1e-9 * Math.abs(m), `point ${i}: ${got} vs ${want}`);
+      }
+    });
+  }
+});
+
+describe('a sorted run whose leaving values come from another window', () => {
+  it('keeps the last k values of a window in order (median exact)', () => {
+    const r = new Rng(5);
+    const w = 40;
+    const k = 9;
+    const base = new Float32Array(rollingSize(w));
+    rollingInit(base, 0, w);
+    const run = new Float32Array(k);
+    let n = 0;
+    const xs: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const v = Math.fround(r.int(6) + r.normal());
+      if (n < k) sortedInsert(run, 0, n++, v);
+      else sortedReplace(run, 0, n, rollingRecent(base, 0, k), v);
+      rollingPush(base, 0, v);
+      xs.push(v);
+      const last = xs.slice(-k).sort((a, b) => a - b);
+      assert.deepEqual([...run.subarray(0, n)], last, `point ${i}`);
+      assert.equal(sortedMedian(run, 0, n), bruteMedian(last));
+    }
   });
 });

@@ -158,3 +158,117 @@ export function rollingScale(f: Slots, o: number, factor: number): void {
     f[s + i] *= factor;
   }
 }
+
+/**
+ * `rollingPush` that also keeps, at `sums[so]` and `sums[so + 1]`, the total of the window and
+ * the sum of its `count >> 1` smallest values (`sums[so + 2]` counts pushes since they were
+ * last re-summed: three slots), so `rollingMeanAbsDev` is O(1). The sums are
+ * updated from where the leaving and the new value sit in the sorted run (no re-scan), and
+ * re-summed every 4096 pushes so rounding cannot accumulate. `sums` is a double array.
+ */
+export function rollingPushSums(f: Slots, o: number, v: number, sums: number[], so: number): void {
+  const w = f[o + CAP] | 0;
+  const n = f[o + COUNT] | 0;
+  const s = o + HEADER + w;
+  if (n < w || ++sums[so + 2] >= 4096) {
+    rollingPush(f, o, v);
+    resum(f, o, sums, so);
+    return;
+  }
+  const k = n >> 1;
+  const old = f[o + HEADER + (f[o + HEAD] | 0)];
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (f[s + mid] < old) lo = mid + 1;
+    else hi = mid;
+  }
+  const from = lo;
+  rollingPush(f, o, v);
+  // Where the new value landed: the window moved only between `from` and there.
+  const nv = f[o + HEADER + ((((f[o + HEAD] | 0) + w - 1) % w))];
+  sums[so] += nv - old;
+  // Lower half = the first k. An old value from it is replaced by the new one if that landed
+  // there, else by the value that slid down to k - 1; an old value from the upper half lets
+  // the new one in (pushing the former k - 1, now at k, out) only if it landed below k.
+  if (from < k) sums[so + 1] += (nv < f[s + k - 1] ? nv : f[s + k - 1]) - old;
+  else if (nv < f[s + k]) sums[so + 1] += nv - f[s + k];
+}
+
+function resum(f: Slots, o: number, sums: number[], so: number): void {
+  const n = f[o + COUNT] | 0;
+  const s = o + HEADER + (f[o + CAP] | 0);
+  const k = n >> 1;
+  let tot = 0;
+  let low = 0;
+  for (let i = 0; i < n; i++) {
+    if (i < k) low += f[s + i];
+    tot += f[s + i];
+  }
+  sums[so] = tot;
+  sums[so + 1] = low;
+  sums[so + 2] = 0;
+}
+
+/** Mean absolute deviation from `med` (the window's median), O(1) from `rollingPushSums`' sums; NaN if empty. */
+export function rollingMeanAbsDev(f: Slots, o: number, med: number, sums: number[], so: number): number {
+  const n = f[o + COUNT] | 0;
+  if (n === 0) return NaN;
+  const d = (sums[so] - 2 * sums[so + 1] - med * (n - 2 * (n >> 1))) / n;
+  return d > 0 ? d : 0;
+}
+
+/**
+ * A sorted run of `n` values at `f[o]` whose leaving values the caller knows (they can be
+ * recomputed from another window), so it needs no ring of its own: replaces one copy of `old`
+ * by `v` and keeps the run sorted. If `old` is absent (rounding after a rescale), the value
+ * nearest above it leaves.
+ */
+export function sortedReplace(f: Slots, o: number, n: number, old: number, v: number): void {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (f[o + mid] < old) lo = mid + 1;
+    else hi = mid;
+  }
+  let i = lo;
+  if (v > f[o + i]) {
+    while (i + 1 < n && f[o + i + 1] < v) {
+      f[o + i] = f[o + i + 1];
+      i++;
+    }
+  } else {
+    while (i > 0 && f[o + i - 1] > v) {
+      f[o + i] = f[o + i - 1];
+      i--;
+    }
+  }
+  f[o + i] = v;
+}
+
+/** Inserts `v` into the sorted run of `n` values at `f[o]` (which has room for n + 1). */
+export function sortedInsert(f: Slots, o: number, n: number, v: number): void {
+  let i = n;
+  while (i > 0 && f[o + i - 1] > v) {
+    f[o + i] = f[o + i - 1];
+    i--;
+  }
+  f[o + i] = v;
+}
+
+/** The median of the sorted run of `n` values at `f[o]` (NaN if empty). */
+export function sortedMedian(f: Slots, o: number, n: number): number {
+  if (n === 0) return NaN;
+  const h = n >> 1;
+  return n & 1 ? f[o + h] : (f[o + h - 1] + f[o + h]) / 2;
+}
+
+/** The k-th most recent value of a rolling window (k = 1: the last pushed); k <= count. */
+export function rollingRecent(f: Slots, o: number, k: number): number {
+  const w = f[o + CAP] | 0;
+  let i = (f[o + HEAD] | 0) - k;
+  if (i < 0) i += w;
+  return f[o + HEADER + i];
+}

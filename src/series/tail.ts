@@ -21,8 +21,8 @@
  * so S < 2 there: the exact tail sum is skipped, since such a point can never alert.
  */
 
-/** Bins per calibrator and their width in ln(1 + z): z up to e^8 - 1 (about 3,000), then open. */
-export const TAIL_BINS = 32;
+/** Bins per calibrator and their width in ln(1 + z): z up to e^6 - 1 (about 400), then open. */
+export const TAIL_BINS = 24;
 export const TAIL_BW = 0.25;
 export const TAIL_SIZE = 2 + TAIL_BINS;
 const TOT = 0;
@@ -68,7 +68,8 @@ function surprise(p: Float32Array, o: number, z: number, b: number, inc: number,
   // This bin: the part above L counts fully, the part below through the soft tail.
   const r = beta / TAIL_BW;
   const u = Math.exp((-frac * TAIL_BW) / beta);
-  mass += p[o + H + b] * (1 - frac + r * (1 - u));
+  // (The open last bin: where its mass lies is unknown, so all of it counts as at or above L.)
+  mass += p[o + H + b] * (b === TAIL_BINS - 1 ? 1 : 1 - frac + r * (1 - u));
   // Lower bins, through the soft tail (each bin a factor k further down; three are plenty).
   const k = Math.exp(-TAIL_BW / beta);
   let w = r * u * (1 - k);
