@@ -2,6 +2,7 @@
  * Alerts and silences over HTTP, plus the alerting self-metrics ("monitoring the monitor"):
  *   GET  /api/v1/alerts                  filters: state, severity, owner, match[] (selectors), limit
  *   GET  /api/v1/alerts/:id              the alert with history, suppressions, events, notifications, acks, feedback
+ *   GET  /api/v1/alerts/:id/packet       the triage packet (what, when, where, impact, why, next, related); ?refresh=1
  *   POST /api/v1/alerts/:id/ack          {"ttl": "30m", "comment": "..."}            (write)
  *   POST /api/v1/alerts/:id/feedback     {"label": "noise", "comment": "..."}        (write)
  *   GET  /api/v1/silences                ?status=active|pending|expired
@@ -13,6 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { compileLabelMatchers, parseRecurrence, silenceStatus } from '../alert/index.ts';
 import { parseDuration } from '../config/index.ts';
+import { TriageBuilder } from '../engine/index.ts';
 import { TidemarkError } from '../errors.ts';
 import { ALERT_STATES, FEEDBACK_LABELS, SEVERITIES, type AlertState, type FeedbackLabel, type Matcher, type Severity, type Silence } from '../store/index.ts';
 import type { ApiContext } from './app.ts';
@@ -140,6 +142,21 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
       store.feedback.list({ tenant, fingerprint: id }),
     ]);
     return { status: 'success', data: { alert, history, suppressions: packet.suppressions ?? [], events: packet.events ?? [], notifications, acks, feedback } };
+  });
+
+  // The triage packet (what/when/where/impact/why/next/related): the one stored when the episode
+  // fired, else (pending, or built before this feature) computed now; `?refresh=1` recomputes.
+  const triage = engine.alerting?.triage.builder ?? new TriageBuilder(store, (t) => engine.config(t), clock);
+  app.get('/api/v1/alerts/:id/packet', read, async (req) => {
+    const tenant = req.token!.tenant;
+    const id = (req.params as { id: string }).id;
+    const alert = await store.alerts.get(tenant, id);
+    if (!alert) throw new TidemarkError('TM_ERR_NOT_FOUND', `no alert ${id} in tenant ${tenant}`, 'id');
+    const refresh = params(req).get('refresh');
+    if (refresh !== null && refresh !== '0' && refresh !== '1') throw new TidemarkError('TM_ERR_INPUT', `expected 0 or 1, got ${JSON.stringify(refresh)}`, 'refresh');
+    const stored = (alert.packet as { triage?: unknown } | null)?.triage;
+    if (stored !== undefined && refresh !== '1') return { status: 'success', data: stored, stored: true };
+    return { status: 'success', data: await triage.build(alert), stored: false };
   });
 
   app.post('/api/v1/alerts/:id/ack', write, async (req, reply) => {

@@ -6,6 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Engine } from '../engine/index.ts';
 import { ERRORS, TidemarkError, type ErrorCode } from '../errors.ts';
 import { hashToken, type ApiToken, type Role, type Store } from '../store/index.ts';
+import { registerAlertRoutes } from './alerts.ts';
 import { registerIngestRoutes } from './ingest.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { registerQueryRoutes } from './query.ts';
@@ -157,5 +158,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerIngestRoutes(app, ctx);
   registerQueryRoutes(app, ctx);
+  registerAlertRoutes(app, ctx);
   return app;
 }

@@ -9,16 +9,22 @@ import { AlertStage, resolvePolicy, type AlertEffects, type AlertPolicy, type Di
 import type { Receiver, TenantConfig } from '../config/index.ts';
 import { Notifier, type DeliveryOutcome, type NotifierOptions } from '../notify/index.ts';
 import type { Ack, Store } from '../store/index.ts';
+import { TriageWiring, type TriageOptions } from './triage.ts';
 
 /** Options of the alerting wiring (EngineOptions.alerting). */
 export interface AlertingOptions {
-  /** Tenant-wide policy overrides (budgets, inhibition, escalation, anti-flap, ack TTL); see DEFAULT_ALERT_POLICY. */
+  /**
+   * Tenant-wide policy overrides (budgets, inhibition, escalation, anti-flap, ack TTL); see
+   * DEFAULT_ALERT_POLICY. A tenant config's `alerting:` section is merged over this.
+   */
   readonly policy?: unknown;
   readonly notify?: Partial<Pick<NotifierOptions, 'timeoutMs' | 'retry' | 'pagerdutyUrl' | 'hooks'>>;
   /** Deliveries in flight at most; more wait in a queue (the backlog). */
   readonly maxConcurrentSends?: number;
   /** Called after every delivery (tests, the latency benchmark). */
   readonly onDelivery?: (o: DeliveryOutcome) => void;
+  /** Triage packets (src/engine/triage.ts): read limits, build concurrency, how long a notification waits. */
+  readonly triage?: TriageOptions;
 }
 
 const MAX_CONCURRENT_SENDS = 32;
@@ -27,6 +33,8 @@ export class Alerting {
   readonly stage: AlertStage;
   readonly notifier: Notifier;
   readonly policy: AlertPolicy;
+  /** Builds each firing episode's triage packet, stores it on the alert and puts its summary in notifications. */
+  readonly triage: TriageWiring;
   /** Listeners for time to acknowledge / resolve (the API's histograms). */
   readonly durationListeners = new Set<(kind: 'ack' | 'resolve', tenant: string, ms: number) => void>();
   readonly #store: Store;
@@ -41,6 +49,8 @@ export class Alerting {
   #kicked = false;
   #closed = false;
   readonly #receivers = new WeakMap<TenantConfig, Map<string, Receiver>>();
+  /** Each loaded config's policy, merged once per config object (a reload is a new object). */
+  readonly #policies = new WeakMap<TenantConfig, AlertPolicy>();
 
   constructor(store: Store, clock: () => number, config: (tenant: string) => { config: TenantConfig | undefined; version: number | null }, o: AlertingOptions = {}) {
     this.#store = store;
@@ -51,11 +61,12 @@ export class Alerting {
     this.stage = new AlertStage({
       clock,
       config,
-      policy: () => this.policy,
+      policy: (tenant) => this.policyFor(tenant),
       onDuration: (kind, tenant, ms) => {
         for (const l of this.durationListeners) l(kind, tenant, ms);
       },
     });
+    this.triage = new TriageWiring(store, config, clock, (fn) => this.#write(fn), o.triage);
     this.notifier = new Notifier({
       ...o.notify,
       receivers: (tenant) => {
@@ -67,6 +78,27 @@ export class Alerting {
       },
       onOutcome: (out) => this.#log(out),
     });
+  }
+
+  /**
+   * The policy in force for a tenant: its config's `alerting:` section merged over the engine's
+   * policy, or the engine's policy when the config has none.
+   */
+  policyFor(tenant: string): AlertPolicy {
+    const c = this.#config(tenant).config;
+    if (c?.alerting === undefined) return this.policy;
+    let p = this.#policies.get(c);
+    if (!p) {
+      try {
+        p = resolvePolicy(c.alerting, this.policy);
+      } catch (err) {
+        // The loader ran the same merge over the defaults; only an engine policy at odds with it lands here.
+        process.emitWarning(`tenant ${tenant}: alerting section not applied, using the server's policy: ${(err as Error).message}`);
+        p = this.policy;
+      }
+      this.#policies.set(c, p);
+    }
+    return p;
   }
 
   /** Loads silences, open alerts (with who was already told) and active acks of these tenants. */
@@ -87,6 +119,7 @@ export class Alerting {
         }
         const ack = acks.get(alert.fingerprint);
         this.stage.restore(alert, [...announced], ack && { by: ack.by, at: ack.at, expiresAt: ack.expiresAt });
+        this.triage.restore(alert);
       }
     }
     this.pump();
@@ -124,10 +157,11 @@ export class Alerting {
   #apply(e: AlertEffects): void {
     if (e.upserts.length > 0 || e.ackClears.length > 0) {
       this.#write(async () => {
-        for (const u of e.upserts) await this.#store.alerts.upsert(u);
+        for (const u of e.upserts) await this.#store.alerts.upsert(this.triage.decorate(u));
         for (const c of e.ackClears) await this.#store.acks.clear(c.tenant, c.fingerprint, c.at);
       });
     }
+    this.triage.observe(e.upserts);
     for (const d of e.dispatches) this.#queue.push(d);
     this.#drainQueue();
   }
@@ -144,7 +178,7 @@ export class Alerting {
     const max = this.#o.maxConcurrentSends ?? MAX_CONCURRENT_SENDS;
     while (this.#queue.length > 0 && this.#sending.size < max) {
       const d = this.#queue.shift()!;
-      const p = this.notifier.send(d).finally(() => {
+      const p = this.triage.annotate(d).catch(() => d).then((x) => this.notifier.send(x)).finally(() => {
         this.#sending.delete(p);
         this.#drainQueue();
       });
@@ -175,7 +209,7 @@ export class Alerting {
   /** Records an ack in the store and in the stage (which may send PagerDuty an acknowledge). */
   async ack(tenant: string, fingerprint: string, by: string, ttlMs: number | undefined, comment: string | null): Promise<Ack> {
     const at = this.#clock();
-    const ack = await this.#store.acks.add({ tenant, fingerprint, by, at, ttlMs: ttlMs ?? this.policy.ackTtlMs, comment });
+    const ack = await this.#store.acks.add({ tenant, fingerprint, by, at, ttlMs: ttlMs ?? this.policyFor(tenant).ackTtlMs, comment });
     this.stage.ack(tenant, fingerprint, by, at, ack.expiresAt - at);
     this.pump();
     return ack;
@@ -190,6 +224,7 @@ export class Alerting {
   /** Waits until every store write queued so far is done (tests, shutdown). */
   async settled(): Promise<void> {
     while (this.#sending.size > 0 || this.#queue.length > 0) await Promise.allSettled([...this.#sending]);
+    await this.triage.settled();
     await this.#writes;
   }
 

@@ -2,14 +2,17 @@
  * The engine: the one place that wires the stages in order. A decoded batch (ingest) becomes
  * live series (interned, admitted by the tenant's limits, restored from checkpoints), each
  * point is judged by its series' detector set (detect), and samples plus bands go to the store
- * before the caller acknowledges anything. Later stages (alert, notify) hang off `#onAnomaly`.
+ * before the caller acknowledges anything. Judged points of live batches then go to the alert
+ * stage (see alerting.ts), which groups, gates and notifies.
  */
 import { configDiff, loadConfig, type TenantConfig } from '../config/index.ts';
-import { newFusedVerdict, restoreState, snapshotState, type FusedVerdict } from '../detect/index.ts';
+import { newFusedVerdict, restoreState, type DetectorSet, type FusedVerdict } from '../detect/index.ts';
 import { TidemarkError } from '../errors.ts';
 import { STALE_FLAG, type IngestBatch } from '../ingest/index.ts';
 import type { ChangeEvent, ChangeInput, Checkpoint, ConfigVersion, Labels, Store } from '../store/index.ts';
 import { DEFAULT_RETENTION } from '../store/index.ts';
+import { Alerting } from './alerting.ts';
+import { BINARY_CHECKPOINT, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import { SeriesEntry, TenantState, type SeriesRefusal } from './tenant.ts';
 import type { Anomaly, EngineOptions, IngestOutcome, RejectionCount } from './types.ts';
 
@@ -25,6 +28,7 @@ export const DEFAULT_ENGINE_OPTIONS = Object.freeze({
 /** Live: judged points may become anomalies. Replay (backfill, late data): state and history only. */
 export type IngestMode = 'live' | 'replay';
 
+/** JSON checkpoints, still read; new ones are binary (checkpoint.ts). */
 const CHECKPOINT_FORMAT = 1;
 const CHECKPOINT_CHUNK = 500; // series per checkpoint transaction
 const MAX_EXAMPLES = 5;
@@ -69,6 +73,7 @@ export class Engine {
   /** Ingest sequence: wall-clock based so it keeps growing across restarts (checkpoints never roll back). */
   #seq = Date.now() * 1000;
   readonly #verdict: FusedVerdict = newFusedVerdict();
+  readonly #scratch = new Scratch();
   #timer: NodeJS.Timeout | undefined;
   #checkpointing: Promise<number> | undefined;
   #inflight = new Set<Promise<unknown>>();
@@ -78,13 +83,16 @@ export class Engine {
   #checkpointsWritten = 0;
   #replayedSamples = 0;
   readonly #restored = { checkpoint: 0, replay: 0, new: 0 };
-  /** Called for every live anomaly (the alert stage subscribes here). */
+  /** Called for every live anomaly. */
   onAnomaly: ((a: Anomaly) => void) | undefined;
+  /** The alert -> notify stages; undefined when `options.alerting` is false. */
+  readonly alerting: Alerting | undefined;
 
   constructor(options: EngineOptions) {
     this.options = options;
     this.store = options.store;
     this.clock = options.clock;
+    this.alerting = options.alerting === false ? undefined : new Alerting(this.store, this.clock, (t) => this.config(t), options.alerting);
   }
 
   /** @internal Called by createEngine. */
@@ -101,6 +109,7 @@ export class Engine {
       }
       for (const s of await this.store.series.find(t.id, [])) if (s.id > this.#maxIdAtStart) this.#maxIdAtStart = s.id;
     }
+    await this.alerting?.init([...this.#tenants.keys()]);
     if (this.options.checkpointIntervalMs > 0) {
       this.#timer = setInterval(() => void this.checkpoint().catch((err) => process.emitWarning(`checkpoint failed: ${(err as Error).message}`)), this.options.checkpointIntervalMs);
       this.#timer.unref();
@@ -152,14 +161,24 @@ export class Engine {
    */
   ingest(tenant: string, batch: IngestBatch, mode: IngestMode = 'live'): Promise<IngestOutcome> {
     if (this.#closed) return Promise.reject(new TidemarkError('TM_ERR_STORE', 'the engine is shutting down; retry against the restarted server'));
-    const p = this.#ingest(tenant, batch, mode);
+    let p: Promise<IngestOutcome>;
+    try {
+      p = this.#ingest(tenant, batch, mode);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
     this.#inflight.add(p);
     const done = () => this.#inflight.delete(p);
     p.then(done, done);
     return p;
   }
 
-  async #ingest(tenantId: string, b: IngestBatch, mode: IngestMode): Promise<IngestOutcome> {
+  /**
+   * Reads the batch only before it returns, so the caller may reset it at once: when every
+   * series is live, the whole pass runs now and only the store's commit is awaited; otherwise
+   * (new series to intern or restore) the batch is copied first.
+   */
+  #ingest(tenantId: string, b: IngestBatch, mode: IngestMode): Promise<IngestOutcome> {
     const ts = this.#tenant(tenantId);
     const now = this.clock();
     const rows = b.seriesCount;
@@ -175,6 +194,20 @@ export class Engine {
       entries[s] = e;
       e.lastSeen = now;
     }
+    if (missing.length === 0) {
+      let ready = true;
+      for (let s = 0; s < rows && ready; s++) {
+        const e = entries[s]!;
+        if (e.ready !== null) ready = false;
+        else if (e.id === 0) entries[s] = null; // failed to materialise in another batch
+      }
+      if (ready) return this.#apply(ts, b, entries, refusals, mode);
+    }
+    return this.#ingestSlow(ts, new BatchCopy(b), missing, entries, refusals, mode, now);
+  }
+
+  async #ingestSlow(ts: TenantState, b: BatchView, missing: number[], entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], mode: IngestMode, now: number): Promise<IngestOutcome> {
+    const rows = b.seriesCount;
     if (missing.length > 0) await this.#materialise(ts, b, missing, entries, refusals, now);
     // Series another batch is still interning or restoring: wait for it to finish.
     let waits: Set<Promise<void>> | undefined;
@@ -192,7 +225,7 @@ export class Engine {
   }
 
   /** Creates entries for series not live yet: admission, interning, restore. */
-  async #materialise(ts: TenantState, b: IngestBatch, missing: number[], entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], now: number): Promise<void> {
+  async #materialise(ts: TenantState, b: BatchView, missing: number[], entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], now: number): Promise<void> {
     const created: SeriesEntry[] = [];
     for (const s of missing) {
       const key = b.seriesKey(s);
@@ -244,12 +277,22 @@ export class Engine {
       const cp = cps.get(e.id);
       if (cp) {
         try {
-          const body = JSON.parse(Buffer.from(cp.blob).toString('utf8')) as CheckpointBody;
           // A checkpoint of another detector set (the config changed meanwhile) does not apply.
-          if (body.format === CHECKPOINT_FORMAT && JSON.stringify(body.entries) === JSON.stringify(e.rule.set.entries)) {
-            e.state = restoreState(JSON.stringify(body.state));
-            e.lastT = body.lastT ?? -Infinity;
-            e.origin = 'checkpoint';
+          if (cp.blob[0] === BINARY_CHECKPOINT) {
+            const body = decodeCheckpoint(cp.blob);
+            if (body.entries === entriesText(e.rule.set)) {
+              e.state = body.state;
+              e.lastT = body.lastT;
+              e.origin = 'checkpoint';
+            }
+          } else {
+            // Format 1 (JSON), written before binary checkpoints.
+            const body = JSON.parse(Buffer.from(cp.blob).toString('utf8')) as CheckpointBody;
+            if (body.format === CHECKPOINT_FORMAT && JSON.stringify(body.entries) === entriesText(e.rule.set)) {
+              e.state = restoreState(JSON.stringify(body.state));
+              e.lastT = body.lastT ?? -Infinity;
+              e.origin = 'checkpoint';
+            }
           }
         } catch (err) {
           process.emitWarning(`series ${e.id}: checkpoint not restored, replaying history instead: ${(err as Error).message}`);
@@ -273,32 +316,27 @@ export class Engine {
   }
 
   /** The synchronous per-sample pass and the store writes. */
-  async #apply(ts: TenantState, b: IngestBatch, entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], mode: IngestMode): Promise<IngestOutcome> {
+  #apply(ts: TenantState, b: BatchView, entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], mode: IngestMode): Promise<IngestOutcome> {
     const n = b.length;
     const sids = b.seriesIds;
     const times = b.timestamps;
     const values = b.values;
     const flags = b.flags;
-    const order = timeOrder(b);
+    const order = timeOrder(b, this.#scratch);
     const tolerance = ts.limits.outOfOrderToleranceMs;
     const live = mode === 'live';
     const outcome: IngestOutcome = {
       accepted: 0, duplicates: 0, stale: 0, judged: 0, anomalies: 0,
       rejected: new Map(), rejectedTotal: 0, cardinality: undefined, detectNs: 0, storeMs: 0,
     };
-    // Fresh arrays per batch: the store reads them until its promise settles, and batches overlap.
-    const sId = new Int32Array(n);
-    const sT = new Float64Array(n);
-    const sV = new Float64Array(n);
-    const bId = new Int32Array(n);
-    const bT = new Float64Array(n);
-    const bE = new Float64Array(n);
-    const bL = new Float64Array(n);
-    const bU = new Float64Array(n);
-    const bS = new Float64Array(n);
+    // Reused for every batch: the store copies them before append returns.
+    const { sId, sT, sV, bId, bT, bE, bL, bU, bS } = this.#scratch.reserve(n);
     let k = 0;
     let kb = 0;
     const out = this.#verdict;
+    // Alert stage: `watch` says per series id whether every judged point or only anomalies go in.
+    const al = live ? this.alerting?.stage : undefined;
+    const observed = al?.counters.verdicts ?? 0;
     const started = process.hrtime.bigint();
     for (let j = 0; j < n; j++) {
       const i = order === null ? j : order[j];
@@ -334,6 +372,11 @@ export class Engine {
         continue;
       }
       const verdict = e.rule.set.update(e.state, t, v, out);
+      if (al !== undefined) {
+        let w = e.id < al.watch.length ? al.watch[e.id] : 0;
+        if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
+        if (w === 2 || (!verdict.learning && verdict.score >= e.rule.threshold)) al.observe(ts.id, e.id, e.metric, e.labels, e.rule.name, e.rule.threshold, t, v, verdict, ts.configVersion);
+      }
       e.lastT = t;
       e.dirty = true;
       e.ended = false;
@@ -352,18 +395,19 @@ export class Engine {
       }
     }
     outcome.detectNs = Number(process.hrtime.bigint() - started);
+    if (al !== undefined && al.counters.verdicts !== observed) this.alerting!.kick();
     this.#seq++;
-    if (k > 0 || kb > 0) {
-      const t0 = performance.now();
-      const [res] = await Promise.all([
-        k > 0 ? this.store.samples.append({ seriesId: sId.subarray(0, k), t: sT.subarray(0, k), v: sV.subarray(0, k) }) : { inserted: 0, duplicates: 0 },
-        kb > 0 ? this.store.samples.appendBands({ seriesId: bId.subarray(0, kb), t: bT.subarray(0, kb), expected: bE.subarray(0, kb), lower: bL.subarray(0, kb), upper: bU.subarray(0, kb), score: bS.subarray(0, kb) }) : 0,
-      ]);
+    if (k === 0 && kb === 0) return Promise.resolve(outcome);
+    const t0 = performance.now();
+    // Both calls copy their columns now and commit together (group commit).
+    const samples = k > 0 ? this.store.samples.append({ seriesId: sId.subarray(0, k), t: sT.subarray(0, k), v: sV.subarray(0, k) }) : { inserted: 0, duplicates: 0 };
+    const bands = kb > 0 ? this.store.samples.appendBands({ seriesId: bId.subarray(0, kb), t: bT.subarray(0, kb), expected: bE.subarray(0, kb), lower: bL.subarray(0, kb), upper: bU.subarray(0, kb), score: bS.subarray(0, kb) }) : 0;
+    return Promise.all([samples, bands]).then(([res]) => {
       outcome.storeMs = performance.now() - t0;
       outcome.accepted = k;
       outcome.duplicates = res.duplicates;
-    }
-    return outcome;
+      return outcome;
+    });
   }
 
   #reject(o: IngestOutcome, reason: string, field: string, problem: string, refusal?: SeriesRefusal): void {
@@ -442,8 +486,7 @@ export class Engine {
         const seq = this.#seq;
         const cps: Checkpoint[] = chunk.map((e) => {
           e.dirty = false;
-          const body: CheckpointBody = { format: CHECKPOINT_FORMAT, lastT: e.lastT > -Infinity ? e.lastT : null, entries: e.rule.set.entries, state: snapshotState(e.state) };
-          return { seriesId: e.id, seq, blob: Buffer.from(JSON.stringify(body)), at: now };
+          return { seriesId: e.id, seq, blob: encodeCheckpoint(e.lastT, entriesText(e.rule.set), e.state), at: now };
         });
         try {
           written += await this.store.checkpoints.put(cps);
@@ -474,6 +517,7 @@ export class Engine {
     await Promise.allSettled([...this.#inflight]);
     if (this.#checkpointing) await this.#checkpointing.catch(() => undefined);
     await this.checkpoint();
+    await this.alerting?.close();
   }
 }
 
@@ -481,11 +525,11 @@ export class Engine {
  * A permutation that visits samples in (series, time) order, or null when every series'
  * samples are already ascending (the common case: no allocation).
  */
-function timeOrder(b: IngestBatch): Int32Array | null {
+function timeOrder(b: BatchView, scratch: Scratch): Int32Array | null {
   const n = b.length;
   const sids = b.seriesIds;
   const times = b.timestamps;
-  const last = new Float64Array(b.seriesCount).fill(-Infinity);
+  const last = scratch.lastTimes(b.seriesCount);
   let sorted = true;
   for (let i = 0; i < n; i++) {
     const s = sids[i];
@@ -499,4 +543,92 @@ function timeOrder(b: IngestBatch): Int32Array | null {
   const idx = Array.from({ length: n }, (_, i) => i);
   idx.sort((a, c) => sids[a] - sids[c] || times[a] - times[c] || a - c);
   return Int32Array.from(idx);
+}
+
+const entriesTexts = new WeakMap<DetectorSet<unknown>, string>();
+
+/** A detector set's entries as JSON: what a checkpoint records to be matched on restore. */
+function entriesText(set: DetectorSet<unknown>): string {
+  let text = entriesTexts.get(set);
+  if (text === undefined) entriesTexts.set(set, (text = JSON.stringify(set.entries)));
+  return text;
+}
+
+/** What the engine reads of a decoded batch. */
+type BatchView = Pick<IngestBatch, 'length' | 'seriesCount' | 'seriesIds' | 'timestamps' | 'values' | 'flags' | 'seriesKey' | 'seriesMetric' | 'seriesLabels'>;
+
+/** Per-batch work arrays, reused: the pass is synchronous and the store copies what it keeps. */
+class Scratch {
+  #n = 0;
+  sId = new Int32Array(0);
+  sT = new Float64Array(0);
+  sV = new Float64Array(0);
+  bId = new Int32Array(0);
+  bT = new Float64Array(0);
+  bE = new Float64Array(0);
+  bL = new Float64Array(0);
+  bU = new Float64Array(0);
+  bS = new Float64Array(0);
+  #last = new Float64Array(0);
+
+  reserve(n: number): this {
+    if (n > this.#n) {
+      const cap = Math.max(n, 2 * this.#n, 1024);
+      this.#n = cap;
+      this.sId = new Int32Array(cap);
+      this.bId = new Int32Array(cap);
+      [this.sT, this.sV, this.bT, this.bE, this.bL, this.bU, this.bS] = Array.from({ length: 7 }, () => new Float64Array(cap));
+    }
+    return this;
+  }
+
+  /** -Infinity per series row (valid until the next call). */
+  lastTimes(rows: number): Float64Array {
+    if (this.#last.length < rows) this.#last = new Float64Array(Math.max(rows, 2 * this.#last.length));
+    const a = this.#last.subarray(0, rows);
+    a.fill(-Infinity);
+    return a;
+  }
+}
+
+/**
+ * A copy of what the engine reads from a decoded batch, for the passes that outlive the
+ * caller's batch (new series must be interned first). Series rows share the batch's label
+ * arrays, which the batch never mutates.
+ */
+class BatchCopy implements BatchView {
+  readonly length: number;
+  readonly seriesCount: number;
+  readonly seriesIds: Int32Array;
+  readonly timestamps: Float64Array;
+  readonly values: Float64Array;
+  readonly flags: Uint8Array;
+  readonly #keys: string[] = [];
+  readonly #metrics: string[] = [];
+  readonly #labels: (readonly string[])[] = [];
+
+  constructor(b: IngestBatch) {
+    const n = b.length;
+    this.length = n;
+    this.seriesCount = b.seriesCount;
+    this.seriesIds = b.seriesIds.slice(0, n);
+    this.timestamps = b.timestamps.slice(0, n);
+    this.values = b.values.slice(0, n);
+    this.flags = b.flags.slice(0, n);
+    for (let s = 0; s < b.seriesCount; s++) {
+      this.#keys.push(b.seriesKey(s));
+      this.#metrics.push(b.seriesMetric(s));
+      this.#labels.push(b.seriesLabels(s));
+    }
+  }
+
+  seriesKey(i: number): string {
+    return this.#keys[i];
+  }
+  seriesMetric(i: number): string {
+    return this.#metrics[i];
+  }
+  seriesLabels(i: number): readonly string[] {
+    return this.#labels[i];
+  }
 }

@@ -1,4 +1,5 @@
 import type { Labels, Store } from '../store/index.ts';
+import type { AlertingOptions } from './alerting.ts';
 
 /** A point whose fused score reached its rule's threshold, as the API lists it. */
 export interface Anomaly {
@@ -62,4 +63,6 @@ export interface EngineOptions {
   readonly maxReplay: number;
   /** How often the checkpoint timer also runs the store's retention sweep (ms); 0 never. */
   readonly sweepIntervalMs: number;
+  /** Alerting and notification options; false turns the alert stage off (replay tools, benchmarks). */
+  readonly alerting?: AlertingOptions | false;
 }

@@ -269,6 +269,23 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.equal((await store.samples.range('acme', id, 0, T0 * 2)).t.length, 0);
         });
       }
+      test('the caller may refill its arrays as soon as append returns', async ({ store }) => {
+        const id = await oneSeries(store);
+        const seriesId = Float64Array.of(id, id);
+        const t = Float64Array.of(T0, T0 + 1000);
+        const v = Float64Array.of(1, 2);
+        const expected = Float64Array.of(10, 20);
+        const pending = Promise.all([
+          store.samples.append({ seriesId, t, v }),
+          store.samples.appendBands({ seriesId, t, expected, lower: expected, upper: expected, score: expected }),
+        ]);
+        t.fill(T0 + 5000);
+        v.fill(-1);
+        expected.fill(-1);
+        await pending;
+        assert.deepEqual([...(await store.samples.range('acme', id, 0, T0 * 2)).v], [1, 2]);
+        assert.deepEqual([...(await store.samples.bands('acme', id, 0, T0 * 2)).expected], [10, 20]);
+      });
       test('an empty batch is fine', async ({ store }) => {
         assert.deepEqual(await store.samples.append({ seriesId: [], t: [], v: [] }), { inserted: 0, duplicates: 0 });
       });

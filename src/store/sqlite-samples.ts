@@ -1,8 +1,27 @@
 // Samples, bands and rollups on SQLite: the write hot path, range reads and the retention sweep.
+//
+// Layout. One row per point (the first design) cost two B-tree inserts per sample, which was
+// most of the ingest CPU. Now:
+// - append() and appendBands() copy points into the in-memory head (sample-head.ts), into
+//   the active block, and queue. Group commit writes everything queued in one event-loop turn
+//   as ONE row of `sample_log` (a columnar blob) in one transaction; the promises resolve after
+//   that commit, so an acknowledged point is in SQLite's write-ahead log (durable as before).
+// - A block is sealed when it holds `blockPoints` points or is BLOCK_MS old, then flushed in
+//   the background: per series one `sample_chunks` row holding its samples and bands (times
+//   and values as typed arrays), keyed (block, series) so a flush appends to the B-tree in
+//   order; a few thousand series per transaction; then the block's `sample_blocks` row (its
+//   time span) and the deletion of its log rows commit together. Chunk keys
+//   carry the block id, so re-flushing a block after a crash rewrites the same rows.
+// - Reads seek (block, series) in every stored block whose span overlaps the range (the block
+//   list is in memory) and merge with the head. Many short blocks make long reads slower:
+//   merging old blocks (compaction) is the next step if that shows.
+// - open replays `sample_log` into the head; kill -9 at any point loses nothing committed.
 import type { Statement } from 'better-sqlite3';
 import { TidemarkError } from '../errors.ts';
 import { ceilMinute, checkId, checkLimit, checkTime, floorMinute } from './check.ts';
-import { type SqliteContext, num, translateError } from './sqlite-base.ts';
+import { decodeChunk, decodeLogRow, encodeChunk, encodeLogRow, type ChunkPoints } from './sample-codec.ts';
+import { HeadBlock, IdValues, type PointBuffer } from './sample-head.ts';
+import { type SqliteContext, translateError } from './sqlite-base.ts';
 import type {
   AppendResult,
   BandBatch,
@@ -15,81 +34,164 @@ import type {
   SweepResult,
 } from './types.ts';
 
+/** Points (samples + bands) after which the active block is sealed and flushed (~160 MB of head). */
+export const DEFAULT_BLOCK_POINTS = 4_000_000;
+/** Age after which a non-empty active block is sealed at its next commit (ms). */
+const BLOCK_MS = 300_000;
+/** The time span of a block's live points (undefined when it has none). */
+function spanOf(block: HeadBlock): { tMin: number; tMax: number } | undefined {
+  let tMin = Infinity;
+  let tMax = -Infinity;
+  for (const buf of [block.samples, block.bands]) {
+    for (let i = 0; i < buf.length; i++) {
+      if (buf.dead[i] !== 0) continue;
+      const t = buf.t[i];
+      if (t < tMin) tMin = t;
+      if (t > tMax) tMax = t;
+    }
+  }
+  return tMin <= tMax ? { tMin, tMax } : undefined;
+}
+
+/** Distinct series of a block's samples and bands, ascending. */
+function seriesOf(block: HeadBlock): Float64Array {
+  const a = block.samples.seriesIds();
+  const b = block.bands.seriesIds();
+  if (b.length === 0) return a;
+  const all = new Float64Array(a.length + b.length);
+  let n = 0;
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (n === 0 || all[n - 1] !== x) all[n++] = x;
+  }
+  return all.subarray(0, n);
+}
+
+/** Blocks in memory (sealed ones waiting included) before flushing stops yielding to ingest. */
+const MAX_BLOCKS = 3;
+/** Series per flush transaction: a few milliseconds each, so requests interleave with a flush. */
+const FLUSH_SERIES = 500;
+/** Series per sweep transaction. */
+const SWEEP_CHUNK = 1000;
+
+const SAMPLES = 0;
+const BANDS = 1;
+
 interface Pending {
-  batch: SampleBatch;
-  n: number;
-  resolve: (r: AppendResult) => void;
+  kind: typeof SAMPLES | typeof BANDS;
+  from: number;
+  to: number;
+  result: AppendResult | number;
+  resolve: (r: never) => void;
   reject: (err: unknown) => void;
 }
 
-/** Samples per group-commit transaction (about 50 ms of writing at worst). */
-const GROUP_MAX_ROWS = 20_000;
-/** Series per sweep transaction: small enough that an ingest waits milliseconds, not seconds. */
-const SWEEP_CHUNK = 1000;
+/** A flushed block and the span of its points (t_min may be raised by sweeps). */
+interface StoredBlock {
+  readonly id: number;
+  tMin: number;
+  readonly tMax: number;
+}
+
+/** Points of one series from one chunk or head block. */
+interface Part extends ChunkPoints {
+  readonly block: number;
+}
+
+/** Times already stored for one series, loaded on its first late point in an append. */
+interface Known {
+  set: Set<number>;
+  low: number;
+}
+
+export interface SampleStoreStats {
+  /** Points in the head (not yet in chunks), samples and bands. */
+  headPoints: number;
+  /** Blocks in memory, the active one included. */
+  blocks: number;
+  /** Log rows written and chunks written since open. */
+  logRows: number;
+  chunks: number;
+}
 
 export class SqliteSamples implements SampleStore {
   readonly #ctx: SqliteContext;
   readonly #retention: RetentionPolicy;
   readonly #groupCommit: boolean;
-  readonly #insert: Statement<[number, number, number]>;
-  readonly #insertBand: Statement<[number, number, number, number, number, number]>;
+  readonly #blockPoints: number;
   readonly #owner: Statement<[number], string>;
-  readonly #range: Statement<[number, number, number, number]>;
-  readonly #bands: Statement<[number, number, number, number]>;
+  readonly #chunkOf: Statement<[number, number], Buffer>;
+  readonly #putChunk: Statement<[number, number, number, number, number, number, Buffer]>;
+  readonly #putBlock: Statement<[number, number, number]>;
+  readonly #putLog: Statement<[number, number, Buffer]>;
+  readonly #dropLog: Statement<[number]>;
   readonly #rollupsStored: Statement<[number, number, number]>;
-  readonly #rollupsRaw: Statement<[number, number, number]>;
   readonly #getMeta: Statement<[string], number>;
   readonly #setMeta: Statement<[string, number]>;
-  readonly #writeMany: (queue: Pending[]) => AppendResult[];
-  readonly #writeOne: (batch: SampleBatch, n: number) => AppendResult;
+  readonly #writeLog: (block: HeadBlock, row: Buffer) => void;
+  /** Oldest first; the last one is the active block. */
+  #blocks: HeadBlock[] = [];
+  /** Flushed blocks, by id, with the span of their points. */
+  #stored: StoredBlock[] = [];
+  /** Newest point time over all flushed blocks: an upper bound for any series' newest sample. */
+  #storedMaxT = -Infinity;
+  readonly #inMemory = new Set<number>();
+  #nextBlock: number;
+  #logSeq = 0;
+  /** Newest stored sample time per series; NaN until looked up. */
+  readonly #maxT = new IdValues();
   #queue: Pending[] = [];
-  #sweeping: Promise<void> = Promise.resolve();
   #scheduled = false;
+  #flushing: Promise<void> | undefined;
+  #sweeping: Promise<void> = Promise.resolve();
+  #logRows = 0;
+  #chunks = 0;
   /** Minutes before this are in rollups_1m (null: never swept). */
   #watermark: number | null;
   /** Raw samples before this may have been deleted (null: never). */
   #rawCut: number | null;
+  readonly #scratch = new Float64Array(4);
 
-  constructor(ctx: SqliteContext, retention: RetentionPolicy, groupCommit: boolean) {
+  constructor(ctx: SqliteContext, retention: RetentionPolicy, groupCommit: boolean, blockPoints = DEFAULT_BLOCK_POINTS) {
     this.#ctx = ctx;
     this.#retention = retention;
     this.#groupCommit = groupCommit;
+    this.#blockPoints = blockPoints;
     const db = ctx.db;
-    // INSERT OR IGNORE: the first value for (series, t) wins, so a retried batch changes
-    // nothing and stored history matches what the detectors already consumed. PostgreSQL:
-    // INSERT ... ON CONFLICT DO NOTHING.
-    this.#insert = db.prepare('INSERT OR IGNORE INTO samples (series_id, t, v) VALUES (?, ?, ?)');
-    this.#insertBand = db.prepare(
-      `INSERT INTO bands (series_id, t, expected, lower, upper, score) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (series_id, t) DO UPDATE SET expected = excluded.expected, lower = excluded.lower,
-         upper = excluded.upper, score = excluded.score`,
-    );
     this.#owner = db.prepare<[number], string>('SELECT tenant FROM series WHERE id = ?').pluck();
-    // LIMIT -1 is SQLite for "no limit" (PostgreSQL: LIMIT ALL or NULL).
-    this.#range = db.prepare<[number, number, number, number]>('SELECT t, v FROM samples WHERE series_id = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?').raw();
-    this.#bands = db
-      .prepare<[number, number, number, number]>('SELECT t, expected, lower, upper, score FROM bands WHERE series_id = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?')
-      .raw();
+    this.#chunkOf = db.prepare<[number, number], Buffer>('SELECT data FROM sample_chunks WHERE block = ? AND series_id = ?').pluck();
+    this.#putChunk = db.prepare('INSERT OR REPLACE INTO sample_chunks (block, series_id, t_min, t_max, samples, bands, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#putBlock = db.prepare('INSERT OR REPLACE INTO sample_blocks (block, t_min, t_max) VALUES (?, ?, ?)');
+    for (const [id, tMin, tMax] of db.prepare('SELECT block, t_min, t_max FROM sample_blocks ORDER BY block').raw().all() as [number, number, number][]) {
+      this.#addStored({ id, tMin, tMax });
+    }
+    this.#putLog = db.prepare('INSERT INTO sample_log (block, seq, data) VALUES (?, ?, ?)');
+    this.#dropLog = db.prepare('DELETE FROM sample_log WHERE block = ?');
     this.#rollupsStored = db.prepare<[number, number, number]>('SELECT t, n, sum, min, max FROM rollups_1m WHERE series_id = ? AND t >= ? AND t < ? ORDER BY t').raw();
-    // Integer division floors for t >= 0 in both SQLite and PostgreSQL.
-    this.#rollupsRaw = db
-      .prepare<[number, number, number]>(
-        `SELECT (t / 60000) * 60000 AS m, count(v), sum(v), min(v), max(v) FROM samples
-         WHERE series_id = ? AND t >= ? AND t < ? GROUP BY m ORDER BY m`,
-      )
-      .raw();
     this.#getMeta = db.prepare<[string], number>('SELECT value FROM store_meta WHERE key = ?').pluck();
     this.#setMeta = db.prepare('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.#watermark = this.#getMeta.get('rollup_watermark') ?? null;
     this.#rawCut = this.#getMeta.get('raw_cut') ?? null;
-    this.#writeOne = db.transaction((batch: SampleBatch, n: number) => this.#rows(batch, n));
-    this.#writeMany = db.transaction((queue: Pending[]) => queue.map((p) => this.#rows(p.batch, p.n)));
+    this.#writeLog = db.transaction((block: HeadBlock, row: Buffer) => {
+      // The block id is taken when its first row is written, so ids never repeat across restarts.
+      if (block.logRows === 0) this.#setMeta.run('sample_block', block.id);
+      this.#putLog.run(block.id, ++this.#logSeq, row);
+    });
+    this.#nextBlock = (this.#getMeta.get('sample_block') ?? 0) + 1;
+    this.#convertLegacyRows();
+    this.#recover();
   }
 
+  // ---------------------------------------------------------------------------------------
+  // Writes
+
   /**
-   * Durable on resolve: the transaction has committed to the write-ahead log (see sqlite.ts for
-   * what that survives). With group commit, batches appended in the same event-loop turn share
-   * one transaction; if it fails, each is retried alone so one bad batch fails only itself.
+   * Durable on resolve: the group's log row has committed to SQLite's write-ahead log (see
+   * sqlite.ts for what that survives). The batch is copied before this returns. With group
+   * commit, appends in the same event-loop turn share one log row and transaction; if it
+   * fails, each is retried alone so one bad batch fails only itself.
    */
   append(batch: SampleBatch): Promise<AppendResult> {
     let n: number;
@@ -100,71 +202,431 @@ export class SqliteSamples implements SampleStore {
       return Promise.reject(err);
     }
     if (n === 0) return Promise.resolve({ inserted: 0, duplicates: 0 });
-    if (!this.#groupCommit) return this.#ctx.run(() => this.#writeOne(batch, n));
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ batch, n, resolve, reject });
-      if (!this.#scheduled) {
+    const buf = this.#active().samples;
+    const from = buf.length;
+    let inserted: number;
+    try {
+      inserted = this.#insertSamples(buf, batch, n);
+    } catch (err) {
+      buf.kill(from, buf.length);
+      return Promise.reject(translateError(err));
+    }
+    return this.#enqueue(SAMPLES, from, buf.length, { inserted, duplicates: n - inserted });
+  }
+
+  #insertSamples(buf: PointBuffer, batch: SampleBatch, n: number): number {
+    const { seriesId, t, v } = batch;
+    const maxT = this.#maxT;
+    const one = this.#scratch;
+    let known: Map<number, Known> | undefined;
+    let inserted = 0;
+    for (let i = 0; i < n; i++) {
+      const sid = seriesId[i];
+      const ti = t[i];
+      let m = maxT.get(sid);
+      if (m !== m) m = this.#loadMaxT(sid);
+      one[0] = v[i];
+      if (ti > m) {
+        maxT.set(sid, ti);
+        if (known !== undefined) known.get(sid)?.set.add(ti);
+        buf.push(sid, ti, one, 0);
+        inserted++;
+        continue;
+      }
+      // At or before the newest stored time: a duplicate unless that time is free.
+      known ??= new Map();
+      let k = known.get(sid);
+      if (k === undefined) known.set(sid, (k = { set: this.#headTimes(sid), low: Infinity }));
+      if (ti < k.low) {
+        this.#storedTimes(sid, ti, k.low, k.set);
+        k.low = ti;
+      }
+      if (k.set.has(ti)) continue;
+      k.set.add(ti);
+      buf.push(sid, ti, one, 0);
+      inserted++;
+    }
+    return inserted;
+  }
+
+  /**
+   * At or after the newest sample time of a series (-Infinity when none): the newest time of
+   * any flushed block (there is no per-series index to ask), or of its points in the head.
+   * Only the duplicate check's fast path depends on it, and too high is merely slower.
+   */
+  #loadMaxT(sid: number): number {
+    let m = this.#storedMaxT;
+    for (const b of this.#blocks) {
+      const buf = b.samples;
+      for (let i = buf.newest(sid); i >= 0; i = buf.prev[i]) if (buf.dead[i] === 0 && buf.t[i] > m) m = buf.t[i];
+    }
+    this.#maxT.set(sid, m);
+    return m;
+  }
+
+  #headTimes(sid: number): Set<number> {
+    const set = new Set<number>();
+    for (const b of this.#blocks) {
+      const buf = b.samples;
+      for (let i = buf.newest(sid); i >= 0; i = buf.prev[i]) if (buf.dead[i] === 0) set.add(buf.t[i]);
+    }
+    return set;
+  }
+
+  /** Adds the stored (chunk) sample times of a series in [from, to) to `set`. */
+  #storedTimes(sid: number, from: number, to: number, set: Set<number>): void {
+    for (const c of this.#chunks_(SAMPLES, sid, from, to)) {
+      for (let i = 0; i < c.t.length; i++) if (c.t[i] >= from && c.t[i] < to) set.add(c.t[i]);
+    }
+  }
+
+  /** Writes bands; a band for an existing (series, t) replaces it (the newest write wins on read). */
+  appendBands(batch: BandBatch): Promise<number> {
+    let n: number;
+    try {
+      if (this.#ctx.closed) throw new TidemarkError('TM_ERR_STORE', 'the store is closed');
+      n = checkBandBatch(batch);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (n === 0) return Promise.resolve(0);
+    const buf = this.#active().bands;
+    const from = buf.length;
+    const { seriesId, t, expected, lower, upper, score } = batch;
+    const four = this.#scratch;
+    for (let i = 0; i < n; i++) {
+      four[0] = expected[i];
+      four[1] = lower[i];
+      four[2] = upper[i];
+      four[3] = score[i];
+      buf.push(seriesId[i], t[i], four, 0);
+    }
+    return this.#enqueue(BANDS, from, buf.length, n);
+  }
+
+  #active(): HeadBlock {
+    const last = this.#blocks[this.#blocks.length - 1];
+    if (last !== undefined && !last.sealed) return last;
+    const b = new HeadBlock(this.#nextBlock++);
+    this.#blocks.push(b);
+    this.#inMemory.add(b.id);
+    return b;
+  }
+
+  #enqueue<R extends AppendResult | number>(kind: Pending['kind'], from: number, to: number, result: R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ kind, from, to, result, resolve: resolve as (r: never) => void, reject });
+      if (!this.#groupCommit) this.commit();
+      else if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => this.commit());
       }
     });
   }
 
   /**
-   * Commits queued batches: up to GROUP_MAX_ROWS samples per transaction, so one event-loop
-   * turn is not blocked for long; the rest go in the next turn. close() calls it until empty.
+   * Commits everything queued as one log row (one transaction), then seals the active block
+   * if it is full or old. Every queued point is in the active block: sealing happens only here.
    */
-  flush(): void {
+  commit(): void {
     this.#scheduled = false;
-    if (this.#queue.length === 0) return;
-    let take = 0;
-    for (let rows = 0; take < this.#queue.length && (take === 0 || rows + this.#queue[take].n <= GROUP_MAX_ROWS); take++) rows += this.#queue[take].n;
-    const queue = this.#queue.slice(0, take);
-    this.#queue = this.#queue.slice(take);
-    if (this.#queue.length > 0) {
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
-    }
-    let results: AppendResult[] | undefined;
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    this.#queue = [];
+    const block = this.#active();
     try {
-      results = this.#writeMany(queue);
+      this.#logGroup(block, queue);
+      for (const p of queue) p.resolve(p.result as never);
     } catch {
-      // Fall through: retry each batch alone below.
+      // Retry each alone: one bad batch fails only itself; its points leave the head.
+      for (const p of queue) {
+        try {
+          this.#logGroup(block, [p]);
+          p.resolve(p.result as never);
+        } catch (err) {
+          (p.kind === SAMPLES ? block.samples : block.bands).kill(p.from, p.to);
+          p.reject(translateError(err));
+        }
+      }
     }
-    if (results) {
-      for (let i = 0; i < queue.length; i++) queue[i].resolve(results[i]);
-      return;
+    if (block.points >= this.#blockPoints || (block.points > 0 && performance.now() - block.startedAt >= BLOCK_MS)) this.#seal();
+  }
+
+  #logGroup(block: HeadBlock, group: Pending[]): void {
+    let sFrom = Infinity;
+    let sTo = -Infinity;
+    let bFrom = Infinity;
+    let bTo = -Infinity;
+    for (const p of group) {
+      if (p.to === p.from) continue;
+      if (p.kind === SAMPLES) {
+        sFrom = Math.min(sFrom, p.from);
+        sTo = Math.max(sTo, p.to);
+      } else {
+        bFrom = Math.min(bFrom, p.from);
+        bTo = Math.max(bTo, p.to);
+      }
     }
-    for (const p of queue) {
-      try {
-        p.resolve(this.#writeOne(p.batch, p.n));
-      } catch (err) {
-        p.reject(translateError(err));
+    if (sFrom === Infinity && bFrom === Infinity) return; // only duplicates: nothing new to log
+    if (sFrom === Infinity) sFrom = sTo = 0;
+    if (bFrom === Infinity) bFrom = bTo = 0;
+    this.#writeLog(block, encodeLogRow(block.samples, sFrom, sTo, block.bands, bFrom, bTo));
+    block.logRows++;
+    this.#logRows++;
+  }
+
+  #seal(): void {
+    const last = this.#blocks[this.#blocks.length - 1];
+    if (last === undefined || last.sealed || last.points === 0) return;
+    last.sealed = true;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    this.#flushing ??= this.#flushLoop()
+      .catch((err) => process.emitWarning(`sample flush failed, will retry at the next seal: ${(err as Error).message}`))
+      .finally(() => (this.#flushing = undefined));
+  }
+
+  async #flushLoop(): Promise<void> {
+    while (!this.#ctx.closed && this.#blocks.length > 0 && this.#blocks[0].sealed) {
+      const block = this.#blocks[0];
+      for (const step of this.#flushSteps(block)) {
+        if (this.#ctx.closed) return;
+        step();
+        // Back-pressure: when sealed blocks pile up, flush without yielding, so the head's
+        // memory stays bounded even if ingest outruns the background flush.
+        if (this.#blocks.length <= MAX_BLOCKS) await yieldToEventLoop();
       }
     }
   }
 
-  /** Commits everything queued, now. */
-  flushAll(): void {
-    while (this.#queue.length > 0) this.flush();
+  /**
+   * The transactions that move a sealed block into chunks, in order: chunk rows for a few
+   * thousand series each, then the deletion of its log rows and its release from memory.
+   */
+  #flushSteps(block: HeadBlock): (() => void)[] {
+    const db = this.#ctx.db;
+    const steps: (() => void)[] = [];
+    const ids = seriesOf(block);
+    for (let lo = 0; lo < ids.length; lo += FLUSH_SERIES) {
+      const slice = ids.subarray(lo, lo + FLUSH_SERIES);
+      steps.push(() => db.transaction(() => this.#writeChunks(block, slice))());
+    }
+    steps.push(() => {
+      const span = spanOf(block);
+      this.#ctx.db.transaction(() => {
+        if (span !== undefined) this.#putBlock.run(block.id, span.tMin, span.tMax);
+        this.#dropLog.run(block.id);
+      })();
+      if (span !== undefined && !this.#stored.some((b) => b.id === block.id)) this.#addStored({ id: block.id, ...span });
+      if (this.#blocks[0] === block) this.#blocks.shift();
+      this.#inMemory.delete(block.id);
+    });
+    return steps;
   }
 
-  #rows(batch: SampleBatch, n: number): AppendResult {
-    const { seriesId, t, v } = batch;
-    const insert = this.#insert;
-    let inserted = 0;
-    for (let i = 0; i < n; i++) inserted += insert.run(seriesId[i], t[i], v[i]).changes;
-    return { inserted, duplicates: n - inserted };
+  #writeChunks(block: HeadBlock, ids: Float64Array): void {
+    const { samples, bands } = block;
+    const none = new Int32Array(0);
+    for (let s = 0; s < ids.length; s++) {
+      const sid = ids[s];
+      const si = samples.newest(sid) >= 0 ? samples.pointsOf(sid) : none;
+      const bi = bands.newest(sid) >= 0 ? bands.pointsOf(sid) : none;
+      if (si.length + bi.length === 0) continue;
+      const tMin = Math.min(si.length > 0 ? samples.t[si[0]] : Infinity, bi.length > 0 ? bands.t[bi[0]] : Infinity);
+      const tMax = Math.max(si.length > 0 ? samples.t[si[si.length - 1]] : -Infinity, bi.length > 0 ? bands.t[bi[bi.length - 1]] : -Infinity);
+      this.#putChunk.run(block.id, sid, tMin, tMax, si.length, bi.length, encodeChunk(samples, si, bands, bi));
+      this.#chunks++;
+    }
+  }
+
+  #addStored(b: StoredBlock): void {
+    // Ids only grow, except block 0 (converted rows), which is written first.
+    this.#stored.push(b);
+    if (this.#stored.length > 1 && b.id < this.#stored[this.#stored.length - 2].id) this.#stored.sort((x, y) => x.id - y.id);
+    if (b.tMax > this.#storedMaxT) this.#storedMaxT = b.tMax;
+  }
+
+  /** Commits the queue and moves the whole head into chunks, synchronously (close, tests). */
+  flushAll(): void {
+    this.commit();
+    this.#seal();
+    for (const block of [...this.#blocks]) if (block.sealed) for (const step of this.#flushSteps(block)) step();
+  }
+
+  /** Commits the queue and waits until every block sealed so far is in chunks. */
+  async #drain(): Promise<void> {
+    this.commit();
+    this.#seal();
+    while (this.#blocks.length > 0 && this.#blocks[0].sealed && !this.#ctx.closed) {
+      const before = this.#blocks[0];
+      this.#scheduleFlush();
+      await this.#flushing;
+      if (this.#blocks[0] === before && !this.#ctx.closed) throw new TidemarkError('TM_ERR_STORE', 'the sample head could not be flushed into chunks (see the warning above)');
+    }
+  }
+
+  stats(): SampleStoreStats {
+    let headPoints = 0;
+    for (const b of this.#blocks) headPoints += b.points;
+    return { headPoints, blocks: this.#blocks.length, logRows: this.#logRows, chunks: this.#chunks };
+  }
+
+  /** Replays `sample_log` into the head: every block found there is sealed and flushed again. */
+  #recover(): void {
+    const rows = this.#ctx.db.prepare('SELECT block, seq, data FROM sample_log ORDER BY block, seq').raw().iterate() as IterableIterator<[number, number, Buffer]>;
+    let block: HeadBlock | undefined;
+    for (const [id, seq, data] of rows) {
+      if (block === undefined || block.id !== id) {
+        block = new HeadBlock(id);
+        block.sealed = true;
+        this.#blocks.push(block);
+        this.#inMemory.add(id);
+        if (id >= this.#nextBlock) this.#nextBlock = id + 1;
+      }
+      decodeLogRow(data, block.samples, block.bands);
+      block.logRows++;
+      if (seq > this.#logSeq) this.#logSeq = seq;
+    }
+    if (this.#blocks.length > 0) this.#scheduleFlush();
+  }
+
+  /** Rows of the first schema's one-row-per-point tables become chunks (block 0), once. */
+  #convertLegacyRows(): void {
+    const db = this.#ctx.db;
+    const hasRows = (table: string) => db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() !== undefined;
+    if (!hasRows('samples') && !hasRows('bands')) return;
+    db.transaction(() => {
+      // A series at a time, so memory stays bounded by the largest series.
+      const ids = db.prepare('SELECT series_id FROM samples UNION SELECT series_id FROM bands ORDER BY 1').pluck().all() as number[];
+      const samples = db.prepare('SELECT t, v FROM samples WHERE series_id = ? ORDER BY t').raw();
+      const bands = db.prepare('SELECT t, expected, lower, upper, score FROM bands WHERE series_id = ? ORDER BY t').raw();
+      const vals = new Float64Array(4);
+      let tMin = Infinity;
+      let tMax = -Infinity;
+      for (const sid of ids) {
+        const block = new HeadBlock(0);
+        for (const [stmt, buf] of [
+          [samples, block.samples],
+          [bands, block.bands],
+        ] as const) {
+          for (const row of stmt.all(sid) as (number | null)[][]) {
+            for (let k = 0; k < buf.width; k++) vals[k] = row[1 + k] ?? NaN;
+            buf.push(sid, row[0] as number, vals, 0);
+          }
+        }
+        this.#writeChunks(block, Float64Array.of(sid));
+        const span = spanOf(block);
+        if (span !== undefined) {
+          tMin = Math.min(tMin, span.tMin);
+          tMax = Math.max(tMax, span.tMax);
+        }
+      }
+      if (tMin <= tMax) {
+        this.#putBlock.run(0, tMin, tMax);
+        this.#addStored({ id: 0, tMin, tMax });
+      }
+      db.exec('DELETE FROM samples; DELETE FROM bands;');
+    })();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads
+
+  /** Decoded chunks of a series overlapping [from, to), without those of blocks still in memory. */
+  #chunks_(kind: number, sid: number, from: number, to: number): Part[] {
+    const out: Part[] = [];
+    for (const b of this.#stored) {
+      if (b.tMax < from || b.tMin >= to || this.#inMemory.has(b.id)) continue;
+      const data = this.#chunkOf.get(b.id, sid);
+      if (data === undefined) continue;
+      const c = decodeChunk(data, kind);
+      if (c.t.length > 0) out.push({ t: c.t, vals: c.vals, block: b.id });
+    }
+    return out;
+  }
+
+  /**
+   * Points of one series with from <= t < to in time order, at most `limit` (the earliest),
+   * one per time (the newest write wins for bands; samples never repeat a time).
+   */
+  #read(kind: number, sid: number, from: number, to: number, limit: number): { t: Float64Array; vals: Float64Array } {
+    const w = kind === SAMPLES ? 1 : 4;
+    // Flushed blocks, then the head, in block order; a later block is a newer write.
+    const parts = this.#chunks_(kind, sid, from, to);
+    for (const b of this.#blocks) {
+      const buf = kind === SAMPLES ? b.samples : b.bands;
+      if (buf.newest(sid) < 0) continue;
+      const idx = buf.pointsOf(sid);
+      const t = new Float64Array(idx.length);
+      const vals = new Float64Array(idx.length * w);
+      for (let k = 0; k < idx.length; k++) {
+        t[k] = buf.t[idx[k]];
+        for (let c = 0; c < w; c++) vals[k * w + c] = buf.vals[idx[k] * w + c];
+      }
+      parts.push({ t, vals, block: b.id });
+    }
+    // Flatten the points in range, with their part's rank; sort only if parts overlap.
+    let n = 0;
+    for (const p of parts) n += p.t.length;
+    const T = new Float64Array(n);
+    const V = new Float64Array(n * w);
+    const rank = new Int32Array(n);
+    let m = 0;
+    let ordered = true;
+    for (let r = 0; r < parts.length; r++) {
+      const p = parts[r];
+      for (let i = 0; i < p.t.length; i++) {
+        const ti = p.t[i];
+        if (ti < from || ti >= to) continue;
+        if (m > 0 && ti <= T[m - 1]) ordered = false;
+        T[m] = ti;
+        rank[m] = p.block;
+        for (let c = 0; c < w; c++) V[m * w + c] = p.vals[i * w + c];
+        m++;
+      }
+    }
+    let order: Int32Array | null = null;
+    if (!ordered) {
+      // By time, then by block: the last of equal times is the newest write.
+      const idx = Array.from({ length: m }, (_, i) => i).sort((a, b) => T[a] - T[b] || rank[a] - rank[b] || a - b);
+      const keep: number[] = [];
+      for (let k = 0; k < idx.length; k++) if (k + 1 === idx.length || T[idx[k + 1]] !== T[idx[k]]) keep.push(idx[k]);
+      order = Int32Array.from(keep);
+      m = keep.length;
+    }
+    const len = limit >= 0 ? Math.min(limit, m) : m;
+    const t = new Float64Array(len);
+    const vals = new Float64Array(len * w);
+    for (let k = 0; k < len; k++) {
+      const i = order === null ? k : order[k];
+      t[k] = T[i];
+      for (let c = 0; c < w; c++) vals[k * w + c] = V[i * w + c];
+    }
+    return { t, vals };
   }
 
   range(tenant: string, seriesId: number, from: number, to: number, limit?: number): Promise<SampleRange> {
     return this.#ctx.run(() => {
       const lim = this.#checkRead(seriesId, from, to, limit);
-      const rows = this.#owner.get(seriesId) === tenant ? (this.#range.all(seriesId, from, to, lim) as [number, number | null][]) : [];
-      const out = { t: new Float64Array(rows.length), v: new Float64Array(rows.length) };
-      for (let i = 0; i < rows.length; i++) {
-        out.t[i] = rows[i][0];
-        out.v[i] = num(rows[i][1]);
+      if (this.#owner.get(seriesId) !== tenant) return { t: new Float64Array(0), v: new Float64Array(0) };
+      const r = this.#read(SAMPLES, seriesId, from, to, lim);
+      return { t: r.t, v: r.vals };
+    });
+  }
+
+  bands(tenant: string, seriesId: number, from: number, to: number, limit?: number): Promise<BandRange> {
+    return this.#ctx.run(() => {
+      const lim = this.#checkRead(seriesId, from, to, limit);
+      const r = this.#owner.get(seriesId) === tenant ? this.#read(BANDS, seriesId, from, to, lim) : { t: new Float64Array(0), vals: new Float64Array(0) };
+      const n = r.t.length;
+      const out = { t: r.t, expected: new Float64Array(n), lower: new Float64Array(n), upper: new Float64Array(n), score: new Float64Array(n) };
+      for (let i = 0; i < n; i++) {
+        out.expected[i] = r.vals[4 * i];
+        out.lower[i] = r.vals[4 * i + 1];
+        out.upper[i] = r.vals[4 * i + 2];
+        out.score[i] = r.vals[4 * i + 3];
       }
       return out;
     });
@@ -173,57 +635,23 @@ export class SqliteSamples implements SampleStore {
   rollups(tenant: string, seriesId: number, from: number, to: number): Promise<RollupRange> {
     return this.#ctx.run(() => {
       this.#checkRead(seriesId, from, to, undefined);
-      type Row = [number, number, number | null, number | null, number | null];
-      let rows: Row[] = [];
+      const acc = new MinuteRollups();
       if (this.#owner.get(seriesId) === tenant) {
         // Minutes m with from <= m < to; each covers raw samples in [m, m + 1 min).
         const first = ceilMinute(from);
         const end = ceilMinute(to);
         const wm = this.#watermark ?? first;
-        if (first < wm) rows = this.#rollupsStored.all(seriesId, first, Math.min(to, wm)) as Row[];
+        if (first < wm) {
+          type Row = [number, number, number | null, number | null, number | null];
+          for (const r of this.#rollupsStored.all(seriesId, first, Math.min(to, wm)) as Row[]) acc.row(r[0], r[1], num(r[2]), num(r[3]), num(r[4]));
+        }
         const rawFrom = Math.max(first, wm);
-        if (rawFrom < end) rows = rows.concat(this.#rollupsRaw.all(seriesId, rawFrom, end) as Row[]);
+        if (rawFrom < end) {
+          const raw = this.#read(SAMPLES, seriesId, rawFrom, end, -1);
+          for (let i = 0; i < raw.t.length; i++) acc.add(floorMinute(raw.t[i]), raw.vals[i]);
+        }
       }
-      const out = { t: new Float64Array(rows.length), n: new Float64Array(rows.length), sum: new Float64Array(rows.length), min: new Float64Array(rows.length), max: new Float64Array(rows.length) };
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i];
-        out.t[i] = r[0];
-        out.n[i] = r[1];
-        out.sum[i] = num(r[2]);
-        out.min[i] = num(r[3]);
-        out.max[i] = num(r[4]);
-      }
-      return out;
-    });
-  }
-
-  appendBands(batch: BandBatch): Promise<number> {
-    return this.#ctx.run(() => {
-      const n = checkBandBatch(batch);
-      const { seriesId, t, expected, lower, upper, score } = batch;
-      this.#ctx.db.transaction(() => {
-        for (let i = 0; i < n; i++) this.#insertBand.run(seriesId[i], t[i], expected[i], lower[i], upper[i], score[i]);
-      })();
-      return n;
-    });
-  }
-
-  bands(tenant: string, seriesId: number, from: number, to: number, limit?: number): Promise<BandRange> {
-    return this.#ctx.run(() => {
-      const lim = this.#checkRead(seriesId, from, to, limit);
-      type Row = [number, number | null, number | null, number | null, number | null];
-      const rows = this.#owner.get(seriesId) === tenant ? (this.#bands.all(seriesId, from, to, lim) as Row[]) : [];
-      const n = rows.length;
-      const out = { t: new Float64Array(n), expected: new Float64Array(n), lower: new Float64Array(n), upper: new Float64Array(n), score: new Float64Array(n) };
-      for (let i = 0; i < n; i++) {
-        const r = rows[i];
-        out.t[i] = r[0];
-        out.expected[i] = num(r[1]);
-        out.lower[i] = num(r[2]);
-        out.upper[i] = num(r[3]);
-        out.score[i] = num(r[4]);
-      }
-      return out;
+      return acc.result();
     });
   }
 
@@ -234,11 +662,15 @@ export class SqliteSamples implements SampleStore {
     return checkLimit(limit) ?? -1;
   }
 
+  // ---------------------------------------------------------------------------------------
+  // Retention
+
   /**
    * Two phases, each crash-safe. Phase 1 rolls minutes up (an idempotent upsert) and then
    * records the new watermark and the raw cut in one transaction; phase 2 deletes. A crash in
-   * phase 1 redoes it; a crash in phase 2 leaves rows the next sweep deletes. Rollups never
-   * recompute a minute whose raw samples may already be partly deleted.
+   * phase 1 redoes it; a crash in phase 2 leaves points the next sweep deletes. Rollups never
+   * recompute a minute whose raw samples may already be partly deleted. The head is flushed
+   * into chunks first, so the sweep sees every point appended before it started.
    */
   sweep(now: number): Promise<SweepResult> {
     // One sweep at a time: a second call (an overlapping timer) runs after the first.
@@ -252,6 +684,7 @@ export class SqliteSamples implements SampleStore {
 
   async #sweep(now: number): Promise<SweepResult> {
     checkTime(now, 'now');
+    await this.#drain();
     const { rawMs, rollupMs, lateMs } = this.#retention;
     const db = this.#ctx.db;
     const maxId = (await this.#ctx.run(() => db.prepare('SELECT max(id) FROM series').pluck().get() as number | null)) ?? 0;
@@ -262,26 +695,45 @@ export class SqliteSamples implements SampleStore {
     if (this.#watermark !== null) {
       start = floorMinute(this.#watermark - lateMs);
     } else {
-      // First sweep: from the oldest sample, found per series through the primary key.
-      const oldest = await this.#ctx.run(
-        () => db.prepare('SELECT min((SELECT min(t) FROM samples WHERE series_id = s.id)) FROM series s').pluck().get() as number | null,
-      );
-      start = oldest === null ? cutoff : floorMinute(oldest);
+      // First sweep: from the oldest flushed block.
+      const oldest = this.#stored.reduce((m, b) => Math.min(m, b.tMin), Infinity);
+      start = oldest === Infinity ? cutoff : floorMinute(oldest);
     }
     if (this.#rawCut !== null) start = Math.max(start, ceilMinute(this.#rawCut));
     start = Math.max(start, floorMinute(rollupCut));
 
+    const inBlock = 'block = ? AND series_id >= ? AND series_id < ?';
     let rolledUp = 0;
     if (start < cutoff) {
-      const rollup = db.prepare(
-        `INSERT INTO rollups_1m (series_id, t, n, sum, min, max)
-         SELECT series_id, (t / 60000) * 60000 AS m, count(v), sum(v), min(v), max(v) FROM samples
-         WHERE series_id IN (SELECT id FROM series WHERE id >= ? AND id < ?) AND t >= ? AND t < ?
-         GROUP BY series_id, m
+      const overlapping = db.prepare(`SELECT series_id, data FROM sample_chunks WHERE ${inBlock} AND t_max >= ? AND t_min < ? AND samples > 0`).raw();
+      const upsert = db.prepare(
+        `INSERT INTO rollups_1m (series_id, t, n, sum, min, max) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (series_id, t) DO UPDATE SET n = excluded.n, sum = excluded.sum, min = excluded.min, max = excluded.max`,
       );
-      for (let lo = 1; lo <= maxId; lo += SWEEP_CHUNK) {
-        rolledUp += await this.#ctx.run(() => rollup.run(lo, lo + SWEEP_CHUNK, start, cutoff).changes);
+      const blocks = this.#stored.filter((b) => b.tMax >= start && b.tMin < cutoff);
+      for (let lo = 1; lo <= maxId && blocks.length > 0; lo += SWEEP_CHUNK) {
+        rolledUp += await this.#ctx.run(() =>
+          db.transaction(() => {
+            const per = new Map<number, MinuteRollups>();
+            for (const b of blocks) {
+              for (const [sid, data] of overlapping.all(b.id, lo, lo + SWEEP_CHUNK, start, cutoff) as [number, Buffer][]) {
+                const c = decodeChunk(data, SAMPLES);
+                let acc = per.get(sid);
+                for (let i = 0; i < c.t.length; i++) {
+                  if (c.t[i] < start || c.t[i] >= cutoff) continue;
+                  if (acc === undefined) per.set(sid, (acc = new MinuteRollups()));
+                  acc.add(floorMinute(c.t[i]), c.vals[i]);
+                }
+              }
+            }
+            let rows = 0;
+            for (const [sid, acc] of per) {
+              const r = acc.result();
+              for (let i = 0; i < r.t.length; i++) rows += upsert.run(sid, r.t[i], r.n[i], nul(r.sum[i]), nul(r.min[i]), nul(r.max[i])).changes;
+            }
+            return rows;
+          })(),
+        );
         await yieldToEventLoop();
       }
     }
@@ -296,25 +748,131 @@ export class SqliteSamples implements SampleStore {
     this.#watermark = newWatermark;
     this.#rawCut = newCut;
 
-    const delSamples = db.prepare('DELETE FROM samples WHERE series_id IN (SELECT id FROM series WHERE id >= ? AND id < ?) AND t < ?');
-    const delBands = db.prepare('DELETE FROM bands WHERE series_id IN (SELECT id FROM series WHERE id >= ? AND id < ?) AND t < ?');
+    // Blocks wholly before the cut go (chunks first, then the block row, so a crash leaves no
+    // orphans); blocks straddling it keep the points at or after the cut.
+    const count = db.prepare(`SELECT coalesce(sum(samples), 0), coalesce(sum(bands), 0) FROM sample_chunks WHERE ${inBlock}`).raw();
+    const delChunks = db.prepare(`DELETE FROM sample_chunks WHERE ${inBlock}`);
+    const straddling = db.prepare(`SELECT series_id, t_max, data FROM sample_chunks WHERE ${inBlock} AND t_min < ?`).raw();
+    const trim = db.prepare('UPDATE sample_chunks SET t_min = ?, samples = ?, bands = ?, data = ? WHERE block = ? AND series_id = ?');
+    const delBlock = db.prepare('DELETE FROM sample_blocks WHERE block = ?');
+    const setBlockMin = db.prepare('UPDATE sample_blocks SET t_min = ? WHERE block = ?');
     const delRollups = db.prepare('DELETE FROM rollups_1m WHERE series_id IN (SELECT id FROM series WHERE id >= ? AND id < ?) AND t < ?');
-    let deletedSamples = 0;
-    let deletedBands = 0;
+    const deleted = [0, 0];
     let deletedRollups = 0;
+    const expired = this.#stored.filter((b) => b.tMax < rawCut);
+    const cut = this.#stored.filter((b) => b.tMin < rawCut && b.tMax >= rawCut);
     for (let lo = 1; lo <= maxId; lo += SWEEP_CHUNK) {
       const hi = lo + SWEEP_CHUNK;
       await this.#ctx.run(() =>
         db.transaction(() => {
-          deletedSamples += delSamples.run(lo, hi, rawCut).changes;
-          deletedBands += delBands.run(lo, hi, rawCut).changes;
+          for (const b of expired) {
+            const [ns, nb] = count.get(b.id, lo, hi) as [number, number];
+            deleted[SAMPLES] += ns;
+            deleted[BANDS] += nb;
+            delChunks.run(b.id, lo, hi);
+          }
+          for (const b of cut) {
+            for (const [sid, tMax, data] of straddling.all(b.id, lo, hi, rawCut) as [number, number, Buffer][]) {
+              if (tMax < rawCut) {
+                // Every point of this series in the block is before the cut.
+                const ns = decodeChunk(data, SAMPLES).t.length;
+                deleted[SAMPLES] += ns;
+                deleted[BANDS] += decodeChunk(data, BANDS).t.length;
+                delChunks.run(b.id, sid, sid + 1);
+                continue;
+              }
+              const rest = new HeadBlock(b.id);
+              for (const kind of [SAMPLES, BANDS] as const) {
+                const c = decodeChunk(data, kind);
+                const buf = kind === SAMPLES ? rest.samples : rest.bands;
+                for (let i = 0; i < c.t.length; i++) {
+                  if (c.t[i] < rawCut) deleted[kind]++;
+                  else buf.push(sid, c.t[i], c.vals, i);
+                }
+              }
+              const si = Int32Array.from({ length: rest.samples.length }, (_, i) => i);
+              const bi = Int32Array.from({ length: rest.bands.length }, (_, i) => i);
+              const tMin = Math.min(si.length > 0 ? rest.samples.t[0] : Infinity, bi.length > 0 ? rest.bands.t[0] : Infinity);
+              trim.run(tMin, si.length, bi.length, encodeChunk(rest.samples, si, rest.bands, bi), b.id, sid);
+            }
+          }
           deletedRollups += delRollups.run(lo, hi, rollupCut).changes;
         })(),
       );
       await yieldToEventLoop();
     }
-    return { rolledUp, deletedSamples, deletedBands, deletedRollups };
+    await this.#ctx.run(() =>
+      db.transaction(() => {
+        for (const b of expired) delBlock.run(b.id);
+        for (const b of cut) setBlockMin.run(rawCut, b.id);
+      })(),
+    );
+    const gone = new Set(expired.map((b) => b.id));
+    this.#stored = this.#stored.filter((b) => !gone.has(b.id));
+    for (const b of cut) b.tMin = rawCut;
+    return { rolledUp, deletedSamples: deleted[SAMPLES], deletedBands: deleted[BANDS], deletedRollups };
   }
+}
+
+/** One-minute aggregates of raw samples, as SQL's count(v)/sum/min/max over a GROUP BY minute would give. */
+class MinuteRollups {
+  readonly #t: number[] = [];
+  readonly #n: number[] = [];
+  readonly #sum: number[] = [];
+  readonly #min: number[] = [];
+  readonly #max: number[] = [];
+  readonly #at = new Map<number, number>();
+
+  /** A raw sample; NaN is a missing value: its minute exists but it is not counted. */
+  add(minute: number, v: number): void {
+    const i = this.#slot(minute);
+    if (v !== v) return;
+    if (this.#n[i]++ === 0) {
+      this.#sum[i] = this.#min[i] = this.#max[i] = v;
+    } else {
+      this.#sum[i] += v;
+      if (v < this.#min[i]) this.#min[i] = v;
+      if (v > this.#max[i]) this.#max[i] = v;
+    }
+  }
+
+  /** A stored rollup row. */
+  row(minute: number, n: number, sum: number, min: number, max: number): void {
+    const i = this.#slot(minute);
+    this.#n[i] = n;
+    this.#sum[i] = sum;
+    this.#min[i] = min;
+    this.#max[i] = max;
+  }
+
+  #slot(minute: number): number {
+    let i = this.#at.get(minute);
+    if (i === undefined) {
+      i = this.#t.length;
+      this.#at.set(minute, i);
+      this.#t.push(minute);
+      this.#n.push(0);
+      this.#sum.push(NaN);
+      this.#min.push(NaN);
+      this.#max.push(NaN);
+    }
+    return i;
+  }
+
+  result(): RollupRange {
+    const order = this.#t.map((_, i) => i).sort((a, b) => this.#t[a] - this.#t[b]);
+    const pick = (a: number[]) => Float64Array.from(order, (i) => a[i]);
+    return { t: pick(this.#t), n: pick(this.#n), sum: pick(this.#sum), min: pick(this.#min), max: pick(this.#max) };
+  }
+}
+
+function num(x: number | null): number {
+  return x === null ? NaN : x;
+}
+
+/** NaN is stored as NULL. */
+function nul(x: number): number | null {
+  return x !== x ? null : x;
 }
 
 function yieldToEventLoop(): Promise<void> {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { TidemarkError } from '../errors.ts';
 import { runStoreConformance } from './conformance.ts';
+import { runMigrations } from './migrate.ts';
 import { migrations } from './migrations/index.ts';
-import { SQLITE_FILE, openSqliteStore } from './sqlite.ts';
+import { SQLITE_FILE, openSqliteStore, sqliteMigrationDriver } from './sqlite.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tidemark-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -17,6 +18,9 @@ const freshDir = () => join(root, `d${++dirs}`);
 // In memory for speed (a file costs ~45 ms of fsyncs per store); the tests below and
 // crash.test.ts cover what only a file has: WAL, the lock, reopening, kill -9.
 runStoreConformance('sqlite', (options) => openSqliteStore({ ...options, path: ':memory:' }));
+// Tiny head blocks: every few points are sealed and flushed into chunks in the background, so
+// reads merge chunks, blocks being flushed and the head.
+runStoreConformance('sqlite, 3-point head blocks', (options) => openSqliteStore({ ...options, path: ':memory:', sampleBlockPoints: 3 }));
 
 const T0 = 1_700_000_040_000;
 
@@ -34,7 +38,10 @@ describe('sqlite store', () => {
     assert.deepEqual([...(await b.samples.range('acme', id, 0, T0 + 1)).v], [42]);
     await b.close();
     const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
-    assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations').all(), [{ version: 1, name: 'initial' }]);
+    assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations').all(), [
+      { version: 1, name: 'initial' },
+      { version: 2, name: 'sample chunks' },
+    ]);
     db.close();
   });
 
@@ -70,8 +77,9 @@ describe('sqlite store', () => {
   });
 
   it('a batch that fails in SQL fails alone; the others in its group commit', async () => {
-    // A trigger that aborts on one value stands in for a failure inside the transaction.
-    const poison = { version: 99, name: 'test: poison value', sqlite: "CREATE TRIGGER poison BEFORE INSERT ON samples WHEN NEW.v = 666 BEGIN SELECT RAISE(ABORT, 'poison'); END;" };
+    // A trigger that aborts on a log row holding the value 666 (float64 0x4084D00000000000,
+    // little-endian) stands in for a failure inside the group's transaction.
+    const poison = { version: 99, name: 'test: poison value', sqlite: "CREATE TRIGGER poison BEFORE INSERT ON sample_log WHEN instr(NEW.data, X'0000000000D08440') > 0 BEGIN SELECT RAISE(ABORT, 'poison'); END;" };
     const store = await openSqliteStore({ dataDir: freshDir(), migrations: [...migrations, poison] });
     try {
       await store.tenants.create({ id: 'acme', name: 'Acme' });
@@ -85,12 +93,14 @@ describe('sqlite store', () => {
       const reason = (results[1] as PromiseRejectedResult).reason;
       assert.ok(reason instanceof TidemarkError && reason.code === 'TM_ERR_STORE' && /poison/.test(reason.message));
       assert.deepEqual([...(await store.samples.range('acme', id, T0, T0 + 10)).v], [1, 2, 5], 'nothing of the failed batch');
+      // Its times are free again: the failed batch left no trace in the head either.
+      assert.deepEqual(await store.samples.append({ seriesId: [id], t: [T0 + 2], v: [3] }), { inserted: 1, duplicates: 0 });
     } finally {
       await store.close();
     }
   });
 
-  it('a large group is split across transactions and every batch resolves', async () => {
+  it('a large group commits as one log row and every batch resolves', async () => {
     const store = await openSqliteStore({ path: ':memory:' });
     await store.tenants.create({ id: 'acme', name: 'Acme' });
     const [id] = await store.series.intern([{ tenant: 'acme', metric: 'm', labels: {} }]);
@@ -148,5 +158,62 @@ describe('sqlite store', () => {
     assert.equal((await b.samples.range('acme', id, 0, T0 * 2)).t.length, 0);
     assert.deepEqual([...(await b.samples.rollups('acme', id, T0, T0 + 2 * 60_000)).sum], [1, 2]);
     await b.close();
+  });
+
+  it('converts rows of the one-row-per-point tables into chunks on open', async () => {
+    const dataDir = freshDir();
+    // A database of the first schema, as an older Tidemark left it.
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, SQLITE_FILE));
+    await runMigrations(sqliteMigrationDriver(db), migrations.slice(0, 1), Date.now);
+    db.exec(`INSERT INTO tenants VALUES ('acme', 'Acme', 0);
+      INSERT INTO series (id, tenant, metric, labels, created_at) VALUES (1, 'acme', 'm', '[["x","1"]]', 0), (2, 'acme', 'm', '[["x","2"]]', 0);`);
+    const [a, b] = [1, 2];
+    const put = db.prepare('INSERT INTO samples (series_id, t, v) VALUES (?, ?, ?)');
+    for (let i = 0; i < 5; i++) put.run(a, T0 + i * 1000, i);
+    put.run(b, T0, null);
+    db.prepare('INSERT INTO bands (series_id, t, expected, lower, upper, score) VALUES (?, ?, ?, ?, ?, ?)').run(a, T0 + 4000, 2, 1, 3, 0.5);
+    db.close();
+    const store = await openSqliteStore({ dataDir });
+    try {
+      assert.deepEqual([...(await store.samples.range('acme', a, 0, T0 * 2)).v], [0, 1, 2, 3, 4]);
+      assert.deepEqual([...(await store.samples.range('acme', b, 0, T0 * 2)).v], [NaN]);
+      const bands = await store.samples.bands('acme', a, 0, T0 * 2);
+      assert.deepEqual([...bands.t, ...bands.expected, ...bands.lower, ...bands.upper, ...bands.score], [T0 + 4000, 2, 1, 3, 0.5]);
+      assert.deepEqual(await store.samples.append({ seriesId: [a, a], t: [T0 + 2000, T0 + 2500], v: [9, 9] }), { inserted: 1, duplicates: 1 }, 'converted samples count as stored');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('head, flushed chunks and reopen agree: late points, duplicates and replaced bands', async () => {
+    const dataDir = freshDir();
+    // 4-point blocks: most of what follows is in chunks by the time it is read.
+    const a = await openSqliteStore({ dataDir, sampleBlockPoints: 4 });
+    await a.tenants.create({ id: 'acme', name: 'Acme' });
+    const [id] = await a.series.intern([{ tenant: 'acme', metric: 'm', labels: {} }]);
+    const at = (k: number) => T0 + k * 15_000;
+    for (let k = 0; k < 20; k += 2) await a.samples.append({ seriesId: [id], t: [at(k)], v: [k] });
+    await a.samples.appendBands({ seriesId: [id, id], t: [at(0), at(2)], expected: [1, 1], lower: [0, 0], upper: [2, 2], score: [0, 0] });
+    // Late points fill the odd slots; repeats of stored times are duplicates wherever those sit.
+    assert.deepEqual(await a.samples.append({ seriesId: [id, id, id, id], t: [at(1), at(3), at(4), at(1)], v: [1, 3, -1, -1] }), { inserted: 2, duplicates: 2 });
+    await a.samples.appendBands({ seriesId: [id], t: [at(0)], expected: [5], lower: [4], upper: [6], score: [0.9] });
+    const expectV = [0, 1, 2, 3, 4, 6, 8, 10, 12, 14, 16, 18];
+    const check = async (s: typeof a, when: string) => {
+      assert.deepEqual([...(await s.samples.range('acme', id, 0, at(100))).v], expectV, when);
+      assert.deepEqual([...(await s.samples.range('acme', id, at(3), at(100), 3)).v], [3, 4, 6], `${when}: limit keeps the earliest`);
+      const b = await s.samples.bands('acme', id, 0, at(100));
+      assert.deepEqual([...b.expected], [5, 1], `${when}: the newer band wins`);
+    };
+    await check(a, 'before close');
+    await a.close();
+    const b = await openSqliteStore({ dataDir });
+    try {
+      await check(b, 'after reopen');
+      assert.deepEqual(await b.samples.append({ seriesId: [id, id], t: [at(5), at(3)], v: [5, -1] }), { inserted: 1, duplicates: 1 });
+      assert.deepEqual([...(await b.samples.range('acme', id, at(2), at(6))).v], [2, 3, 4, 5]);
+    } finally {
+      await b.close();
+    }
   });
 });

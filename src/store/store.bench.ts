@@ -1,9 +1,10 @@
 // Embedded store throughput and latency.
 //   node --import tsx src/store/store.bench.ts [--series 100000] [--rounds 10] [--batch 2000] [--dir D]
-// Ingest: rounds of one sample per series ("a scrape"), written as batches of --batch samples
-// into samples(series_id, t, v) WITHOUT ROWID, one transaction per batch. Then: group commit
-// against one transaction per small batch (the baseline), 1,000-point range reads, rollup
-// reads, a matcher lookup over all series, and a retention sweep.
+// Ingest: rounds of one sample per series ("a scrape"), appended as batches of --batch samples
+// (the sample log plus the head; blocks flush into per-series chunks in the background),
+// against the first design's baseline: one row per sample in samples(series_id, t, v) WITHOUT
+// ROWID through a bare statement. Then: group commit against one transaction per small batch,
+// 1,000-point range reads, rollup reads, a matcher lookup over all series, and a retention sweep.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,8 +84,8 @@ try {
   const ingestS = (performance.now() - start) / 1000;
   console.log(`ingest             ${fmt(rows / ingestS)} rows/s  (${fmt(rows)} rows in ${ingestS.toFixed(2)} s; first round ${fmt(perRound[0])}, last ${fmt(perRound[perRound.length - 1])} rows/s)`);
 
-  // Baseline: the same rows through a bare prepared statement on a bare connection with the
-  // same pragmas and table: what the store's checks, promises and group commit cost.
+  // Baseline: the same rows, one row per sample, through a bare prepared statement on a bare
+  // connection with the same pragmas: the layout the store used before the sample log.
   {
     const raw = new Database(join(dir, 'baseline.db'));
     raw.pragma('locking_mode = EXCLUSIVE');

@@ -200,9 +200,10 @@ export interface SampleStore {
    * (see the implementation for what "durable" covers). A sample whose (series, t) is
    * already stored is ignored: the first value wins, so a retried batch is a no-op and the
    * stored history stays what the detectors saw. Rejects the whole batch, writing nothing,
-   * on a bad time or series id. The store reads the batch's arrays until the promise settles:
-   * do not refill them before that. Series ids are not checked against `series` (that would
-   * cost a lookup per sample): pass ids from `series.intern`.
+   * on a bad time or series id. The store copies the batch before `append` returns, so the
+   * caller may refill its arrays at once (the engine reuses them for every batch). Series ids
+   * are not checked against `series` (that would cost a lookup per sample): pass ids from
+   * `series.intern`.
    */
   append(batch: SampleBatch): Promise<AppendResult>;
   /** Raw samples of one series with from <= t < to, in time order, at most `limit` (the earliest). */
@@ -212,7 +213,10 @@ export interface SampleStore {
    * table; newer minutes are computed from raw samples, so the answer is complete either way.
    */
   rollups(tenant: string, seriesId: number, from: number, to: number): Promise<RollupRange>;
-  /** Writes bands; a band for an existing (series, t) replaces it (a re-score wins). */
+  /**
+   * Writes bands, durable on resolve; a band for an existing (series, t) replaces it (a
+   * re-score wins). Like `append`, copies the batch before it returns.
+   */
   appendBands(batch: BandBatch): Promise<number>;
   bands(tenant: string, seriesId: number, from: number, to: number, limit?: number): Promise<BandRange>;
   /**

@@ -1,5 +1,6 @@
 import type { Migration } from '../migrate.ts';
 import { m0001 } from './0001_initial.ts';
+import { m0002 } from './0002_sample_chunks.ts';
 
 /** Every schema migration, in version order. Never edit an applied one: add the next. */
-export const migrations: readonly Migration[] = [m0001];
+export const migrations: readonly Migration[] = [m0001, m0002];

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createDetectorSet, newFusedVerdict, restoreState, snapshotState } from '../detect/index.ts';
+import { TidemarkError } from '../errors.ts';
+import { BINARY_CHECKPOINT, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+
+const T0 = 1_700_000_000_000;
+
+describe('binary checkpoints', () => {
+  it('restore what the JSON snapshot restores, and the verdicts after it are identical', () => {
+    const set = createDetectorSet();
+    const state = set.init();
+    const out = newFusedVerdict();
+    // Two days of a noisy daily wave at 5-minute steps: every default detector past learning.
+    let t = T0;
+    for (let i = 0; i < 576; i++, t += 300_000) set.update(state, t, 100 + 20 * Math.sin(i / 45) + ((i * 7919) % 13), out);
+    const blob = encodeCheckpoint(t - 300_000, JSON.stringify(set.entries), state);
+    assert.equal(blob[0], BINARY_CHECKPOINT);
+    const back = decodeCheckpoint(blob);
+    assert.equal(back.lastT, t - 300_000);
+    assert.equal(back.entries, JSON.stringify(set.entries));
+    assert.deepEqual(back.state, restoreState(JSON.stringify(snapshotState(state))));
+    const json = restoreState(JSON.stringify(snapshotState(state)));
+    const a = newFusedVerdict();
+    const b = newFusedVerdict();
+    for (let i = 0; i < 200; i++, t += 300_000) {
+      const v = i === 150 ? 400 : 100 + 20 * Math.sin(i / 45);
+      set.update(back.state as unknown[], t, v, a);
+      set.update(json as unknown[], t, v, b);
+      assert.deepEqual({ ...a, reasons: [...a.reasons] }, { ...b, reasons: [...b.reasons] }, `point ${i}`);
+    }
+  });
+
+  const cases: [string, unknown][] = [
+    ['special numbers', { a: NaN, b: Infinity, c: -Infinity, d: -0, e: 1.5 }],
+    ['typed arrays', { f64: Float64Array.of(1, NaN), f32: Float32Array.of(0.5), i32: Int32Array.of(-3), u8: Uint8Array.of(255), u16: Uint16Array.of(7), i8: Int8Array.of(-1) }],
+    ['nesting, strings, booleans, null, empty arrays', [{ s: 'héllo', t: true, f: false, n: null, e: [], m: [1, 'x'] }, [[1, 2], []]]],
+  ];
+  for (const [title, state] of cases) {
+    it(`round-trips ${title}`, () => {
+      const back = decodeCheckpoint(encodeCheckpoint(-Infinity, '[]', state));
+      assert.equal(back.lastT, -Infinity);
+      assert.deepEqual(back.state, state);
+      assert.deepEqual(back.state, restoreState(JSON.stringify(snapshotState(state))));
+    });
+  }
+
+  it('number arrays come back packed and typed arrays aligned even from a slice', () => {
+    const blob = encodeCheckpoint(1, '[]', { xs: [1, 2, 3], ys: Float64Array.of(4, 5) });
+    const shifted = new Uint8Array(blob.length + 3);
+    shifted.set(blob, 3);
+    const { state } = decodeCheckpoint(shifted.subarray(3)) as { state: { xs: number[]; ys: Float64Array } };
+    assert.deepEqual(state.xs, [1, 2, 3]);
+    assert.ok(state.ys instanceof Float64Array && state.ys.byteOffset === 0);
+  });
+
+  const bad: [string, (b: Buffer) => Uint8Array][] = [
+    ['truncated', (b) => b.subarray(0, b.length - 3)],
+    ['trailing bytes', (b) => Buffer.concat([b, Buffer.from([0])])],
+    ['unknown tag', (b) => Buffer.concat([b.subarray(0, b.length - 9), Buffer.from([99])])],
+  ];
+  for (const [title, damage] of bad) {
+    it(`refuses a damaged checkpoint: ${title}`, () => {
+      const blob = encodeCheckpoint(1, '[]', { x: 1 });
+      assert.throws(() => decodeCheckpoint(damage(blob)), (err: unknown) => err instanceof TidemarkError && err.code === 'TM_ERR_STATE');
+    });
+  }
+
+  it('refuses what is not plain data', () => {
+    assert.throws(() => encodeCheckpoint(1, '[]', { m: new Map() }), (err: unknown) => err instanceof TidemarkError && err.code === 'TM_ERR_STATE' && err.path === 'state.m');
+  });
+});
