@@ -6,6 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Engine } from '../engine/index.ts';
 import { ERRORS, TidemarkError, type ErrorCode } from '../errors.ts';
 import { hashToken, type ApiToken, type Role, type Store } from '../store/index.ts';
+import { registerAdminRoutes } from './admin.ts';
 import { registerAlertRoutes } from './alerts.ts';
 import { registerIngestRoutes } from './ingest.ts';
 import { ServiceMetrics } from './metrics.ts';
@@ -13,8 +14,8 @@ import { registerQueryRoutes } from './query.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The role a token needs for this route; absent: no token needed. */
-    role?: Role;
+    /** The role a token needs for this route (`any`: every valid token); absent: no token needed. */
+    role?: Role | 'any';
   }
   interface FastifyRequest {
     /** The authenticated token (set for routes with a role). */
@@ -73,8 +74,8 @@ export function sendError(reply: FastifyReply, err: TidemarkError, extra?: Recor
   return reply.code(err.status).type('application/json').send(errorBody(err.code, err.message, err.path, extra));
 }
 
-function satisfies(have: Role, need: Role): boolean {
-  return have === 'admin' || have === need;
+function satisfies(have: Role, need: Role | 'any'): boolean {
+  return need === 'any' || have === 'admin' || have === need;
 }
 
 /**
@@ -159,5 +160,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerIngestRoutes(app, ctx);
   registerQueryRoutes(app, ctx);
   registerAlertRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
   return app;
 }

@@ -5,13 +5,15 @@ import {
   rollingCount,
   rollingInit,
   rollingMad,
+  rollingMadBound,
   rollingMeanAbsDev,
   rollingMedian,
-  rollingPush,
   rollingPushSums,
   rollingRecent,
   rollingScale,
   rollingSize,
+  ringMedian,
+  ringPush,
   sortedInsert,
   sortedMedian,
   sortedReplace,
@@ -112,7 +114,9 @@ const SLOT_CNT = 39;
 const DELTAS = 40; // timestamp deltas collected while the interval is learned
 const PREV1 = 41; // yesterday's value of the slot before this one (overwritten today)
 const PREV2 = 42; // ... and of the one before that
-const SCALARS = 43;
+const Y_A = 43; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
+const Y_MED = 44;
+const SCALARS = 45;
 
 /** Views, each calibrated on its own: point, short level, seasonal residual, roughness; up and down. */
 const VIEWS = 8;
@@ -129,7 +133,7 @@ const DAY_SLOTS_MIN = 8;
 
 export interface NoveltyState {
   f: number[];
-  /** [baseline window | level run | residual window | roughness run | yesterday slots | calibrators], float32. */
+  /** [baseline window | level run | residual window (ring only, `ringPush`) | roughness run | yesterday slots | calibrators], float32. */
   p: Float32Array;
 }
 
@@ -137,6 +141,7 @@ export interface NoveltyState {
 const Z = new Float64Array(VIEWS);
 const Y5 = new Float64Array(5);
 const DT = new Float64Array(DELTA_N);
+const RS = new Float64Array(64); // the residual window, sorted when its median is asked (seasonalPoints <= 64)
 
 /**
  * Calibrated novelty: how rare is this point, given what THIS series has shown? Four views of
@@ -205,6 +210,7 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
     f[LAST_X] = NaN;
     f[LAST_T] = NaN;
     f[PEND_VIEW] = -1;
+    f[Y_A] = NaN;
     // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
     const lvl = rollingSize(c.window);
     const res = lvl + c.levelPoints;
@@ -268,8 +274,10 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
       rollingPushSums(p, 0, x, f, SUMS);
       return learning(out);
     }
-    let sc = 1.4826 * rollingMad(p, 0, m);
     const floor = 0.6267 * rollingMeanAbsDev(p, 0, m, f, SUMS);
+    // The exact MAD only if its cheap upper bound does not already lose to the floor.
+    let sc = 1.4826 * rollingMadBound(p, 0, m);
+    if (sc > floor) sc = 1.4826 * rollingMad(p, 0, m);
     if (sc < floor) sc = floor;
     const am = m < 0 ? -m : m;
     if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
@@ -284,7 +292,7 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
       // 2.6 NAB points worse, a broken pattern must move them).
       const r = x - y;
       const res = f[O_RES];
-      rollingPush(p, res, r);
+      ringPush(p, res, r);
       let rl = f[R_LONG];
       if (f[R_ABS] > 0) {
         const e = r - rl;
@@ -292,7 +300,7 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
         rl += (1 / w) * e;
         let rsc = 1.2533 * f[R_ABS];
         if (rsc < 0.1 * sc) rsc = 0.1 * sc;
-        zs = (rollingMedian(p, res) - rl) / rsc;
+        zs = (ringMedian(p, res, RS) - rl) / rsc;
         seasonal = rollingCount(p, res) >= f[SK];
       } else {
         rl = r;
@@ -374,6 +382,7 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
     f[SLOT_SUM] *= factor;
     f[PREV1] *= factor;
     f[PREV2] *= factor;
+    f[Y_A] = NaN; // recomputed from the rescaled slots
   },
 });
 
@@ -429,6 +438,10 @@ function yesterday(f: number[], p: Float32Array, t: number, lastT: number, x: nu
     f[SLOT_SUM] = 0;
     f[SLOT_CNT] = 0;
   }
+  f[SLOT_SUM] += x;
+  f[SLOT_CNT]++;
+  // The slots read below change only when a slot closes: one median per slot, not per point.
+  if (a === f[Y_A]) return f[Y_MED];
   // Median of the known values among the slots a-2 .. a+2 yesterday (at least 3 needed).
   let k = 0;
   for (let j = -2; j <= 2; j++) {
@@ -442,10 +455,10 @@ function yesterday(f: number[], p: Float32Array, t: number, lastT: number, x: nu
       Y5[i] = v;
     }
   }
-  f[SLOT_SUM] += x;
-  f[SLOT_CNT]++;
-  if (k < 3) return NaN;
-  return k & 1 ? Y5[k >> 1] : (Y5[(k >> 1) - 1] + Y5[k >> 1]) / 2;
+  const med = k < 3 ? NaN : k & 1 ? Y5[k >> 1] : (Y5[(k >> 1) - 1] + Y5[k >> 1]) / 2;
+  f[Y_A] = a;
+  f[Y_MED] = med;
+  return med;
 }
 
 /** The reason for a reported view; `x` is the point's value for the point view. */

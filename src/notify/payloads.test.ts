@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Receiver } from '../config/index.ts';
 import { Notifier } from './notifier.ts';
+import { alertmanagerBody } from './payloads.ts';
 import { sampleDispatch, startReceiver, validateBody, type LocalReceiver } from './testkit.ts';
 
 let rx: LocalReceiver;
@@ -111,4 +112,20 @@ test('a receiver missing from the config is a non-retryable failure, not a crash
   assert.equal(o.ok, false);
   assert.equal(o.error?.retryable, false);
   assert.match(o.error!.message, /receiver 'nobody' is not defined in tenant payments's config/);
+});
+
+test('Alertmanager carries the triage summary as the `triage` annotation, and omits it when there is none', () => {
+  const TRIAGE_TEXT = 'checkout error rate 4x its band since 12:00 in eu\nchanged just before: deploy checkout v2.3.1 (12:58)';
+  const cases = [
+    { name: 'with a triage summary', dispatch: { ...sampleDispatch('firing'), text: TRIAGE_TEXT }, want: TRIAGE_TEXT },
+    { name: 'without one', dispatch: sampleDispatch('firing'), want: undefined },
+    { name: 'an empty text', dispatch: { ...sampleDispatch('firing'), text: '' }, want: undefined },
+  ];
+  for (const c of cases) {
+    const body = alertmanagerBody(c.dispatch) as { annotations: Record<string, string> }[];
+    assert.equal(body.length, 1, c.name);
+    assert.equal(body[0].annotations.triage, c.want, c.name);
+    assert.equal(body[0].annotations.summary, SERIES, c.name);
+    assert.deepEqual(validateBody('alertmanager', body), [], c.name);
+  }
 });

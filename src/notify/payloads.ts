@@ -174,6 +174,8 @@ export function alertmanagerBody(d: Dispatch): unknown {
     if (a.runbook) annotations.runbook_url = a.runbook;
     if (a.owner) annotations.owner = a.owner;
     if (a.heldReason) annotations.held_reason = a.heldReason;
+    // The triage summary the other receivers show as the dispatch text (what changed, where, next).
+    if (d.text) annotations.triage = d.text;
     return {
       labels: { alertname: a.rule || a.metric, ...a.labels },
       annotations,

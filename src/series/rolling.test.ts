@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, doubles } from './prng.ts';
-import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
+import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
 
 function bruteMedian(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -139,4 +139,44 @@ describe('a sorted run whose leaving values come from another window', () => {
       assert.equal(sortedMedian(run, 0, n), bruteMedian(last));
     }
   });
+});
+
+describe('a ring-only window gives the median of its last w values', () => {
+  for (const c of cases.filter((k) => k.w <= 64)) {
+    it(c.name, () => {
+      const r = new Rng(c.w * 31 + c.n);
+      const f = rollingCreate(c.w);
+      const scratch = new Float64Array(c.w);
+      const hist: number[] = [];
+      assert.ok(Number.isNaN(ringMedian(f, 0, scratch)));
+      for (let i = 0; i < c.n; i++) {
+        const v = c.gen(r, i);
+        ringPush(f, 0, v);
+        hist.push(v);
+        assert.equal(rollingCount(f, 0), Math.min(hist.length, c.w));
+        assert.equal(ringMedian(f, 0, scratch), bruteMedian(hist.slice(-c.w)), `point ${i}`);
+      }
+    });
+  }
+});
+
+describe('the cheap MAD bound is never below the exact MAD', () => {
+  for (const c of cases.filter((k) => k.w >= 4)) {
+    it(c.name, () => {
+      const r = new Rng(c.w * 17 + c.n);
+      const f = rollingCreate(c.w);
+      let tight = 0;
+      for (let i = 0; i < c.n; i++) {
+        rollingPush(f, 0, c.gen(r, i));
+        if (rollingCount(f, 0) < 4) continue;
+        const m = rollingMedian(f, 0);
+        const mad = rollingMad(f, 0, m);
+        const bound = rollingMadBound(f, 0, m);
+        assert.ok(bound >= mad, `point ${i}: bound ${bound} < MAD ${mad}`);
+        if (bound <= 4 * mad) tight++;
+      }
+      // A bound that is always huge would be useless: it stays within 4 MADs unless the MAD is 0.
+      if (c.name.startsWith('gaussian')) assert.ok(tight > 0.9 * (c.n - 3));
+    });
+  }
 });

@@ -62,43 +62,60 @@ export function rollingCount(f: Slots, o: number): number {
 export function rollingPush(f: Slots, o: number, v: number): void {
   const w = f[o + CAP] | 0;
   const n = f[o + COUNT] | 0;
-  const head = f[o + HEAD] | 0;
-  const ring = o + HEADER;
-  const s = ring + w; // sorted values occupy f[s .. s + n)
-  let i: number;
-  if (n === w) {
-    // Find one copy of the leaving value (any copy: equal values are interchangeable).
-    const old = f[ring + head];
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (f[s + mid] < old) lo = mid + 1;
-      else hi = mid;
-    }
-    i = lo;
-    // Slide the hole from the leaving value's place to the new value's place.
-    if (v > old) {
-      while (i + 1 < n && f[s + i + 1] < v) {
-        f[s + i] = f[s + i + 1];
-        i++;
-      }
-    } else {
-      while (i > 0 && f[s + i - 1] > v) {
-        f[s + i] = f[s + i - 1];
-        i--;
-      }
-    }
-  } else {
-    i = n;
+  if (n === w) replaceAt(f, o, w, lowerBound(f, o + HEADER + w, n, f[o + HEADER + (f[o + HEAD] | 0)]), v);
+  else {
+    const s = o + HEADER + w; // sorted values occupy f[s .. s + n)
+    let i = n;
     while (i > 0 && f[s + i - 1] > v) {
       f[s + i] = f[s + i - 1];
       i--;
     }
+    f[s + i] = v;
     f[o + COUNT] = n + 1;
+    advance(f, o, w, v);
+  }
+}
+
+/** The first index of the sorted run of `n` values at `f[s]` holding a value >= `x`. */
+function lowerBound(f: Slots, s: number, n: number, x: number): number {
+  // Halving without a data-dependent branch (a select), which mispredicts less than lo/hi.
+  let b = s;
+  let len = n;
+  while (len > 1) {
+    const half = len >> 1;
+    b = f[b + half - 1] < x ? b + half : b;
+    len -= half;
+  }
+  return b - s;
+}
+
+/**
+ * In a full window, replaces the leaving value (found at sorted index `i`: any copy, equal
+ * values are interchangeable) by `v`, sliding the hole to its place; returns where it landed.
+ */
+function replaceAt(f: Slots, o: number, w: number, i: number, v: number): number {
+  const s = o + HEADER + w;
+  const old = f[s + i];
+  if (v > old) {
+    while (i + 1 < w && f[s + i + 1] < v) {
+      f[s + i] = f[s + i + 1];
+      i++;
+    }
+  } else {
+    while (i > 0 && f[s + i - 1] > v) {
+      f[s + i] = f[s + i - 1];
+      i--;
+    }
   }
   f[s + i] = v;
-  f[ring + head] = v;
+  advance(f, o, w, v);
+  return i;
+}
+
+/** Writes `v` at the ring's head and moves the head on. */
+function advance(f: Slots, o: number, w: number, v: number): void {
+  const head = f[o + HEAD] | 0;
+  f[o + HEADER + head] = v;
   f[o + HEAD] = head + 1 === w ? 0 : head + 1;
 }
 
@@ -148,6 +165,22 @@ export function rollingMad(f: Slots, o: number, med: number): number {
   return (kth + (a2 < b2 ? a2 : b2)) / 2;
 }
 
+/**
+ * A cheap upper bound of `rollingMad` (same `med`, count >= 4): the farther of the two sorted
+ * values that enclose the median and the kk + 2 values around it, so at least the two middle
+ * deviations are within it. Two reads instead of a search: a caller whose scale has a floor
+ * skips the exact MAD when even this bound is below it.
+ */
+export function rollingMadBound(f: Slots, o: number, med: number): number {
+  const n = f[o + COUNT] | 0;
+  const s = o + HEADER + (f[o + CAP] | 0);
+  const c = ((n - 1) >> 1) + 2;
+  const a = (n >> 1) - (c >> 1);
+  const lo = med - f[s + a];
+  const hi = f[s + a + c - 1] - med;
+  return lo > hi ? lo : hi;
+}
+
 /** Multiplies every value by `factor` (> 0), which keeps their order. */
 export function rollingScale(f: Slots, o: number, factor: number): void {
   const n = f[o + COUNT] | 0;
@@ -177,17 +210,9 @@ export function rollingPushSums(f: Slots, o: number, v: number, sums: number[], 
   }
   const k = n >> 1;
   const old = f[o + HEADER + (f[o + HEAD] | 0)];
-  let lo = 0;
-  let hi = n - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (f[s + mid] < old) lo = mid + 1;
-    else hi = mid;
-  }
-  const from = lo;
-  rollingPush(f, o, v);
+  const from = lowerBound(f, s, n, old);
   // Where the new value landed: the window moved only between `from` and there.
-  const nv = f[o + HEADER + ((((f[o + HEAD] | 0) + w - 1) % w))];
+  const nv = f[s + replaceAt(f, o, w, from, v)];
   sums[so] += nv - old;
   // Lower half = the first k. An old value from it is replaced by the new one if that landed
   // there, else by the value that slid down to k - 1; an old value from the upper half lets
@@ -226,14 +251,7 @@ export function rollingMeanAbsDev(f: Slots, o: number, med: number, sums: number
  * nearest above it leaves.
  */
 export function sortedReplace(f: Slots, o: number, n: number, old: number, v: number): void {
-  let lo = 0;
-  let hi = n - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (f[o + mid] < old) lo = mid + 1;
-    else hi = mid;
-  }
-  let i = lo;
+  let i = lowerBound(f, o, n, old);
   if (v > f[o + i]) {
     while (i + 1 < n && f[o + i + 1] < v) {
       f[o + i] = f[o + i + 1];
@@ -271,4 +289,33 @@ export function rollingRecent(f: Slots, o: number, k: number): number {
   let i = (f[o + HEAD] | 0) - k;
   if (i < 0) i += w;
   return f[o + HEADER + i];
+}
+
+/**
+ * A short window kept as a ring only (same layout as `rollingInit`'s, the sorted half unused):
+ * for a few points, sorting a copy when the median is asked is cheaper than keeping them sorted.
+ */
+export function ringPush(f: Slots, o: number, v: number): void {
+  const w = f[o + CAP] | 0;
+  const n = f[o + COUNT] | 0;
+  if (n < w) f[o + COUNT] = n + 1;
+  advance(f, o, w, v);
+}
+
+/** The median of a `ringPush` window (as `rollingMedian`), sorting into `scratch` (room for the capacity). */
+export function ringMedian(f: Slots, o: number, scratch: Float64Array): number {
+  const n = f[o + COUNT] | 0;
+  if (n === 0) return NaN;
+  const ring = o + HEADER;
+  for (let k = 0; k < n; k++) {
+    const v = f[ring + k];
+    let i = k;
+    while (i > 0 && scratch[i - 1] > v) {
+      scratch[i] = scratch[i - 1];
+      i--;
+    }
+    scratch[i] = v;
+  }
+  const h = n >> 1;
+  return n & 1 ? scratch[h] : (scratch[h - 1] + scratch[h]) / 2;
 }

@@ -58,6 +58,11 @@ export function tailObserve(p: Float32Array, o: number, z: number, inc: number, 
   return s;
 }
 
+/** The soft tail's constants for the last `beta` seen (one beta per detector config, so it rarely changes). */
+let kBeta = NaN;
+let kR = 0;
+let kK = 0;
+
 function surprise(p: Float32Array, o: number, z: number, b: number, inc: number, beta: number, prior: number): number {
   const L = Math.log1p(z);
   let frac = L / TAIL_BW - b;
@@ -66,12 +71,17 @@ function surprise(p: Float32Array, o: number, z: number, b: number, inc: number,
   let mass = 0;
   for (let j = b + 1; j < TAIL_BINS; j++) mass += p[o + H + j];
   // This bin: the part above L counts fully, the part below through the soft tail.
-  const r = beta / TAIL_BW;
+  if (beta !== kBeta) {
+    kBeta = beta;
+    kR = beta / TAIL_BW;
+    kK = Math.exp(-TAIL_BW / beta);
+  }
+  const r = kR;
   const u = Math.exp((-frac * TAIL_BW) / beta);
   // (The open last bin: where its mass lies is unknown, so all of it counts as at or above L.)
   mass += p[o + H + b] * (b === TAIL_BINS - 1 ? 1 : 1 - frac + r * (1 - u));
   // Lower bins, through the soft tail (each bin a factor k further down; three are plenty).
-  const k = Math.exp(-TAIL_BW / beta);
+  const k = kK;
   let w = r * u * (1 - k);
   for (let j = b - 1; j >= 0 && j >= b - 3; j--) {
     mass += p[o + H + j] * w;

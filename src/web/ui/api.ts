@@ -94,18 +94,14 @@ export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, bo
 export const get = <T>(path: string) => api<T>('GET', path);
 
 /**
- * What a token may do, found by asking, since the API has no "who am I": reading alerts needs
- * `read` (or `admin`), reading the config needs `admin`. A write-only token can send data but
- * not read it, so the UI cannot use it.
+ * What a token may do, from `GET /api/v1/whoami`. A write-only token can send data but not
+ * read it, so the UI cannot use it.
  */
-export async function probeRole(token: string): Promise<{ role: UiRole } | { error: string }> {
-  const alerts = await send('GET', '/api/v1/alerts?limit=1', undefined, token);
-  if (alerts.status === 401) return { error: 'The server does not know this token (or it was revoked or has expired).' };
-  if (alerts.status === 403) return { error: 'This token cannot read alerts: it is a write-only token (for sending data). Log in with a read or an admin token.' };
-  if (!alerts.ok) {
-    const e = await read<unknown>(alerts, '/api/v1/alerts').catch((x: Error) => x);
-    return { error: `The server answered ${alerts.status}: ${(e as Error).message}` };
-  }
-  const config = await send('GET', '/api/v1/config', undefined, token);
-  return { role: config.status === 403 || config.status === 401 ? 'read' : 'admin' };
+export async function tokenRole(token: string): Promise<{ role: UiRole } | { error: string }> {
+  const res = await send('GET', '/api/v1/whoami', undefined, token);
+  if (res.status === 401) return { error: 'The server does not know this token (or it was revoked or has expired).' };
+  const who = await read<{ role: string }>(res, '/api/v1/whoami').catch((x: Error) => x);
+  if (who instanceof Error) return { error: `The server answered ${res.status}: ${who.message}` };
+  if (who.role === 'read' || who.role === 'admin') return { role: who.role };
+  return { error: 'This token cannot read alerts: it is a write-only token (for sending data). Log in with a read or an admin token.' };
 }

@@ -1,6 +1,6 @@
 // The app shell: login, navigation, theme, routes.
 import { useEffect, useState } from 'preact/hooks';
-import { clearToken, getToken, probeRole, setToken, unauthorized, type UiRole } from './api.ts';
+import { clearToken, getToken, tokenRole, setToken, unauthorized, type UiRole } from './api.ts';
 import { SessionContext } from './components/common.tsx';
 import { AlertsPage } from './pages/alerts.tsx';
 import { BacktestPage } from './pages/backtest.tsx';
@@ -41,7 +41,7 @@ function Login({ message, onLogin }: { message: string | null; onLogin(token: st
     if (!t) return setError('Paste an API token.');
     setBusy(true);
     try {
-      const r = await probeRole(t);
+      const r = await tokenRole(t);
       if ('error' in r) setError(r.error);
       else onLogin(t, r.role);
     } catch (err) {
@@ -117,7 +117,7 @@ export function App() {
   useEffect(() => {
     const t = getToken();
     if (!t) return;
-    probeRole(t)
+    tokenRole(t)
       .then((r) => ('error' in r ? logout(r.error) : setRole(r.role)))
       .catch((e: Error) => setMessage(`Cannot reach the server: ${e.message}`))
       .finally(() => setChecking(false));
