@@ -316,7 +316,9 @@ describe('changes, anomalies, backfill, metrics', () => {
 
   it('backfills CSV history into state and storage without live anomalies', async () => {
     const rows = ['metric,t,value,service'];
-    for (let i = 0; i < 400; i++) rows.push(`orders_rate,${T0 + i * MIN},${i === 390 ? 5000 : 100 + (i % 7)},checkout`);
+    // The backfilled spike is old news by the live point (novelty treats a spike within its
+    // hold period as the same condition: the alert stage keeps that alert open instead).
+    for (let i = 0; i < 400; i++) rows.push(`orders_rate,${T0 + i * MIN},${i === 200 ? 5000 : 100 + (i % 7)},checkout`);
     const r = await call('POST', '/api/v1/backfill', { token: tok('default', 'write'), type: 'text/csv', body: rows.join('\n') });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.accepted, 400);

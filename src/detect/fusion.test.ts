@@ -86,8 +86,8 @@ describe('fused verdicts', () => {
     const set = createDetectorSet();
     const st = set.init();
     const out = newFusedVerdict();
-    // novelty reports a condition once, at its peak: `peak` (2) points after the surprise stopped rising.
-    for (let k = 0; k <= i + 2; k++) {
+    // novelty reports a new condition on the point that shows it.
+    for (let k = 0; k <= i; k++) {
       set.update(st, s.t[k], s.v[k], out);
       if (k >= i - 100 && k < i) assert.ok(out.score < 0.9, `quiet before the spike, at ${k - i}: ${out.score}`);
     }

@@ -50,7 +50,12 @@ export interface NoveltyConfig {
   readonly explainHalfLife: number;
   /** A new condition must be this many decades rarer than what is already explained. */
   readonly margin: number;
-  /** Points a rising surprise must stop rising before it is reported (report at the peak). */
+  /**
+   * Points a rising surprise must stop rising before it is reported (report at the peak).
+   * Default 0: report on the point that shows the condition, with that point's value and time.
+   * Waiting for the peak scored ~1 NAB point more (standard) but attached the anomaly to a
+   * later, ordinary point and delayed the page; early, honest attribution matters more.
+   */
   readonly peak: number;
   /** Surprise (decades, -log10 p) that scores 0.9; score 0.5 at 1/1.73 of it. */
   readonly alertSurprise: number;
@@ -68,7 +73,7 @@ export const NOVELTY_DEFAULTS: NoveltyConfig = {
   hold: 16,
   explainHalfLife: 138,
   margin: 0.3,
-  peak: 2,
+  peak: 0,
   alertSurprise: 4.5,
 };
 
@@ -158,8 +163,8 @@ const RS = new Float64Array(64); // the residual window, sorted when its median 
  *
  * "Already explained": a continuing condition is not new information. The detector remembers
  * the surprise it last reported (held `hold` points, then halving every `explainHalfLife`);
- * only a point `margin` decades rarer than that is reported, once, at its peak (`peak` points
- * after it stopped rising). Everything else scores 0: the alert stage keeps an opened alert
+ * only a point `margin` decades rarer than that is reported, once (optionally at its peak,
+ * `peak` points after it stopped rising; off by default). Everything else scores 0: the alert stage keeps an opened alert
  * open. This lives here, not in fusion: it is memory of this series' surprises, and fusion is
  * stateless; the rules keep their absolute meaning beside it.
  *

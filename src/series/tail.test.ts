@@ -38,6 +38,16 @@ describe('tail calibration', () => {
     }
   });
 
+  it('beyond the open last bin, how far past the largest extreme seen still counts', () => {
+    // One huge deviation (z = 2,000, past the last bin's edge at ~400) is already in the history.
+    const p = trained(3000, 10);
+    tailObserve(p, 0, 2000, 1, 0.06, 1);
+    const same = tailObserve(p.slice(), 0, 2000, 1, 0.06, 1);
+    const beyond = tailObserve(p.slice(), 0, 4000, 1, 0.06, 1);
+    assert.ok(same < 3.6, `a repeat of the extreme is about 1 in 2 of the extremes seen: S = ${same}`);
+    assert.ok(beyond > same + 1.5, `twice the largest extreme is news: S = ${beyond} vs ${same}`);
+  });
+
   it('the prior keeps a cold start calm: a record after 30 points is no alarm', () => {
     const s = tailObserve(trained(30, 9), 0, 10, 1, 0.06, 1);
     assert.ok(s < 3, `S = ${s}`);

@@ -16,7 +16,7 @@
  * a = 1 - 1/memory) kept by the caller; a new observation adds `inc`, so older ones weigh
  * a^age relative to it. `tailRenormalise` divides everything by `inc` before it overflows.
  *
- * Layout in a Float32Array `p` at offset `o`: [decayed total, skip bin, bins...], TAIL_SIZE
+ * Layout in a Float32Array `p` at offset `o`: [decayed total, skip bin, open-bin max L, bins...], TAIL_SIZE
  * floats. Below the skip bin (refreshed by `tailRefresh`) at least 1% of the mass lies above,
  * so S < 2 there: the exact tail sum is skipped, since such a point can never alert.
  */
@@ -24,10 +24,12 @@
 /** Bins per calibrator and their width in ln(1 + z): z up to e^6 - 1 (about 400), then open. */
 export const TAIL_BINS = 24;
 export const TAIL_BW = 0.25;
-export const TAIL_SIZE = 2 + TAIL_BINS;
+export const TAIL_SIZE = 3 + TAIL_BINS;
 const TOT = 0;
 const SKIP = 1;
-const H = 2;
+/** The largest L that reached the open last bin: its mass sits at or below it. */
+const OPEN_MAX = 2;
+const H = 3;
 /** The z at which each bin starts: e^(b x BW) - 1, so the bulk needs no logarithm. */
 const Z_EDGE = new Float64Array(TAIL_BINS + 1);
 for (let b = 0; b <= TAIL_BINS; b++) Z_EDGE[b] = Math.expm1(b * TAIL_BW);
@@ -53,6 +55,10 @@ export function tailObserve(p: Float32Array, o: number, z: number, inc: number, 
   }
   let s = 0;
   if (b >= p[o + SKIP]) s = surprise(p, o, z, b, inc, beta, prior);
+  if (b === TAIL_BINS - 1) {
+    const L = Math.log1p(z);
+    if (L > p[o + OPEN_MAX]) p[o + OPEN_MAX] = L;
+  }
   p[o + H + b] += inc;
   p[o + TOT] += inc;
   return s;
@@ -78,8 +84,14 @@ function surprise(p: Float32Array, o: number, z: number, b: number, inc: number,
   }
   const r = kR;
   const u = Math.exp((-frac * TAIL_BW) / beta);
-  // (The open last bin: where its mass lies is unknown, so all of it counts as at or above L.)
-  mass += p[o + H + b] * (b === TAIL_BINS - 1 ? 1 : 1 - frac + r * (1 - u));
+  // The open last bin: its mass lies at or below the largest L that reached it, so it counts
+  // as if all of it sat there. A record beyond every past extreme then still says how far
+  // beyond (a 90x spike after a 50x one is news); counting the bin as "at or above L" made
+  // every z above ~400 equally ordinary once one had been seen.
+  if (b === TAIL_BINS - 1) {
+    const over = L - p[o + OPEN_MAX];
+    mass += p[o + H + b] * (over <= 0 ? 1 : Math.exp(-over / beta));
+  } else mass += p[o + H + b] * (1 - frac + r * (1 - u));
   // Lower bins, through the soft tail (each bin a factor k further down; three are plenty).
   const k = kK;
   let w = r * u * (1 - k);

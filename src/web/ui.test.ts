@@ -369,9 +369,16 @@ describe('web UI in Chromium', { skip: !HAVE, timeout: 240_000 }, () => {
     await page.click('nav >> text=Config & audit');
     await page.waitForSelector('[data-testid=config-meta]');
     assert.match(await page.textContent('#current h2') ?? '', /version 1/);
-    // History and audit have no endpoints yet: the page names them instead of inventing data.
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=not-available]').length === 2);
-    assert.deepEqual(await page.$$eval('[data-testid=not-available]', (els) => els.map((e) => e.getAttribute('data-endpoint'))), ['GET /api/v1/config/versions', 'GET /api/v1/audit']);
+    await svc.store.config.put({ tenant: 'default', yaml: 'version: 1\ntenant: default\nlimits:\n  active_series: 5000\n', author: 'token:default-admin', at: Date.now(), comment: 'cap series' });
+    await page.reload();
+    await page.waitForSelector('[data-testid=versions] li');
+    assert.equal(await page.$$eval('[data-testid=versions] li', (els) => els.length), 2);
+    // Opening the newest version shows its line diff against the one before.
+    await page.click('[data-testid=versions] li:first-child button');
+    await page.waitForSelector('[data-testid=diff]');
+    assert.match(await page.textContent('[data-testid=diff]') ?? '', /\+\s+active_series: 5000/);
+    await page.waitForSelector('[data-testid=audit] tbody tr');
+    assert.match(await page.textContent('[data-testid=audit]') ?? '', /token:default-admin/);
     await shot(page, '09-config');
     assert.deepEqual(errors, []);
     await page.close();

@@ -29,8 +29,29 @@ function Diff({ before, after }: { before: string; after: string }) {
   );
 }
 
+/** One entry of `GET /api/v1/config/versions`: the YAML comes only with `?version=N`. */
+interface VersionSummary {
+  version: number;
+  author: string;
+  at: number;
+  hash: string;
+  message: string | null;
+}
+
+/** The diff of version `v` against the one before it, each fetched with `?version=N`. */
+function VersionDiff({ version }: { version: number }) {
+  const pair = useAsync(async () => {
+    const after = await get<ConfigVersion>(`/api/v1/config/versions?version=${version}`);
+    const before = version > 1 ? await get<ConfigVersion>(`/api/v1/config/versions?version=${version - 1}`) : null;
+    return { before: before?.yaml ?? '', after: after.yaml };
+  }, [version]);
+  if (pair.error) return <ErrorBox error={pair.error} what={`config version ${version}`} />;
+  if (!pair.data) return <Loading what={`config version ${version}`} />;
+  return <Diff before={pair.data.before} after={pair.data.after} />;
+}
+
 function History({ current }: { current: ConfigVersion }) {
-  const versions = useAsync(() => get<ConfigVersion[]>('/api/v1/config/versions'), []);
+  const versions = useAsync(() => get<VersionSummary[]>('/api/v1/config/versions'), []);
   const [open, setOpen] = useState<number | null>(null);
   if (versions.error instanceof ApiError && versions.error.missingEndpoint) {
     return (
@@ -41,17 +62,16 @@ function History({ current }: { current: ConfigVersion }) {
   }
   if (versions.error) return <ErrorBox error={versions.error} what="config history" />;
   if (!versions.data) return <Loading what="config history" />;
-  const list = versions.data;
   return (
     <ol class="versions" data-testid="versions">
-      {list.map((v, i) => (
+      {versions.data.map((v) => (
         <li key={v.version}>
           <button type="button" class="link" aria-expanded={open === v.version} onClick={() => setOpen(open === v.version ? null : v.version)}>
             v{v.version}
           </button>{' '}
           by {v.author}, {fmtTime(v.at)}
-          {v.comment ? ` · ${v.comment}` : ''}
-          {open === v.version && <Diff before={list[i + 1]?.yaml ?? ''} after={v.yaml} />}
+          {v.message ? ` · ${v.message}` : ''}
+          {open === v.version && <VersionDiff version={v.version} />}
         </li>
       ))}
     </ol>
