@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { IngestBatch } from '../ingest/index.ts';
 import { openTestService, type TestService } from './testkit.ts';
 
 const NOW = Date.UTC(2025, 6, 1, 12, 0, 0);
@@ -134,5 +135,38 @@ describe('alert and silence API', () => {
     for (const name of ['tidemark_alerts_fired_total', 'tidemark_alerts_firing', 'tidemark_alert_suppressions_total', 'tidemark_notifier_failures_total', 'tidemark_notifier_backlog', 'tidemark_alert_time_to_ack_seconds', 'tidemark_alert_feedback_total{tenant="default",label="noise"} 1']) {
       assert.ok(r.body.includes(name), name);
     }
+  });
+  it('/metrics has the share of alerts labelled noise per tenant, latest label per alert', async () => {
+    const scrape = async () => (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+    // Alert 1 was labelled noise above; alert 2 now gets 'real': one of two is noise.
+    const fb = await call('POST', '/api/v1/alerts/aaaa000000000002/feedback', svc.tokens.default.write, { label: 'real' });
+    assert.equal(fb.status, 201);
+    assert.match(await scrape(), /^tidemark_alert_noise_share\{tenant="default"\} 0\.5$/m);
+    assert.doesNotMatch(await scrape(), /tidemark_alert_noise_share\{tenant="other"\}/, 'no feedback, no share');
+    // The same person relabels it: the newer label replaces the old one.
+    await call('POST', '/api/v1/alerts/aaaa000000000002/feedback', svc.tokens.default.write, { label: 'noise' });
+    assert.match(await scrape(), /^tidemark_alert_noise_share\{tenant="default"\} 1$/m);
+  });
+
+  it('/metrics has series coverage (learning versus monitored) per tenant and metric', async () => {
+    const b = new IngestBatch({ now: () => NOW, maxFutureMs: 86_400_000 });
+    const feed = (metric: string, host: string, points: number) => {
+      const s = b.openSeries(metric, ['host', host], 2, 'gauge', 1);
+      for (let i = 0; i < points; i++) b.addSample(s, NOW - (points - i) * 60_000, 100 + (i % 5));
+    };
+    feed('lat', 'a', 200); // long enough for the default detectors to finish learning
+    feed('lat', 'b', 200);
+    feed('lat', 'c', 3);
+    feed('queue', 'a', 3);
+    const o = await svc.engine.ingest('other', b);
+    assert.equal(o.accepted, 406);
+    const body = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const lines = body.split('\n').filter((l) => l.startsWith('tidemark_series_coverage{tenant="other"'));
+    assert.deepEqual(lines.sort(), [
+      'tidemark_series_coverage{tenant="other",metric="lat",state="learning"} 1',
+      'tidemark_series_coverage{tenant="other",metric="lat",state="monitored"} 2',
+      'tidemark_series_coverage{tenant="other",metric="queue",state="learning"} 1',
+      'tidemark_series_coverage{tenant="other",metric="queue",state="monitored"} 0',
+    ]);
   });
 });

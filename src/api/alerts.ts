@@ -234,6 +234,26 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
   // ---- monitoring the monitor -------------------------------------------------------------
   const registers = [metrics.registry];
   const feedbackCounter = new Counter({ name: 'tidemark_alert_feedback_total', help: 'Feedback labels given to alerts (real, noise, expected, new_normal), by tenant.', labelNames: ['tenant', 'label'], registers });
+  new Gauge({
+    name: 'tidemark_alert_noise_share',
+    help: 'Share of alerts with feedback whose latest label is noise, per tenant (0 to 1; from the stored feedback, so it survives restarts).',
+    labelNames: ['tenant'], registers,
+    async collect() {
+      this.reset();
+      for (const t of await store.tenants.list()) {
+        // Latest label per alert: people may relabel, and the last word is the current judgement.
+        const latest = new Map<string, { at: number; label: FeedbackLabel }>();
+        for (const f of await store.feedback.list({ tenant: t.id })) {
+          const prev = latest.get(f.fingerprint);
+          if (!prev || f.at >= prev.at) latest.set(f.fingerprint, { at: f.at, label: f.label });
+        }
+        if (latest.size === 0) continue;
+        let noise = 0;
+        for (const l of latest.values()) if (l.label === 'noise') noise++;
+        this.set({ tenant: t.id }, noise / latest.size);
+      }
+    },
+  });
   const al = engine.alerting;
   if (!al) return;
   const split = (k: string) => k.split('\u0000');

@@ -42,6 +42,21 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: 'tidemark_series_coverage',
+      help: 'Live series per tenant and metric whose detectors are still learning, or monitored (judging points).',
+      labelNames: ['tenant', 'metric', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [tenant, byMetric] of engine.coverage()) {
+          for (const [metric, c] of byMetric) {
+            this.set({ tenant, metric, state: 'learning' }, c.learning);
+            this.set({ tenant, metric, state: 'monitored' }, c.monitored);
+          }
+        }
+      },
+    });
+    new Gauge({
       name: 'tidemark_checkpoint_age_seconds',
       help: 'Seconds since the last completed detector checkpoint (since start when there was none).',
       registers,

@@ -90,8 +90,8 @@ test('values are converted and defaults applied once', () => {
   assert.equal(byName.get('checkout-latency-p99')!.aggregation.q, 0.99);
   const backlog = byName.get('payment-queue-backlog')!;
   assert.deepEqual(backlog.maintenance, [
-    { kind: 'once', startMs: Date.UTC(2025, 6, 1, 2), endMs: Date.UTC(2025, 6, 1, 4), comment: 'settlement cluster migration' },
-    { kind: 'recurring', weekdays: ['sat', 'sun'], startMinute: 180, durationMs: 7_200_000, timeZone: 'Europe/Berlin', comment: '' },
+    { kind: 'once', startMs: Date.UTC(2025, 6, 1, 2), endMs: Date.UTC(2025, 6, 1, 4), comment: 'settlement cluster migration', excludeFromLearning: true },
+    { kind: 'recurring', weekdays: ['sat', 'sun'], startMinute: 180, durationMs: 7_200_000, timeZone: 'Europe/Berlin', comment: '', excludeFromLearning: false },
   ]);
   assert.deepEqual(backlog.impact, { kind: 'limit', selector: { metric: 'checkout_success_ratio', matchers: [{ label: 'region', op: '=', value: 'eu-west-1' }], text: 'checkout_success_ratio{region="eu-west-1"}' }, op: 'below', value: 0.98 });
   const metrics = new Map(config.metrics.map((m) => [m.name, m]));
@@ -521,6 +521,14 @@ const INVALID: Array<{ name: string; yaml: string; expected: string[] }> = [
       "rules[1].maintenance[0].duration (line 35): expected a positive duration of at most 1w, got \"8d\"",
       "rules[1].maintenance[0].time_zone (line 36): unknown time zone 'Europe/Berln' (did you mean 'Europe/Berlin'?); use an IANA name like Europe/Berlin or UTC",
       "rules[1].maintenance[1].at (line 38): expected a time of day HH:MM on a 24-hour clock, like 02:30 (quote it), got 300",
+    ],
+  },
+  {
+    name: "maint exclude_from_learning",
+    yaml: BASE + RULE('    selector: queue_depth\n    aggregation: { function: max, window: 5m }\n    severity: S1\n    maintenance:\n      - weekdays: [sat]\n        at: "03:00"\n        duration: 1h\n        exclude_from_learning: yes\n      - { start: 2025-01-01T00:00:00Z, end: 2025-01-02T00:00:00Z, exclude_from_learnin: true }\n'),
+    expected: [
+      "rules[1].maintenance[0].exclude_from_learning (line 36): expected true or false, got \"yes\"",
+      "rules[1].maintenance[1].exclude_from_learnin (line 37): unknown key 'exclude_from_learnin' (did you mean 'exclude_from_learning'?); valid keys: start, end, weekdays, at, duration, time_zone, comment, exclude_from_learning",
     ],
   },
   {

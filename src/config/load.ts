@@ -50,7 +50,7 @@ const BUDGETS_KEYS = ['tenant', 'each_receiver', 'receivers', 'summary_delay'];
 const BUDGET_KEYS = ['pages_per_hour', 'notifications_per_hour'];
 const INHIBIT_KEYS = ['source', 'target', 'equal'];
 const ESCALATION_KEYS = ['receiver', 'after', 'next'];
-const WINDOW_KEYS = ['start', 'end', 'weekdays', 'at', 'duration', 'time_zone', 'comment'];
+const WINDOW_KEYS = ['start', 'end', 'weekdays', 'at', 'duration', 'time_zone', 'comment', 'exclude_from_learning'];
 const RECEIVER_KEYS = ['name', 'webhook', 'slack', 'pagerduty', 'alertmanager'];
 const ROUTE_KEYS = ['receiver', 'match', 'match_re', 'continue', 'routes'];
 const LIMIT_KEYS = ['active_series', 'label_values_per_metric', 'labels_per_series', 'label_value_length', 'out_of_order_tolerance', 'max_future_skew'];
@@ -544,6 +544,8 @@ class Loader {
     }
     const before = r.issues.length;
     const comment = w.has('comment') ? r.string(w, 'comment', 'a short note') : '';
+    // A known event (migration, load test) should not become the detectors' new normal.
+    const excludeFromLearning = w.has('exclude_from_learning') ? r.boolean(w, 'exclude_from_learning') : false;
     if (once) {
       for (const key of ['start', 'end']) if (!w.has(key)) r.error(w.at(key), w.node, `required key '${key}' is missing`);
       const instant = (key: string) => {
@@ -556,7 +558,7 @@ class Loader {
       const endMs = end === undefined ? undefined : parseTimestamp(end)!;
       if (startMs !== undefined && endMs !== undefined && endMs <= startMs) r.error(w.at('end'), w.get('end'), `end must be after start (${start})`);
       if (r.issues.length !== before || startMs === undefined || endMs === undefined) return undefined;
-      return { kind: 'once', startMs, endMs, comment: comment ?? '' };
+      return { kind: 'once', startMs, endMs, comment: comment ?? '', excludeFromLearning: excludeFromLearning ?? false };
     }
     for (const key of ['weekdays', 'at', 'duration']) if (!w.has(key)) r.error(w.at(key), w.node, `required key '${key}' is missing`);
     const days = w.has('weekdays') ? r.stringList(w, 'weekdays', 'a weekday: mon, tue, wed, thu, fri, sat or sun', (s) => parseWeekday(s) !== undefined) : undefined;
@@ -576,7 +578,7 @@ class Loader {
     }
     if (r.issues.length !== before || !weekdays || at === undefined || durationMs === undefined || !timeZone) return undefined;
     const order = (d: Weekday) => ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].indexOf(d);
-    return { kind: 'recurring', weekdays: [...weekdays].sort((a, b) => order(a) - order(b)), startMinute: parseTimeOfDay(at)!, durationMs, timeZone, comment: comment ?? '' };
+    return { kind: 'recurring', weekdays: [...weekdays].sort((a, b) => order(a) - order(b)), startMinute: parseTimeOfDay(at)!, durationMs, timeZone, comment: comment ?? '', excludeFromLearning: excludeFromLearning ?? false };
   }
 
   timing(m: Fields): AlertTiming | undefined {

@@ -84,6 +84,8 @@ export interface OneOffWindow {
   readonly startMs: number;
   readonly endMs: number;
   readonly comment: string;
+  /** `exclude_from_learning`: while the window is on, the rule's series give no verdicts and their models learn nothing (absent: false). */
+  readonly excludeFromLearning?: boolean;
 }
 
 export interface RecurringWindow {
@@ -95,6 +97,8 @@ export interface RecurringWindow {
   /** Canonical IANA name, e.g. `Europe/Berlin`. */
   readonly timeZone: string;
   readonly comment: string;
+  /** `exclude_from_learning`: while the window is on, the rule's series give no verdicts and their models learn nothing (absent: false). */
+  readonly excludeFromLearning?: boolean;
 }
 
 export type MaintenanceWindow = OneOffWindow | RecurringWindow;

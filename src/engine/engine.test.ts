@@ -225,4 +225,62 @@ describe('engine', () => {
     await b.engine.close();
     await b.store.close();
   });
+  // Level 100 for 100 minutes, 200 for the next 60 (a known event), then 100 again.
+  const level = (i: number) => (i >= 100 && i < 160 ? 200 : 100) + (((i * 7919) % 13) - 6) * 0.5;
+  // no_data in the set: a window must not read as a silence either once it ends.
+  const pausing = (exclude: boolean, detectors = '[{ name: no_data }, { name: robust_z }]') => CONFIG(`rules:
+  - name: cpu-level
+    selector: cpu
+    aggregation: { function: avg, window: 1m }
+    detectors: ${detectors}
+    severity: S0
+    owner: team-a
+    maintenance:
+      - start: ${new Date(T0 + 100 * MIN).toISOString()}
+        end: ${new Date(T0 + 160 * MIN).toISOString()}
+        exclude_from_learning: ${exclude}
+`);
+  const pauseCases = [
+    { name: 'excluded from learning: the event does not become the baseline', exclude: true, paused: 60, anomaliesAfter: 0 },
+    { name: 'not excluded: the event becomes the baseline, the old level is anomalous', exclude: false, paused: 0, anomaliesAfter: 1 },
+    { name: 'excluded, the default profile', exclude: true, paused: 60, anomaliesAfter: 0, detectors: '[{ name: impossible_value }, { name: no_data }, { name: counter_reset }, { name: unit_change }, { name: novelty }]' },
+  ];
+  for (const c of pauseCases) {
+    it(`maintenance window, ${c.name}`, async () => {
+      const { store, engine } = await open();
+      await engine.putConfig(pausing(c.exclude, c.detectors), 'test', null);
+      const at = (from: number, to: number) => batchOf(Array.from({ length: to - from }, (_, j) => ({ metric: 'cpu', labels: { host: 'a' }, t: T0 + (from + j) * MIN, v: level(from + j) })));
+      const before = await engine.ingest('default', at(0, 100));
+      assert.equal(before.anomalies, 0, 'a steady level learns quietly');
+      const during = await engine.ingest('default', at(100, 160));
+      assert.equal(during.paused, c.paused);
+      assert.equal(during.accepted, 60, 'samples inside the window are still stored');
+      if (c.exclude) assert.deepEqual([during.judged, during.anomalies], [0, 0], 'no verdict, no anomaly inside the window');
+      const after = await engine.ingest('default', at(160, 161));
+      assert.equal(after.judged, 1);
+      assert.equal(after.anomalies, c.anomaliesAfter);
+      const [id] = await store.series.intern([{ tenant: 'default', metric: 'cpu', labels: { host: 'a' } }]);
+      const stored = await store.samples.range('default', id, 0, T0 + 1000 * MIN);
+      assert.equal(stored.t.length, 161);
+    });
+  }
+  it('maintenance window excluded from learning: a checkpoint and crash inside it keep the pre-window baseline', async () => {
+    const a = await open();
+    await a.engine.putConfig(pausing(true), 'test', null);
+    const at = (from: number, to: number) => batchOf(Array.from({ length: to - from }, (_, j) => ({ metric: 'cpu', labels: { host: 'a' }, t: T0 + (from + j) * MIN, v: level(from + j) })));
+    await a.engine.ingest('default', at(0, 100));
+    await a.engine.ingest('default', at(100, 135)); // most of robust_z's window of 48 at the event level
+    assert.ok((await a.engine.checkpoint()) >= 1);
+    await a.engine.ingest('default', at(135, 145));
+    await a.store.close(); // a crash: the last 10 points come back by replay
+
+    const b = await open(a.dir);
+    const during = await b.engine.ingest('default', at(145, 160));
+    assert.deepEqual([during.paused, during.judged, during.anomalies], [15, 0, 0]);
+    assert.equal(b.engine.seriesInfo('default', 'cpu{host="a"}')?.origin, 'checkpoint');
+    const after = await b.engine.ingest('default', at(160, 161));
+    assert.deepEqual([after.judged, after.anomalies], [1, 0]);
+    await b.engine.close();
+    await b.store.close();
+  });
 });

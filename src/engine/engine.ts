@@ -5,7 +5,7 @@
  * before the caller acknowledges anything. Judged points of live batches then go to the alert
  * stage (see alerting.ts), which groups, gates and notifies.
  */
-import { configDiff, loadConfig, type TenantConfig } from '../config/index.ts';
+import { configDiff, inMaintenance, loadConfig, type TenantConfig } from '../config/index.ts';
 import { newFusedVerdict, restoreState, type DetectorSet, type FusedVerdict } from '../detect/index.ts';
 import { TidemarkError } from '../errors.ts';
 import { STALE_FLAG, type IngestBatch } from '../ingest/index.ts';
@@ -13,7 +13,7 @@ import type { ChangeEvent, ChangeInput, Checkpoint, ConfigVersion, Labels, Store
 import { DEFAULT_RETENTION } from '../store/index.ts';
 import { Alerting } from './alerting.ts';
 import { BINARY_CHECKPOINT, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
-import { SeriesEntry, TenantState, type SeriesRefusal } from './tenant.ts';
+import { checkpointState, hold, resume, SeriesEntry, TenantState, type SeriesRefusal } from './tenant.ts';
 import type { Anomaly, EngineOptions, IngestOutcome, RejectionCount } from './types.ts';
 
 /** Defaults of `EngineOptions`, with units. */
@@ -304,8 +304,14 @@ export class Engine {
       for (let i = 0; i < r.t.length; i++) {
         const v = r.v[i];
         if (v !== v) continue;
-        e.rule.set.update(e.state, r.t[i], v, out);
         e.lastT = r.t[i];
+        if (e.rule.noLearning.length > 0 && inMaintenance(e.rule.noLearning, r.t[i]) !== undefined) {
+          hold(e);
+          e.rule.set.update(e.state, r.t[i], v, out);
+          continue;
+        }
+        resume(e);
+        e.learning = stillLearning(e, e.rule.set.update(e.state, r.t[i], v, out));
       }
       e.replayed = r.t.length;
       this.#replayedSamples += r.t.length;
@@ -326,7 +332,7 @@ export class Engine {
     const tolerance = ts.limits.outOfOrderToleranceMs;
     const live = mode === 'live';
     const outcome: IngestOutcome = {
-      accepted: 0, duplicates: 0, stale: 0, judged: 0, anomalies: 0,
+      accepted: 0, duplicates: 0, stale: 0, judged: 0, paused: 0, anomalies: 0,
       rejected: new Map(), rejectedTotal: 0, cardinality: undefined, detectNs: 0, storeMs: 0,
     };
     // Reused for every batch: the store copies them before append returns.
@@ -371,7 +377,24 @@ export class Engine {
         sV[k++] = v;
         continue;
       }
+      if (e.rule.noLearning.length > 0 && inMaintenance(e.rule.noLearning, t) !== undefined) {
+        // A maintenance window excluded from learning: the point is stored for history and the
+        // rules see it, but its verdict is dropped and the models' pre-window states come back
+        // afterwards, so the event can neither alert nor become the new baseline.
+        hold(e);
+        e.rule.set.update(e.state, t, v, out);
+        e.lastT = t;
+        e.dirty = true;
+        e.ended = false;
+        outcome.paused++;
+        sId[k] = e.id;
+        sT[k] = t;
+        sV[k++] = v;
+        continue;
+      }
+      if (e.held !== null) resume(e);
       const verdict = e.rule.set.update(e.state, t, v, out);
+      e.learning = stillLearning(e, verdict);
       if (al !== undefined) {
         let w = e.id < al.watch.length ? al.watch[e.id] : 0;
         if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
@@ -453,6 +476,26 @@ export class Engine {
     return e && { id: e.id, origin: e.origin, replayed: e.replayed, lastT: e.lastT, labels: e.labels };
   }
 
+  /**
+   * Detector coverage: per tenant and metric, how many live series are still learning and how
+   * many are monitored (a learned model gives their points a band). Walks every live series:
+   * call it per scrape, not per sample.
+   */
+  coverage(): Map<string, Map<string, { learning: number; monitored: number }>> {
+    const out = new Map<string, Map<string, { learning: number; monitored: number }>>();
+    for (const [id, ts] of this.#tenants) {
+      const byMetric = new Map<string, { learning: number; monitored: number }>();
+      for (const e of ts.series.values()) {
+        let c = byMetric.get(e.metric);
+        if (!c) byMetric.set(e.metric, (c = { learning: 0, monitored: 0 }));
+        if (e.learning) c.learning++;
+        else c.monitored++;
+      }
+      out.set(id, byMetric);
+    }
+    return out;
+  }
+
   stats(): EngineStats {
     const activeSeries = new Map<string, number>();
     for (const [id, t] of this.#tenants) activeSeries.set(id, t.series.size);
@@ -486,7 +529,7 @@ export class Engine {
         const seq = this.#seq;
         const cps: Checkpoint[] = chunk.map((e) => {
           e.dirty = false;
-          return { seriesId: e.id, seq, blob: encodeCheckpoint(e.lastT, entriesText(e.rule.set), e.state), at: now };
+          return { seriesId: e.id, seq, blob: encodeCheckpoint(e.lastT, entriesText(e.rule.set), checkpointState(e)), at: now };
         });
         try {
           written += await this.store.checkpoints.put(cps);
@@ -543,6 +586,11 @@ function timeOrder(b: BatchView, scratch: Scratch): Int32Array | null {
   const idx = Array.from({ length: n }, (_, i) => i);
   idx.sort((a, c) => sids[a] - sids[c] || times[a] - times[c] || a - c);
   return Int32Array.from(idx);
+}
+
+/** Coverage: a series is learning until a learned model (not just a rule) gives its points a band. */
+function stillLearning(e: SeriesEntry, v: FusedVerdict): boolean {
+  return v.learning || (e.rule.models.length > 0 && v.expected !== v.expected);
 }
 
 const entriesTexts = new WeakMap<DetectorSet<unknown>, string>();

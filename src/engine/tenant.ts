@@ -1,7 +1,7 @@
 // Per-tenant engine state: the compiled config (rules, schemas, limits), the live series and
 // the cardinality bookkeeping that decides whether a NEW series may be created.
-import { compileSelector, DEFAULTS, type Limits, type MetricSchema, type TenantConfig } from '../config/index.ts';
-import { createDetectorSet, type DetectorSet } from '../detect/index.ts';
+import { compileSelector, DEFAULTS, type Limits, type MaintenanceWindow, type MetricSchema, type TenantConfig } from '../config/index.ts';
+import { createDetectorSet, getDetector, restoreState, snapshotState, type DetectorSet } from '../detect/index.ts';
 import type { Labels } from '../store/index.ts';
 import type { Anomaly } from './types.ts';
 
@@ -11,6 +11,19 @@ export interface CompiledRule {
   readonly matches: (metric: string, labels: Labels) => boolean;
   readonly set: DetectorSet<unknown>;
   readonly threshold: number;
+  /** The rule's maintenance windows with `exclude_from_learning`: points inside them never teach the models. */
+  readonly noLearning: readonly MaintenanceWindow[];
+  /** Indexes of the set's models (learned baselines, not fixed rules) in its entries and state. */
+  readonly models: readonly number[];
+}
+
+/** Indexes of a detector set's models: the entries that learn a baseline. */
+function modelSlots(set: DetectorSet<unknown>): readonly number[] {
+  const out: number[] = [];
+  set.entries.forEach((e, i) => {
+    if (getDetector(e.name).kind !== 'rule') out.push(i);
+  });
+  return Object.freeze(out);
 }
 
 /** One live series: its identity, its detector state and where it is in time. */
@@ -34,6 +47,17 @@ export class SeriesEntry {
   ended = false;
   /** How the state began: fresh, from a checkpoint, or by replaying stored samples. */
   origin: 'new' | 'checkpoint' | 'replay' = 'new';
+  /**
+   * Still learning at the last point: every detector was learning, or the set has a model and
+   * none of them had a band yet (rules alone judge from the first point). True until the first
+   * point is judged; a restored series until its next one.
+   */
+  learning = true;
+  /**
+   * Copies of the models' states taken when a maintenance window excluded from learning began;
+   * put back at the first point after it. Null outside such a window.
+   */
+  held: unknown[] | null = null;
   /** Stored samples replayed into the state when it was restored. */
   replayed = 0;
   /** Valid values from the metric's schema (inclusive). */
@@ -50,6 +74,33 @@ export class SeriesEntry {
   }
 }
 
+/**
+ * A point inside a maintenance window excluded from learning: the whole set sees it, so rules
+ * keep their bookkeeping (no_data's cadence, counter_reset's last value), but the models' states
+ * from before the window are kept aside and come back afterwards (see `resume`).
+ */
+export function hold(e: SeriesEntry): void {
+  if (e.held !== null || e.rule.models.length === 0) return;
+  const state = e.state as unknown[];
+  e.held = e.rule.models.map((i) => restoreState(snapshotState(state[i])));
+}
+
+/** The first point after such a window: the models forget what they saw inside it. */
+export function resume(e: SeriesEntry): void {
+  if (e.held === null) return;
+  const state = e.state as unknown[];
+  e.rule.models.forEach((i, k) => (state[i] = e.held![k]));
+  e.held = null;
+}
+
+/** The state a checkpoint records: inside a held window, the models as they were before it. */
+export function checkpointState(e: SeriesEntry): unknown {
+  if (e.held === null) return e.state;
+  const state = [...(e.state as unknown[])];
+  e.rule.models.forEach((i, k) => (state[i] = e.held![k]));
+  return state;
+}
+
 const DEFAULT_SET = createDetectorSet();
 
 /** The rule for series that no configured rule selects: the default profile at medium sensitivity. */
@@ -58,6 +109,8 @@ export const DEFAULT_RULE: CompiledRule = Object.freeze({
   matches: () => true,
   set: DEFAULT_SET,
   threshold: DEFAULTS.rule.thresholds.medium,
+  noLearning: Object.freeze([]),
+  models: modelSlots(DEFAULT_SET),
 });
 
 /** Why the engine refused a series or a sample (on top of the decoders' reasons). */
@@ -106,12 +159,17 @@ export class TenantState {
     this.configVersion = version;
     this.limits = config?.limits ?? DEFAULTS.limits;
     this.schemas = new Map((config?.metrics ?? []).map((m) => [m.name, m]));
-    this.rules = (config?.rules ?? []).map((r) => ({
-      name: r.name,
-      matches: compileSelector(r.selector),
-      set: createDetectorSet(r.detectors),
-      threshold: r.sensitivity.threshold,
-    }));
+    this.rules = (config?.rules ?? []).map((r) => {
+      const set = createDetectorSet(r.detectors);
+      return {
+        name: r.name,
+        matches: compileSelector(r.selector),
+        set,
+        threshold: r.sensitivity.threshold,
+        noLearning: r.maintenance.filter((w) => w.excludeFromLearning === true),
+        models: modelSlots(set),
+      };
+    });
     const changed: SeriesEntry[] = [];
     for (const e of this.series.values()) {
       const rule = this.ruleFor(e.metric, e.labels);
@@ -120,6 +178,8 @@ export class TenantState {
       if (!same) {
         e.state = rule.set.init();
         e.lastT = -Infinity;
+        e.learning = true;
+        e.held = null;
         e.dirty = true;
         changed.push(e);
       }

@@ -37,6 +37,8 @@ export interface IngestOutcome {
   stale: number;
   /** Points judged by the detectors (late points within tolerance are stored, not judged). */
   judged: number;
+  /** Points stored but not judged: inside a maintenance window excluded from learning. */
+  paused: number;
   anomalies: number;
   /** Engine rejections by reason (decoder rejections are the caller's). */
   rejected: Map<string, RejectionCount>;
