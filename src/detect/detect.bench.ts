@@ -14,21 +14,10 @@
  */
 import { createDetectorSet, restoreState, snapshotState } from './index.ts';
 import { newFusedVerdict } from './types.ts';
+import { mulberry32 as rng } from '../series/index.ts';
 
 const STEP_MS = 5 * 60_000;
 const DAY = 288; // points per day at 5 minutes
-
-/** Deterministic PRNG (mulberry32) so every run sees the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fills `out[i * n + s]` (point-major, series interleaved) for points [from, from + count). */
 function generate(n: number, from: number, count: number, seed: number): Float64Array {

@@ -17,6 +17,7 @@
  *
  * Times are UTC, and the day's shape follows UTC hours. The same options give the same output.
  */
+import { mulberry32 } from '../series/index.ts';
 
 /** The metric a series measures. */
 export type MetricKind = 'qps' | 'latency_p50' | 'latency_p99' | 'errors' | 'cpu' | 'counter';
@@ -119,17 +120,7 @@ export const SYNTH_DEFAULTS: Readonly<SynthOptions> = Object.freeze({
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-/** mulberry32: a small, fast, seeded PRNG with a 2^32 period (plenty for test data). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 class Rng {
   readonly #next: () => number;

@@ -6,18 +6,10 @@
  */
 import { LeafTableBuilder } from './table.ts';
 import type { LeafTable } from './table.ts';
+import { mulberry32 } from '../series/index.ts';
 
-/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32, src/series/prng.ts). */
+export const prng = mulberry32;
 
 export function gaussian(rand: () => number): number {
   const u = 1 - rand();

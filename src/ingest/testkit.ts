@@ -13,6 +13,7 @@ import { decodeLineProtocol } from './line-protocol.ts';
 import { decodeOtlpJson } from './otlp-json.ts';
 import { decodeOtlpProtobuf } from './otlp-protobuf.ts';
 import { decodeRemoteWrite, decodeWriteRequest } from './remote-write.ts';
+import { mulberry32 } from '../series/index.ts';
 
 const { Type, Field, OneOf, Root } = protobuf;
 
@@ -23,17 +24,8 @@ export const Long = protobuf.util.Long as unknown as {
   fromBits(lo: number, hi: number, unsigned?: boolean): protobuf.Long;
 };
 
-/** mulberry32: a small seeded PRNG, so fuzz and oracle runs are reproducible. Returns [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32, src/series/prng.ts). */
+export const rng = mulberry32;
 
 /** An integer in [lo, hi]. */
 export function int(r: () => number, lo: number, hi: number): number {

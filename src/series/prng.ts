@@ -2,6 +2,18 @@
  * A small seeded PRNG (mulberry32) for tests, benchmarks and synthetic data: the same seed
  * gives the same stream on every machine, so generated series and their verdicts are stable.
  */
+/** mulberry32 as a plain function: uniform floats in [0, 1), the stream `Rng.next` gives for the same seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export class Rng {
   #a: number;
   #spare = NaN;
