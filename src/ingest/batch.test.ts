@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TidemarkError } from '../errors.ts';
 import { IngestBatch, STALE_FLAG } from './batch.ts';
-import type { IngestOptions, RejectReason } from './types.ts';
+import type { IngestOptions, RejectReason, SeriesIdentity } from './types.ts';
 import { REJECT_REASONS } from './types.ts';
+import { hashBytes } from './wire.ts';
 
 const NOW = Date.UTC(2024, 0, 1);
 
@@ -214,6 +215,64 @@ describe('IngestBatch series cache', () => {
     const off = batch({ seriesCacheSize: 0 });
     off.openSeries('a', [], 0, 'gauge', 1, 'a');
     assert.equal(off.openKnownSeries('a'), -2);
+  });
+});
+
+describe('IngestBatch series cache by bytes', () => {
+  const id = (bytes: Uint8Array, start = 0, end = bytes.length, hash = hashBytes(bytes, start, end)): SeriesIdentity => ({ bytes, start, end, hash });
+
+  it('finds a byte range stored earlier, wherever its copy sits, and keeps its own copy of the bytes', () => {
+    const b = batch();
+    const first = Buffer.from('..labels-of-a..');
+    const s = b.openSeries('a', ['x', '1'], 2, 'gauge', 1, id(first, 2, 13));
+    first.fill(0); // the sink must not keep a view of the payload
+    b.reset();
+    const elsewhere = Buffer.from('xyzlabels-of-a');
+    assert.equal(b.openKnownSeries(id(elsewhere, 3)), s);
+    assert.equal(b.seriesKey(0), 'a{x="1"}');
+    assert.equal(b.openKnownSeries(id(Buffer.from('labels-of-b'))), -2);
+  });
+
+  const collisions: { name: string; stored: string; asked: string }[] = [
+    { name: 'same length, one byte apart', stored: 'labels-of-a', asked: 'labels-of-b' },
+    { name: 'a prefix of the stored bytes', stored: 'labels-of-a', asked: 'labels-of' },
+    { name: 'longer than the stored bytes', stored: 'labels', asked: 'labels-of-a' },
+  ];
+  for (const c of collisions) {
+    it(`compares the bytes when hashes collide: ${c.name}`, () => {
+      const b = batch();
+      const hash = 12345; // forced: both identities claim the same hash
+      const s = b.openSeries('stored', [], 0, 'gauge', 1, id(Buffer.from(c.stored), 0, c.stored.length, hash));
+      assert.equal(b.openKnownSeries(id(Buffer.from(c.asked), 0, c.asked.length, hash)), -2);
+      const t = b.openSeries('asked', [], 0, 'gauge', 1, id(Buffer.from(c.asked), 0, c.asked.length, hash));
+      b.reset();
+      // Both live in the same probe chain; each is found by its own bytes.
+      assert.equal(b.seriesKey(b.openKnownSeries(id(Buffer.from(c.asked), 0, c.asked.length, hash))), 'asked');
+      assert.equal(b.seriesKey(b.openKnownSeries(id(Buffer.from(c.stored), 0, c.stored.length, hash))), 'stored');
+      assert.notEqual(s, t);
+    });
+  }
+
+  it('keeps every series through table and byte-arena growth', () => {
+    const b = batch();
+    const n = 5000;
+    const bytesOf = (i: number) => Buffer.from(`{"series":${i},"pad":"${'x'.repeat(i % 40)}"}`);
+    for (let i = 0; i < n; i++) b.openSeries(`m${i}`, [], 0, 'gauge', 1, id(bytesOf(i)));
+    b.reset();
+    for (let i = 0; i < n; i++) {
+      const s = b.openKnownSeries(id(bytesOf(i)));
+      assert.equal(b.seriesKey(s), `m${i}`, `series ${i}`);
+    }
+  });
+
+  it('never matches a string identity with byte identity of the same text', () => {
+    const b = batch();
+    b.openSeries('bytes', [], 0, 'gauge', 1, id(Buffer.from('same')));
+    assert.equal(b.openKnownSeries('same'), -2);
+    b.openSeries('text', [], 0, 'gauge', 1, 'same');
+    b.reset();
+    assert.equal(b.seriesKey(b.openKnownSeries('same')), 'text');
+    assert.equal(b.seriesKey(b.openKnownSeries(id(Buffer.from('same')))), 'bytes');
   });
 });
 

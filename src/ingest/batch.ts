@@ -1,5 +1,6 @@
 import { TidemarkError } from '../errors.ts';
 import { isValidLabelName, isValidMetricName, seriesKey } from './names.ts';
+import { hashBytes } from './wire.ts';
 import type {
   IngestOptions,
   RejectReason,
@@ -7,6 +8,7 @@ import type {
   RejectionSummary,
   SampleRecord,
   SampleSink,
+  SeriesIdentity,
   SeriesKind,
 } from './types.ts';
 import { REJECT_REASONS } from './types.ts';
@@ -26,6 +28,9 @@ export const DEFAULT_INGEST_OPTIONS: Readonly<IngestOptions> = Object.freeze({
 export const STALE_FLAG = 1;
 
 const INITIAL_CAPACITY = 1024;
+const INITIAL_CACHE_SLOTS = 1024;
+const INITIAL_ARENA_BYTES = 1 << 16;
+const utf8 = new TextEncoder();
 
 /** A validated series, as remembered by the series cache. */
 interface SeriesTemplate {
@@ -79,8 +84,20 @@ export class IngestBatch implements SampleSink {
   #labels: string[][] = [];
   #kinds: SeriesKind[] = [];
   #byKey = new Map<string, number>();
-  /** identity -> validated series; kept across `reset()` (bounded by `seriesCacheSize`). */
-  #known = new Map<string, SeriesTemplate>();
+  // The series cache: identity bytes -> validated series, kept across `reset()` (bounded by
+  // `seriesCacheSize`). An open-addressing table (linear probing, load <= 1/2) of entry numbers
+  // keyed by a 32-bit hash of the bytes; a hit is confirmed by comparing the stored bytes, so a
+  // hash collision costs a probe, never a wrong series. Entry e's bytes are
+  // #arena[#entryStart[e], #entryStart[e] + #entryLength[e]).
+  #slots = new Int32Array(0); // entry + 1, 0 = empty
+  #entryHash = new Int32Array(0);
+  #entryStart = new Int32Array(0);
+  #entryLength = new Int32Array(0);
+  #entryTemplate: SeriesTemplate[] = [];
+  #arena = new Uint8Array(0);
+  #arenaUsed = 0;
+  /** Scratch identity for string identities (tests, other sinks' callers). */
+  #stringIdentity: SeriesIdentity = { bytes: new Uint8Array(0), start: 0, end: 0, hash: 0 };
   #rejected = new Map<RejectReason, RejectionSummary>();
   #rejectedTotal = 0;
   #staleCount = 0;
@@ -179,20 +196,104 @@ export class IngestBatch implements SampleSink {
     this.#subIndex = index;
   }
 
-  openKnownSeries(identity: string): number {
-    if (this.#known.size === 0) return -2; // skips hashing the identity when the cache is off or cold
-    const t = this.#known.get(identity);
-    if (t === undefined) return -2;
+  openKnownSeries(identity: string | SeriesIdentity): number {
+    if (this.#entryTemplate.length === 0) return -2; // the cache is off or cold
+    const id = typeof identity === 'string' ? this.#fromString(identity) : identity;
+    const e = this.#findEntry(id.bytes, id.start, id.end, id.hash);
+    if (e < 0) return -2;
+    const t = this.#entryTemplate[e];
     const found = this.#byKey.get(t.key);
     return found !== undefined ? found : this.#addRow(t);
   }
 
   /** Forgets the series cache (memory pressure, or tests). */
   clearSeriesCache(): void {
-    this.#known.clear();
+    this.#slots.fill(0);
+    this.#entryTemplate.length = 0;
+    this.#arenaUsed = 0;
   }
 
-  openSeries(metric: string, labels: readonly string[], labelCount: number, kind: SeriesKind, points: number, identity?: string): number {
+  /**
+   * A string identity as its UTF-8 bytes behind a 0xff byte, which starts no UTF-8 text and no
+   * remote_write label range (those start with the Label key 0x0a), so the two kinds never meet.
+   */
+  #fromString(identity: string): SeriesIdentity {
+    const text = utf8.encode(identity);
+    const bytes = new Uint8Array(text.length + 1);
+    bytes[0] = 0xff;
+    bytes.set(text, 1);
+    const id = this.#stringIdentity;
+    id.bytes = bytes;
+    id.start = 0;
+    id.end = bytes.length;
+    id.hash = hashBytes(bytes, 0, bytes.length);
+    return id;
+  }
+
+  /** The cache entry holding exactly `bytes[start, end)`, or -1. */
+  #findEntry(bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    const len = end - start;
+    const arena = this.#arena;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const e = slots[i] - 1;
+      if (e < 0) return -1;
+      if (this.#entryHash[e] !== hash || this.#entryLength[e] !== len) continue;
+      const at = this.#entryStart[e] - start;
+      let j = start;
+      while (j < end && arena[at + j] === bytes[j]) j++;
+      if (j === end) return e;
+    }
+  }
+
+  #remember(id: SeriesIdentity, t: SeriesTemplate): void {
+    const len = id.end - id.start;
+    if (this.#entryTemplate.length >= this.options.seriesCacheSize) this.clearSeriesCache(); // crude, but bounded and O(1) amortised
+    const e = this.#entryTemplate.length;
+    if ((e + 1) * 2 > this.#slots.length) this.#growSlots();
+    const known = this.#findEntry(id.bytes, id.start, id.end, id.hash);
+    if (known >= 0) {
+      this.#entryTemplate[known] = t; // the latest wins, as a Map.set would
+      return;
+    }
+    if (e === this.#entryHash.length) {
+      const cap = Math.max(INITIAL_CACHE_SLOTS, e * 2);
+      this.#entryHash = copyInto(new Int32Array(cap), this.#entryHash, e);
+      this.#entryStart = copyInto(new Int32Array(cap), this.#entryStart, e);
+      this.#entryLength = copyInto(new Int32Array(cap), this.#entryLength, e);
+    }
+    if (this.#arenaUsed + len > this.#arena.length) {
+      let cap = Math.max(INITIAL_ARENA_BYTES, this.#arena.length * 2);
+      while (cap < this.#arenaUsed + len) cap *= 2;
+      const a = new Uint8Array(cap);
+      a.set(this.#arena.subarray(0, this.#arenaUsed));
+      this.#arena = a;
+    }
+    this.#arena.set(id.bytes.subarray(id.start, id.end), this.#arenaUsed);
+    this.#entryHash[e] = id.hash;
+    this.#entryStart[e] = this.#arenaUsed;
+    this.#entryLength[e] = len;
+    this.#entryTemplate.push(t);
+    this.#arenaUsed += len;
+    const mask = this.#slots.length - 1;
+    let i = id.hash & mask;
+    while (this.#slots[i] !== 0) i = (i + 1) & mask;
+    this.#slots[i] = e + 1;
+  }
+
+  #growSlots(): void {
+    const slots = new Int32Array(Math.max(INITIAL_CACHE_SLOTS, this.#slots.length * 2));
+    const mask = slots.length - 1;
+    for (let e = 0; e < this.#entryTemplate.length; e++) {
+      let i = this.#entryHash[e] & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = e + 1;
+    }
+    this.#slots = slots;
+  }
+
+  openSeries(metric: string, labels: readonly string[], labelCount: number, kind: SeriesKind, points: number, identity?: string | SeriesIdentity): number {
     const o = this.options;
     if (metric.length === 0) return this.#refuse('missing_metric_name', 'metric', 'the metric name is missing or empty', points);
     if (metric.length > o.maxNameLength) {
@@ -245,8 +346,7 @@ export class IngestBatch implements SampleSink {
     if (found !== undefined) return found;
     const t: SeriesTemplate = { key, metric, labels: s.slice(0, n), kind };
     if (identity !== undefined && o.seriesCacheSize > 0) {
-      if (this.#known.size >= o.seriesCacheSize) this.#known.clear(); // crude, but bounded and O(1) amortised
-      this.#known.set(identity, t);
+      this.#remember(typeof identity === 'string' ? this.#fromString(identity) : identity, t);
     }
     return this.#addRow(t);
   }
@@ -382,4 +482,9 @@ export class IngestBatch implements SampleSink {
     f.set(this.#flags);
     this.#flags = f;
   }
+}
+
+function copyInto<T extends Int32Array>(to: T, from: Int32Array, n: number): T {
+  to.set(from.subarray(0, n));
+  return to;
 }

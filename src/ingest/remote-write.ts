@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_DECODED_BYTES, decompressSnappy } from './compression.ts';
-import type { SampleSink } from './types.ts';
-import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT } from './wire.ts';
+import type { SampleSink, SeriesIdentity } from './types.ts';
+import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT, hashBytes } from './wire.ts';
 
 /**
  * Prometheus remote_write 1.0 (`prometheus.WriteRequest`, snappy block format). Field numbers
@@ -29,6 +29,8 @@ const TAG_TIMESTAMP = (2 << 3) | VARINT;
 
 // Reused across calls (decoding is synchronous): label pairs of the current series.
 const labels: string[] = [];
+// Reused likewise: the label bytes of the current series, as a series-cache identity.
+const identity: SeriesIdentity = { bytes: new Uint8Array(0), start: 0, end: 0, hash: 0 };
 
 /** Label sets longer than this (bytes) are not remembered by the series cache, to bound its memory. */
 const MAX_IDENTITY_BYTES = 1024;
@@ -112,11 +114,19 @@ function readTimeSeries(r: ProtoReader, end: number, sink: SampleSink): void {
   }
   if (samples === 0) return;
 
-  // A series seen before is found by its label bytes, without decoding them again.
-  const identity = contiguous && labelsStart >= 0 && labelsEnd - labelsStart <= MAX_IDENTITY_BYTES ? r.rawKey(labelsStart, labelsEnd) : undefined;
-  let series = identity !== undefined ? sink.openKnownSeries(identity) : -2;
+  // A series seen before is found by a hash of its label bytes, without decoding them again
+  // (no key string is built: the sink compares the bytes in place).
+  const cacheable = contiguous && labelsStart >= 0 && labelsEnd - labelsStart <= MAX_IDENTITY_BYTES;
+  let series = -2;
+  if (cacheable) {
+    identity.bytes = r.buf;
+    identity.start = labelsStart;
+    identity.end = labelsEnd;
+    identity.hash = hashBytes(r.buf, labelsStart, labelsEnd);
+    series = sink.openKnownSeries(identity);
+  }
   if (series === -2) {
-    series = openFromLabels(r, contiguous ? labelsStart : start, contiguous ? labelsEnd : end, sink, samples, identity);
+    series = openFromLabels(r, contiguous ? labelsStart : start, contiguous ? labelsEnd : end, sink, samples, cacheable ? identity : undefined);
   }
   if (series < 0) return;
 
@@ -155,7 +165,7 @@ function readTimeSeries(r: ProtoReader, end: number, sink: SampleSink): void {
 }
 
 /** Decodes the Label fields in [from, to) and opens their series; -1 if it is rejected. */
-function openFromLabels(r: ProtoReader, from: number, to: number, sink: SampleSink, samples: number, identity: string | undefined): number {
+function openFromLabels(r: ProtoReader, from: number, to: number, sink: SampleSink, samples: number, id: SeriesIdentity | undefined): number {
   let n = 0;
   let metric = '';
   let names = 0;
@@ -192,7 +202,7 @@ function openFromLabels(r: ProtoReader, from: number, to: number, sink: SampleSi
   if (badUtf8) return refuse(sink, 'invalid_label_value', 'a label name or value is not valid UTF-8', samples);
   if (names === 0) return refuse(sink, 'missing_metric_name', 'the series has no __name__ label', samples);
   if (names > 1) return refuse(sink, 'duplicate_label_name', 'the __name__ label appears more than once', samples);
-  return sink.openSeries(metric, labels, n, 'unknown', samples, identity);
+  return sink.openSeries(metric, labels, n, 'unknown', samples, id);
 }
 
 function refuse(sink: SampleSink, reason: 'invalid_label_value' | 'missing_metric_name' | 'duplicate_label_name', problem: string, samples: number): -1 {

@@ -128,6 +128,17 @@ export interface IngestOptions {
 }
 
 /**
+ * A series identity as a byte range of the payload, with `hashBytes(bytes, start, end)` already
+ * computed. It is a view: a sink copies the bytes if it keeps them, and decoders may reuse the object.
+ */
+export interface SeriesIdentity {
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+  hash: number;
+}
+
+/**
  * Where decoders write. Decoders call, per series: `openSeries` once, then `addSample` /
  * `addStale` per point. Every check shared by all formats (names, label limits, NaN/Inf,
  * timestamps) happens inside the sink, so every format rejects the same things the same way.
@@ -152,14 +163,15 @@ export interface SampleSink {
    * Returns the series index, or -1 if the series is rejected, in which case `points` input
    * items are counted under the reason.
    */
-  openSeries(metric: string, labels: readonly string[], labelCount: number, kind: SeriesKind, points: number, identity?: string): number;
+  openSeries(metric: string, labels: readonly string[], labelCount: number, kind: SeriesKind, points: number, identity?: string | SeriesIdentity): number;
   /**
    * Fast path for formats whose bytes identify a series: the index of the series that an
    * earlier `openSeries(…, identity)` accepted (in this payload or an earlier one), or -2 if
    * there is none, in which case the decoder decodes the labels and calls `openSeries` with the
    * same `identity`. The identity must determine metric, labels and kind completely.
+   * A string identity and a byte identity never match each other.
    */
-  openKnownSeries(identity: string): number;
+  openKnownSeries(identity: string | SeriesIdentity): number;
   /** Appends one sample to an open series; returns false (and counts a rejection) if it is invalid. */
   addSample(series: number, t: number, value: number): boolean;
   /** Appends a staleness marker: the series ended at `t` (Prometheus StaleNaN, OTLP no-recorded-value flag). */

@@ -301,3 +301,36 @@ export class ProtoReader {
     }
   }
 }
+
+/**
+ * 32-bit MurmurHash3 (x86_32, seed 0) of `bytes[start, end)`, as a signed int32: four bytes per
+ * step, so a series' ~130 label bytes cost ~33 rounds. Used to key the series cache.
+ */
+export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0;
+  let i = start;
+  const last = end - 3;
+  for (; i < last; i += 4) {
+    let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < end) {
+    // The last 1-3 bytes, little-endian, as MurmurHash3's tail.
+    let k = bytes[i];
+    if (i + 1 < end) k |= bytes[i + 1] << 8;
+    if (i + 2 < end) k |= bytes[i + 2] << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+  }
+  h ^= end - start;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
