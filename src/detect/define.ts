@@ -9,6 +9,18 @@ import { type Fields, fields } from './config.ts';
 export const REPORT_MIN = 0.3;
 
 /**
+ * A spread no smaller than the data can resolve: the series' quantum (its smallest step, so
+ * integer counts are not judged in fractions of one), one part in a million of the centre
+ * (float noise on large values), and 1e-12 (a flat series).
+ */
+export function floorScale(scale: number, quantum: number, centre: number): number {
+  if (scale < quantum) scale = quantum;
+  const rel = 1e-6 * (centre < 0 ? -centre : centre);
+  if (scale < rel) scale = rel;
+  return scale < 1e-12 ? 1e-12 : scale;
+}
+
+/**
  * The calibration every statistical detector uses: maps a non-negative statistic `x` (a
  * |z|, a CUSUM sum, a silence ratio) to [0, 1) as x^4 / (x^4 + half^4). It is 0.5 at `half`
  * ("unusual"), 0.9 at 1.73 x half ("clearly anomalous"), 0.99 at 3.16 x half, and 0.06 at

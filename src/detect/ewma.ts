@@ -1,6 +1,6 @@
 import { EWMA_SIZE, doubles, ewmaAlpha, ewmaCount, ewmaInit, ewmaMean, ewmaPush, ewmaScale, ewmaVariance } from '../series/index.ts';
 import { num } from './config.ts';
-import { REPORT_MIN, defineDetector, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
+import { REPORT_MIN, defineDetector, floorScale, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
 
 export interface EwmaConfig {
   /** The mean and variance average over about this many points (alpha = 2 / (span + 1)). */
@@ -62,12 +62,7 @@ export const ewma = defineDetector<EwmaConfig, number[]>({
       return learning(out);
     }
     const m = ewmaMean(s, EW);
-    let scale = Math.sqrt(ewmaVariance(s, EW));
-    const q = s[QUANTUM];
-    if (scale < q) scale = q;
-    const rel = 1e-6 * (m < 0 ? -m : m);
-    if (scale < rel) scale = rel;
-    if (scale < 1e-12) scale = 1e-12;
+    const scale = floorScale(Math.sqrt(ewmaVariance(s, EW)), s[QUANTUM], m);
     const zh = s[Z_HALF];
     const z = (x - m) / scale;
     const score = hill(z < 0 ? -z : z, zh);

@@ -1,6 +1,6 @@
 import { INTERVAL_SIZE, detectSeason, doubles, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
 import { num } from './config.ts';
-import { REPORT_MIN, defineDetector, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
+import { REPORT_MIN, defineDetector, floorScale, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
 import type { Reason } from './types.ts';
 
 export interface HoltWintersConfig {
@@ -120,12 +120,7 @@ export const holtWinters = defineDetector<HoltWintersConfig, HoltWintersState>({
     const level = f[LEVEL];
     const phiT = f[PHI] * f[TREND];
     const expected = level + phiT + seasonal;
-    let scale = 1.2533 * f[SPREAD];
-    const q = f[QUANTUM];
-    if (scale < q) scale = q;
-    const rel = 1e-6 * (expected < 0 ? -expected : expected);
-    if (scale < rel) scale = rel;
-    if (scale < 1e-12) scale = 1e-12;
+    const scale = floorScale(1.2533 * f[SPREAD], f[QUANTUM], expected);
     const zh = f[Z_HALF];
     if (x !== x || x === Infinity || x === -Infinity) {
       // A missing point: step the model forward on its own forecast.

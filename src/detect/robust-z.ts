@@ -1,7 +1,7 @@
 import { doubles, rollingCount, rollingInit, rollingMad, rollingMedian, rollingPush, rollingScale, rollingSize } from '../series/index.ts';
 import { TidemarkError } from '../errors.ts';
 import { num } from './config.ts';
-import { REPORT_MIN, defineDetector, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
+import { REPORT_MIN, defineDetector, floorScale, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
 
 export interface RobustZConfig {
   /** Points in the rolling window (the baseline is their median). */
@@ -59,12 +59,7 @@ export const robustZ = defineDetector<RobustZConfig, number[]>({
       return learning(out);
     }
     const m = rollingMedian(s, WIN);
-    let scale = 1.4826 * rollingMad(s, WIN, m);
-    const q = s[QUANTUM];
-    if (scale < q) scale = q;
-    const rel = 1e-6 * (m < 0 ? -m : m);
-    if (scale < rel) scale = rel;
-    if (scale < 1e-12) scale = 1e-12;
+    const scale = floorScale(1.4826 * rollingMad(s, WIN, m), s[QUANTUM], m);
     const zh = s[Z_HALF];
     const z = (x - m) / scale;
     const score = hill(z < 0 ? -z : z, zh);
