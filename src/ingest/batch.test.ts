@@ -216,6 +216,40 @@ describe('IngestBatch series cache', () => {
     off.openSeries('a', [], 0, 'gauge', 1, 'a');
     assert.equal(off.openKnownSeries('a'), -2);
   });
+
+  // One row per series key in a batch, however the series was opened.
+  const paths: { name: string; open: (b: IngestBatch) => number }[] = [
+    { name: 'its cached identity', open: (b) => b.openKnownSeries('ab') },
+    { name: 'another identity of the same labels', open: (b) => b.openSeries('m', ['b', '2', 'a', '1'], 4, 'gauge', 1, 'ba') },
+    { name: 'no identity', open: (b) => b.openSeries('m', ['a', '1', 'b', '2'], 4, 'gauge', 1) },
+  ];
+  for (const first of paths) {
+    for (const second of paths) {
+      it(`one row per key: ${first.name}, then ${second.name}`, () => {
+        const b = batch();
+        b.openSeries('m', ['a', '1', 'b', '2'], 4, 'gauge', 1, 'ab');
+        b.openSeries('m', ['b', '2', 'a', '1'], 4, 'gauge', 1, 'ba');
+        b.reset();
+        const other = b.openSeries('n', [], 0, 'gauge', 1);
+        const row = first.open(b);
+        assert.equal(second.open(b), row);
+        assert.notEqual(row, other);
+        assert.equal(b.seriesCount, 2);
+        b.reset();
+        assert.equal(second.open(b), 0, 'a new batch numbers rows afresh');
+      });
+    }
+  }
+
+  it('one row per key across a cache that fills up mid-batch', () => {
+    const b = batch({ seriesCacheSize: 2 });
+    const a = b.openSeries('a', [], 0, 'gauge', 1, 'a');
+    b.openSeries('b', [], 0, 'gauge', 1, 'b');
+    b.openSeries('c', [], 0, 'gauge', 1, 'c'); // starts the cache over
+    assert.equal(b.openSeries('a', [], 0, 'gauge', 1, 'a2'), a);
+    assert.equal(b.openSeries('a', [], 0, 'gauge', 1), a);
+    assert.equal(b.seriesCount, 3);
+  });
 });
 
 describe('IngestBatch series cache by bytes', () => {

@@ -30,6 +30,10 @@ export const STALE_FLAG = 1;
 const INITIAL_CAPACITY = 1024;
 const INITIAL_CACHE_SLOTS = 1024;
 const INITIAL_ARENA_BYTES = 1 << 16;
+/** Distinct strings the intern table holds before it starts over. */
+const MAX_INTERNED = 1 << 16;
+/** Longer label values are kept as they are: long ones are rarely shared. */
+const MAX_INTERNED_LENGTH = 64;
 const utf8 = new TextEncoder();
 
 /** A validated series, as remembered by the series cache. */
@@ -38,6 +42,9 @@ interface SeriesTemplate {
   metric: string;
   labels: string[];
   kind: SeriesKind;
+  /** The batch generation (see `reset`) in which `row` is this series' row. */
+  gen: number;
+  row: number;
 }
 
 function checkOptions(input: Partial<IngestOptions>): IngestOptions {
@@ -83,16 +90,28 @@ export class IngestBatch implements SampleSink {
   #metrics: string[] = [];
   #labels: string[][] = [];
   #kinds: SeriesKind[] = [];
+  /** Rows of series without a cached template, by key (the cached ones carry their row). */
   #byKey = new Map<string, number>();
+  /** The one template per key of every cached series, so that its row stamp dedupes the batch. */
+  #templates = new Map<string, SeriesTemplate>();
+  #gen = 1;
+  /**
+   * One copy of each recent metric name, label name and short value: decoders make a fresh
+   * string per label of every new series, and what a series keeps (its labels, in the engine
+   * for as long as it lives) would otherwise hold a million copies of "prod". Bounded: it
+   * starts over when full, which costs sharing for a while, never correctness.
+   */
+  #strings = new Map<string, string>();
   // The series cache: identity bytes -> validated series, kept across `reset()` (bounded by
   // `seriesCacheSize`). An open-addressing table (linear probing, load <= 1/2) of entry numbers
   // keyed by a 32-bit hash of the bytes; a hit is confirmed by comparing the stored bytes, so a
   // hash collision costs a probe, never a wrong series. Entry e's bytes are
-  // #arena[#entryStart[e], #entryStart[e] + #entryLength[e]).
-  #slots = new Int32Array(0); // entry + 1, 0 = empty
+  // #arena[#entryPlace[2e], #entryPlace[2e] + #entryPlace[2e + 1]). The slot keeps the hash
+  // beside the entry number, and an entry's start beside its length, so that a lookup in a
+  // cache far larger than the CPU's touches one line of each table instead of one per column.
+  #slots = new Int32Array(0); // pairs (hash, entry + 1); entry + 1 = 0: empty
   #entryHash = new Int32Array(0);
-  #entryStart = new Int32Array(0);
-  #entryLength = new Int32Array(0);
+  #entryPlace = new Int32Array(0); // pairs (start, length)
   #entryTemplate: SeriesTemplate[] = [];
   #arena = new Uint8Array(0);
   #arenaUsed = 0;
@@ -123,6 +142,7 @@ export class IngestBatch implements SampleSink {
     this.#labels.length = 0;
     this.#kinds.length = 0;
     this.#byKey.clear();
+    this.#gen++;
     this.#rejected.clear();
     this.#rejectedTotal = 0;
     this.#staleCount = 0;
@@ -201,13 +221,21 @@ export class IngestBatch implements SampleSink {
     const id = typeof identity === 'string' ? this.#fromString(identity) : identity;
     const e = this.#findEntry(id.bytes, id.start, id.end, id.hash);
     if (e < 0) return -2;
+    // A known series already in this batch carries its row: no key hashing, no map.
     const t = this.#entryTemplate[e];
-    const found = this.#byKey.get(t.key);
-    return found !== undefined ? found : this.#addRow(t);
+    if (t.gen === this.#gen) return t.row;
+    if (this.#byKey.size > 0) {
+      const found = this.#byKey.get(t.key);
+      if (found !== undefined) return found;
+    }
+    return this.#addRow(t, true);
   }
 
   /** Forgets the series cache (memory pressure, or tests). */
   clearSeriesCache(): void {
+    // Rows of this batch that only their template remembered move to the key map.
+    for (const t of this.#templates.values()) if (t.gen === this.#gen) this.#byKey.set(t.key, t.row);
+    this.#templates.clear();
     this.#slots.fill(0);
     this.#entryTemplate.length = 0;
     this.#arenaUsed = 0;
@@ -233,14 +261,15 @@ export class IngestBatch implements SampleSink {
   /** The cache entry holding exactly `bytes[start, end)`, or -1. */
   #findEntry(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const slots = this.#slots;
-    const mask = slots.length - 1;
+    const mask = (slots.length >> 1) - 1;
     const len = end - start;
     const arena = this.#arena;
+    const place = this.#entryPlace;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const e = slots[i] - 1;
+      const e = slots[2 * i + 1] - 1;
       if (e < 0) return -1;
-      if (this.#entryHash[e] !== hash || this.#entryLength[e] !== len) continue;
-      const at = this.#entryStart[e] - start;
+      if (slots[2 * i] !== hash || place[2 * e + 1] !== len) continue;
+      const at = place[2 * e] - start;
       let j = start;
       while (j < end && arena[at + j] === bytes[j]) j++;
       if (j === end) return e;
@@ -251,7 +280,7 @@ export class IngestBatch implements SampleSink {
     const len = id.end - id.start;
     if (this.#entryTemplate.length >= this.options.seriesCacheSize) this.clearSeriesCache(); // crude, but bounded and O(1) amortised
     const e = this.#entryTemplate.length;
-    if ((e + 1) * 2 > this.#slots.length) this.#growSlots();
+    if ((e + 1) * 4 > this.#slots.length) this.#growSlots();
     const known = this.#findEntry(id.bytes, id.start, id.end, id.hash);
     if (known >= 0) {
       this.#entryTemplate[known] = t; // the latest wins, as a Map.set would
@@ -260,8 +289,7 @@ export class IngestBatch implements SampleSink {
     if (e === this.#entryHash.length) {
       const cap = Math.max(INITIAL_CACHE_SLOTS, e * 2);
       this.#entryHash = copyInto(new Int32Array(cap), this.#entryHash, e);
-      this.#entryStart = copyInto(new Int32Array(cap), this.#entryStart, e);
-      this.#entryLength = copyInto(new Int32Array(cap), this.#entryLength, e);
+      this.#entryPlace = copyInto(new Int32Array(2 * cap), this.#entryPlace, 2 * e);
     }
     if (this.#arenaUsed + len > this.#arena.length) {
       let cap = Math.max(INITIAL_ARENA_BYTES, this.#arena.length * 2);
@@ -272,25 +300,25 @@ export class IngestBatch implements SampleSink {
     }
     this.#arena.set(id.bytes.subarray(id.start, id.end), this.#arenaUsed);
     this.#entryHash[e] = id.hash;
-    this.#entryStart[e] = this.#arenaUsed;
-    this.#entryLength[e] = len;
+    this.#entryPlace[2 * e] = this.#arenaUsed;
+    this.#entryPlace[2 * e + 1] = len;
     this.#entryTemplate.push(t);
     this.#arenaUsed += len;
-    const mask = this.#slots.length - 1;
-    let i = id.hash & mask;
-    while (this.#slots[i] !== 0) i = (i + 1) & mask;
-    this.#slots[i] = e + 1;
+    this.#place(this.#slots, id.hash, e);
   }
 
   #growSlots(): void {
-    const slots = new Int32Array(Math.max(INITIAL_CACHE_SLOTS, this.#slots.length * 2));
-    const mask = slots.length - 1;
-    for (let e = 0; e < this.#entryTemplate.length; e++) {
-      let i = this.#entryHash[e] & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = e + 1;
-    }
+    const slots = new Int32Array(Math.max(2 * INITIAL_CACHE_SLOTS, this.#slots.length * 2));
+    for (let e = 0; e < this.#entryTemplate.length; e++) this.#place(slots, this.#entryHash[e], e);
     this.#slots = slots;
+  }
+
+  #place(slots: Int32Array, hash: number, e: number): void {
+    const mask = (slots.length >> 1) - 1;
+    let i = hash & mask;
+    while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+    slots[2 * i] = hash;
+    slots[2 * i + 1] = e + 1;
   }
 
   openSeries(metric: string, labels: readonly string[], labelCount: number, kind: SeriesKind, points: number, identity?: string | SeriesIdentity): number {
@@ -342,18 +370,43 @@ export class IngestBatch implements SampleSink {
       if (s[i] === s[i - 2]) return this.#refuse('duplicate_label_name', 'labels', `label ${quote(s[i])} appears more than once`, points);
     }
     const key = seriesKey(metric, s, n);
+    const known = this.#templates.size > 0 ? this.#templates.get(key) : undefined;
+    if (known !== undefined && known.gen === this.#gen) return known.row;
     const found = this.#byKey.get(key);
     if (found !== undefined) return found;
-    const t: SeriesTemplate = { key, metric, labels: s.slice(0, n), kind };
     if (identity !== undefined && o.seriesCacheSize > 0) {
+      // Another byte layout of a cached series shares its template (one row per key).
+      const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1 };
       this.#remember(typeof identity === 'string' ? this.#fromString(identity) : identity, t);
+      this.#templates.set(key, t);
+      return this.#addRow(t, true);
     }
-    return this.#addRow(t);
+    return this.#addRow({ key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1 }, false);
   }
 
-  #addRow(t: SeriesTemplate): number {
+  #intern(s: string): string {
+    if (s.length > MAX_INTERNED_LENGTH) return s;
+    const known = this.#strings.get(s);
+    if (known !== undefined) return known;
+    if (this.#strings.size >= MAX_INTERNED) this.#strings.clear();
+    this.#strings.set(s, s);
+    return s;
+  }
+
+  /** The first `n` entries of `flat`, interned, as a new array. */
+  #internAll(flat: readonly string[], n: number): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(this.#intern(flat[i]));
+    return out;
+  }
+
+  /** `cached`: the template is in the series cache and keeps the row; otherwise the key map does. */
+  #addRow(t: SeriesTemplate, cached: boolean): number {
     const id = this.#keys.length;
-    this.#byKey.set(t.key, id);
+    if (cached) {
+      t.gen = this.#gen;
+      t.row = id;
+    } else this.#byKey.set(t.key, id);
     this.#keys.push(t.key);
     this.#metrics.push(t.metric);
     this.#labels.push(t.labels);

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_DECODED_BYTES, decompressSnappy } from './compression.ts';
+import { DEFAULT_MAX_DECODED_BYTES, decompressSnappyShared } from './compression.ts';
 import type { SampleSink, SeriesIdentity } from './types.ts';
 import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT, hashBytes } from './wire.ts';
 
@@ -51,7 +51,8 @@ export interface RemoteWriteOptions {
  * decodeRemoteWrite(req.body, batch);
  */
 export function decodeRemoteWrite(body: Uint8Array, sink: SampleSink, options: RemoteWriteOptions = {}): void {
-  decodeWriteRequest(decompressSnappy(body, options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES), sink);
+  // Shared scratch: decoding is synchronous and the sink copies what it keeps (strings, cache bytes).
+  decodeWriteRequest(decompressSnappyShared(body, options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES), sink);
 }
 
 /** Decodes an uncompressed `prometheus.WriteRequest` into `sink` (see `decodeRemoteWrite`). */

@@ -105,14 +105,25 @@ export function decodeChunk(blob: Uint8Array, kind: number): ChunkPoints {
 
 const LOG_HEADER = 8; // u32 samples, u32 bands
 
-/** The live points of [sFrom, sTo) of `samples` and [bFrom, bTo) of `bands` as one log row. */
-export function encodeLogRow(samples: PointBuffer, sFrom: number, sTo: number, bands: PointBuffer, bFrom: number, bTo: number): Buffer {
+/** Reused for every log row: its writer (SQLite's bind, or a file write) copies it at once. */
+let logScratch = new ArrayBuffer(1 << 16);
+
+/**
+ * The live points of [sFrom, sTo) of `samples` and [bFrom, bTo) of `bands` as one log row,
+ * after `prefix` bytes left for the caller (a file log's frame header; a multiple of 8). The
+ * returned buffer is reused by the next call.
+ */
+export function encodeLogRow(samples: PointBuffer, sFrom: number, sTo: number, bands: PointBuffer, bFrom: number, bTo: number, prefix = 0): Buffer {
   const ns = live(samples, sFrom, sTo);
   const nb = live(bands, bFrom, bTo);
-  const out = Buffer.alloc(LOG_HEADER + 8 * (3 * ns + 6 * nb));
-  out.writeUInt32LE(ns, 0);
-  out.writeUInt32LE(nb, 4);
-  const f = new Float64Array(out.buffer, out.byteOffset + LOG_HEADER, 3 * ns + 6 * nb);
+  const size = prefix + LOG_HEADER + 8 * (3 * ns + 6 * nb);
+  // An ArrayBuffer of its own is 8-aligned, as the float view below needs; every byte after
+  // the prefix is written here. One huge group does not pin its size for good.
+  if (logScratch.byteLength < size || logScratch.byteLength > 4 * Math.max(size, 1 << 16)) logScratch = new ArrayBuffer(Math.max(size, 1 << 16));
+  const out = Buffer.from(logScratch, 0, size);
+  out.writeUInt32LE(ns, prefix);
+  out.writeUInt32LE(nb, prefix + 4);
+  const f = new Float64Array(out.buffer, out.byteOffset + prefix + LOG_HEADER, 3 * ns + 6 * nb);
   let at = 0;
   at = copyColumns(samples, sFrom, sTo, ns, f, at);
   copyColumns(bands, bFrom, bTo, nb, f, at);

@@ -12,6 +12,10 @@
 //   order; a few thousand series per transaction; then the block's `sample_blocks` row (its
 //   time span) and the deletion of its log rows commit together. Chunk keys
 //   carry the block id, so re-flushing a block after a crash rewrites the same rows.
+// - With a data dir the log is not the `sample_log` table but one append-only file per block
+//   (sample-log.ts), deleted after the block's last flush transaction has committed; a crash
+//   in between replays that block and rewrites the same rows. The table stays for in-memory
+//   stores and is still replayed at open.
 // - Reads seek (block, series) in every stored block whose span overlaps the range (the block
 //   list is in memory) and merge with the head. Many short blocks make long reads slower:
 //   merging old blocks (compaction) is the next step if that shows.
@@ -21,6 +25,7 @@ import { TidemarkError } from '../errors.ts';
 import { ceilMinute, checkId, checkLimit, checkTime, floorMinute } from './check.ts';
 import { decodeChunk, decodeLogRow, encodeChunk, encodeLogRow, type ChunkPoints } from './sample-codec.ts';
 import { HeadBlock, IdValues, type PointBuffer } from './sample-head.ts';
+import { FileSampleLog, LOG_FRAME } from './sample-log.ts';
 import { type SqliteContext, translateError } from './sqlite-base.ts';
 import type {
   AppendResult,
@@ -131,6 +136,10 @@ export class SqliteSamples implements SampleStore {
   readonly #getMeta: Statement<[string], number>;
   readonly #setMeta: Statement<[string, number]>;
   readonly #writeLog: (block: HeadBlock, row: Buffer) => void;
+  /** The file log: its segments are replayed at open, and new rows go there when `#logToFile`. */
+  readonly #fileLog: FileSampleLog | undefined;
+  /** Log rows go to the file log (else to the `sample_log` table). */
+  readonly #logToFile: boolean;
   /** Oldest first; the last one is the active block. */
   #blocks: HeadBlock[] = [];
   /** Flushed blocks, by id, with the span of their points. */
@@ -154,8 +163,10 @@ export class SqliteSamples implements SampleStore {
   #rawCut: number | null;
   readonly #scratch = new Float64Array(4);
 
-  constructor(ctx: SqliteContext, retention: RetentionPolicy, groupCommit: boolean, blockPoints = DEFAULT_BLOCK_POINTS) {
+  constructor(ctx: SqliteContext, retention: RetentionPolicy, groupCommit: boolean, blockPoints = DEFAULT_BLOCK_POINTS, fileLog?: FileSampleLog, logToFile = fileLog !== undefined) {
     this.#ctx = ctx;
+    this.#fileLog = fileLog;
+    this.#logToFile = logToFile && fileLog !== undefined;
     this.#retention = retention;
     this.#groupCommit = groupCommit;
     this.#blockPoints = blockPoints;
@@ -370,7 +381,8 @@ export class SqliteSamples implements SampleStore {
     if (sFrom === Infinity && bFrom === Infinity) return; // only duplicates: nothing new to log
     if (sFrom === Infinity) sFrom = sTo = 0;
     if (bFrom === Infinity) bFrom = bTo = 0;
-    this.#writeLog(block, encodeLogRow(block.samples, sFrom, sTo, block.bands, bFrom, bTo));
+    if (this.#logToFile) this.#fileLog!.append(block.id, encodeLogRow(block.samples, sFrom, sTo, block.bands, bFrom, bTo, LOG_FRAME));
+    else this.#writeLog(block, encodeLogRow(block.samples, sFrom, sTo, block.bands, bFrom, bTo));
     block.logRows++;
     this.#logRows++;
   }
@@ -418,10 +430,18 @@ export class SqliteSamples implements SampleStore {
       this.#ctx.db.transaction(() => {
         if (span !== undefined) this.#putBlock.run(block.id, span.tMin, span.tMax);
         this.#dropLog.run(block.id);
+        // A file log's segment names its block: once the segment is gone, only this keeps the id from being reused.
+        if (this.#logToFile && block.id > (this.#getMeta.get('sample_block') ?? 0)) this.#setMeta.run('sample_block', block.id);
       })();
       if (span !== undefined && !this.#stored.some((b) => b.id === block.id)) this.#addStored({ id: block.id, ...span });
       if (this.#blocks[0] === block) this.#blocks.shift();
       this.#inMemory.delete(block.id);
+      try {
+        this.#fileLog?.drop(block.id);
+      } catch (err) {
+        // The block is in chunks: a segment left behind is flushed again (the same rows) at the next open.
+        process.emitWarning(`sample log segment of block ${block.id} not deleted: ${(err as Error).message}`);
+      }
     });
     return steps;
   }
@@ -453,6 +473,11 @@ export class SqliteSamples implements SampleStore {
     this.commit();
     this.#seal();
     for (const block of [...this.#blocks]) if (block.sealed) for (const step of this.#flushSteps(block)) step();
+  }
+
+  /** Releases the log file (the store is closing; call after `flushAll`). */
+  closeLog(): void {
+    this.#fileLog?.close();
   }
 
   /** Commits the queue and waits until every block sealed so far is in chunks. */
@@ -489,6 +514,22 @@ export class SqliteSamples implements SampleStore {
       block.logRows++;
       if (seq > this.#logSeq) this.#logSeq = seq;
     }
+    for (const id of this.#fileLog?.blocks() ?? []) {
+      const { rows, torn } = this.#fileLog!.read(id);
+      // Writes are cut off when they fail, so a torn record means the machine (not just this
+      // process) went down mid-write: that record was never acknowledged.
+      if (torn) process.emitWarning(`sample log segment of block ${id} ends in a torn record (after ${rows.length} intact); it is ignored`);
+      const b = new HeadBlock(id);
+      b.sealed = true;
+      for (const row of rows) {
+        decodeLogRow(row, b.samples, b.bands);
+        b.logRows++;
+      }
+      this.#blocks.push(b);
+      this.#inMemory.add(id);
+      if (id >= this.#nextBlock) this.#nextBlock = id + 1;
+    }
+    this.#blocks.sort((x, y) => x.id - y.id);
     if (this.#blocks.length > 0) this.#scheduleFlush();
   }
 
@@ -880,7 +921,7 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** Checks a whole batch before anything is written; returns its length. */
-function checkBatch(batch: SampleBatch): number {
+export function checkBatch(batch: SampleBatch): number {
   if (batch === null || typeof batch !== 'object') throw new TidemarkError('TM_ERR_INPUT', 'a sample batch is {seriesId, t, v} arrays', 'batch');
   const { seriesId, t, v } = batch;
   const n = seriesId?.length;
@@ -897,7 +938,7 @@ function checkBatch(batch: SampleBatch): number {
   return n;
 }
 
-function checkBandBatch(batch: BandBatch): number {
+export function checkBandBatch(batch: BandBatch): number {
   const n = batch?.seriesId?.length;
   const cols = ['t', 'expected', 'lower', 'upper', 'score'] as const;
   if (typeof n !== 'number' || cols.some((c) => batch[c]?.length !== n)) {
