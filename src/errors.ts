@@ -18,6 +18,7 @@ export const ERRORS = {
   TM_ERR_NOTIFY: { status: 502, doc: 'A notification was not delivered; `retryable` says whether a retry can help (5xx, 429, timeouts, network errors) or not (other 4xx).' },
   TM_ERR_INTERNAL: { status: 500, doc: 'A bug in Tidemark: the request failed unexpectedly; the server log has the stack. Please report it.' },
   TM_ERR_STORE: { status: 500, doc: 'The store failed: database locked by another process, disk full, corrupt, or a schema migration problem.' },
+  TM_ERR_UNAVAILABLE: { status: 503, doc: 'A cluster peer (NATS JetStream or PostgreSQL) is unreachable; nothing was acknowledged, so retry the same request.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

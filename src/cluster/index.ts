@@ -1,0 +1,6 @@
+// Cluster mode: stateless ingest nodes publish to the bus, workers lease partitions and run the engine.
+export { ClusterWorker, type WorkerOptions, type WorkerStats } from './worker.ts';
+export { BusSink, type IngestSink, type PublishStats } from './ingest.ts';
+export { decodeInto, encodeByPartition, peekHeader, type PartitionPart } from './codec.ts';
+export { CLUSTER_HELP, CLUSTER_OPTIONS, clusterSettings, openClusterNode, NATS_ENV, POSTGRES_ENV, type ClusterNode } from './node.ts';
+export { changeAnnouncer, nodeAnnouncer, decodeChange, encodeChange, type ClusterChange } from './changes.ts';
