@@ -27,13 +27,44 @@ describe('counter_reset', () => {
     const s = counter(3000, [2000]);
     const r = runDetector('counter_reset', {}, s);
     assert.equal(r.reasons[2000], 'counter_reset');
-    assert.equal(r.scores[2000], 0.6);
+    assert.equal(r.scores[2000], 0.9);
     for (let i = 40; i < 3000; i++) if (i !== 2000) assert.equal(r.scores[i], 0, `point ${i}`);
   });
 
   it('never fires on a gauge, however it moves', () => {
     const r = runDetector('counter_reset', {}, seasonal({ days: 5, seed: 3 }));
     assert.equal(maxIn(r.scores, 0).max, 0);
+  });
+
+  it('never fires on small counts that often drop to 0 (errors per interval)', () => {
+    const r = new Rng(7);
+    const n = 3000;
+    const t = new Float64Array(n);
+    const v = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      t[i] = T0 + i * MINUTE;
+      // Mostly 0, sometimes 1-3: every drop halves or more, as a restart would.
+      v[i] = r.next() < 0.3 ? 1 + r.int(3) : 0;
+    }
+    const res = runDetector('counter_reset', {}, { t, v });
+    assert.equal(maxIn(res.scores, 0).max, 0);
+  });
+
+  it('a "counter" that restarts again within learnPoints points is a gauge: models relearn', () => {
+    const st = counterReset.init(counterReset.parseConfig({ mode: 'counter' }, 'd'));
+    const c: Conditioning = { value: NaN, factor: 1, relearn: false };
+    const values = [100, 110, 120, 0, 10, 20, 0];
+    const scores: number[] = [];
+    let relearnAt = -1;
+    values.forEach((x, i) => {
+      c.relearn = false;
+      scores.push(counterReset.update(st, i * 1000, x, newVerdict()).score);
+      counterReset.condition!(st, c);
+      if (c.relearn) relearnAt = i;
+    });
+    assert.equal(scores[3], 0.9, 'the first restart is reported');
+    assert.equal(relearnAt, 6);
+    assert.equal(scores[6], 0);
   });
 
   it("in 'counter' mode judges from the second point; the score is configurable", () => {
@@ -62,7 +93,7 @@ describe('counter_reset', () => {
     const r = runSet(undefined, s);
     const at = 3 * 1440 + 100;
     assert.equal(r.reasons[at], 'counter_reset');
-    assert.equal(r.scores[at], 0.6);
+    assert.equal(r.scores[at], 0.9);
     // After it, the set judges the rate exactly as if the process had never restarted.
     const clean = runSet(undefined, counter(4 * 1440, []));
     const after = maxIn(r.scores, at + 1, at + 300);

@@ -22,6 +22,8 @@ const FEED = 6; // what the set's models see for this point
 const RELEARN = 7; // 1 on the point where the counter/gauge decision was reversed
 const LEARN_POINTS = 8;
 const SCORE = 9;
+const RESETS = 10; // restarts seen while learning
+const LAST_RESET = 11; // point count at the last reset (counter mode)
 
 const LEARNING = 0;
 const GAUGE = 1;
@@ -29,20 +31,24 @@ const COUNTER = 2;
 
 /**
  * A monotonic counter that goes down was reset (a process restart): reason counter_reset,
- * score `score` (0.6 by default: report it, do not page on it).
+ * score `score` (0.9 by default: a restart is an event the operator is told about, with its
+ * reason, like any other anomaly; a deploy's restarts are then matched to the change event).
  *
  * In a detector set this rule also conditions what the model detectors see: for a counter
  * they get its per-second rate, and the reset point itself is skipped (the increase before
  * the restart is unknown; Prometheus' rate() shows a dip there), so a restart is no spike,
  * dip or level shift in the rate. In auto mode the models wait (see NaN) during the `learnPoints` points it takes to
- * tell a counter (never down, mostly up, never negative) from a gauge, and restart if a
- * "counter" later turns out to go down by small steps three times (it was a gauge).
+ * tell a counter (never down by a little, at most one restart, mostly up, never negative)
+ * from a gauge, and restart if a "counter" later turns out to go down by small steps three
+ * times, or to "restart" again within `learnPoints` points of the last restart (it was a
+ * gauge: a small count such as errors per interval drops to 0 all the time, and each drop
+ * looks like a restart).
  */
 export const counterReset = defineDetector<CounterResetConfig, number[]>({
   name: 'counter_reset',
   summary: 'A monotonic counter that goes down was reset; in a set, models see the counter as a per-second rate.',
   kind: 'rule',
-  defaults: { mode: 'auto', learnPoints: 32, score: 0.6 },
+  defaults: { mode: 'auto', learnPoints: 32, score: 0.9 },
   parse(f, path, d) {
     return {
       mode: choice(f, 'mode', path, d.mode, ['auto', 'counter'] as const),
@@ -51,13 +57,14 @@ export const counterReset = defineDetector<CounterResetConfig, number[]>({
     };
   },
   init(c) {
-    const s = doubles(10);
+    const s = doubles(12);
     s[MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
     s[LAST_T] = NaN;
     s[LAST_X] = NaN;
     s[FEED] = NaN;
     s[LEARN_POINTS] = c.learnPoints;
     s[SCORE] = c.score;
+    s[LAST_RESET] = -Infinity;
     return s;
   },
   update(s, t, value, out) {
@@ -87,10 +94,11 @@ export const counterReset = defineDetector<CounterResetConfig, number[]>({
     if (mode === LEARNING) {
       if (d > 0) s[UPS]++;
       else if (d < 0 && !restart) s[SHALLOW]++;
+      else if (restart) s[RESETS]++;
       if (value < 0) s[SHALLOW] += s[LEARN_POINTS]; // counters are never negative
       s[FEED] = NaN;
       if (n < s[LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-      const counter = s[SHALLOW] === 0 && s[UPS] >= s[LEARN_POINTS] / 4;
+      const counter = s[SHALLOW] === 0 && s[RESETS] <= 1 && s[UPS] >= s[LEARN_POINTS] / 4;
       s[MODE] = counter ? COUNTER : GAUGE;
       s[SHALLOW] = 0;
       s[FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
@@ -104,8 +112,11 @@ export const counterReset = defineDetector<CounterResetConfig, number[]>({
     // The increase before the restart is lost, so any rate here would be biased low (the
     // dip Prometheus' rate() shows): the models skip this point.
     s[FEED] = NaN;
-    if (!restart && ++s[SHALLOW] >= 3) {
-      // Three small drops: not a counter after all. Models restart on the raw values.
+    const again = restart && n - s[LAST_RESET] < s[LEARN_POINTS];
+    if (restart) s[LAST_RESET] = n;
+    if (again || (!restart && ++s[SHALLOW] >= 3)) {
+      // Three small drops, or restarts too close together: not a counter after all. Models
+      // restart on the raw values.
       s[MODE] = GAUGE;
       s[FEED] = value;
       s[RELEARN] = 1;

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_PROFILE, createDetectorSet } from './fusion.ts';
+import { detectorNames } from './registry.ts';
 import { at, copy, flat, seasonal } from './testkit.ts';
 import { newFusedVerdict } from './types.ts';
 
@@ -8,11 +9,11 @@ describe('createDetectorSet', () => {
   it('with no entries is the default profile', () => {
     assert.deepEqual(createDetectorSet().entries, DEFAULT_PROFILE);
     assert.deepEqual(createDetectorSet([]).entries, DEFAULT_PROFILE);
-    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty']);
+    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift']);
   });
 
   const invalid = [
-    { name: 'an unknown detector', entries: [{ name: 'robust_z' }, { name: 'isolation_forest' }], code: 'TM_ERR_UNKNOWN_DETECTOR', message: /^detectors\[1\]\.name: unknown detector 'isolation_forest'; valid detectors: threshold, rate_of_change, no_data, impossible_value, counter_reset, unit_change, robust_z, ewma, cusum, holt_winters, seasonal_baseline, novelty$/ },
+    { name: 'an unknown detector', entries: [{ name: 'robust_z' }, { name: 'isolation_forest' }], code: 'TM_ERR_UNKNOWN_DETECTOR', message: new RegExp(`^detectors\\[1\\]\\.name: unknown detector 'isolation_forest'; valid detectors: ${detectorNames().join(', ')}$`) },
     { name: 'an unknown option', entries: [{ name: 'robust_z', config: { windw: 32 } }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config\.windw: unknown option 'windw'; valid options: window, minPoints, zHalf$/ },
     { name: 'an out-of-range option', entries: [{ name: 'ewma', config: { span: 1 } }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config\.span: must be at least 2 and at most 100000, got 1$/ },
     { name: 'a config that is not a mapping', entries: [{ name: 'cusum', config: [1, 2] }], code: 'TM_ERR_CONFIG', message: /^detectors\[0\]\.config: expected a mapping of options \(k, h, seasonal, driftPoints, minPoints\), got a list$/ },

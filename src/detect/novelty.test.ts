@@ -39,4 +39,33 @@ describe('novelty', () => {
     const late = [...r.scores.subarray(i + 20)].filter((x) => x >= 0.9).length;
     assert.equal(late, 0);
   });
+
+  it('an anomaly does not make the next one ordinary: a second, smaller spike days later scores about as if it were the first', () => {
+    const s = copy(seasonal({ days: 12, seed: 33 }));
+    const a = at(s, 8);
+    const b = at(s, 10.5);
+    s.v[a] *= 6;
+    s.v[b] *= 4;
+    const alone = copy(s);
+    alone.v[a] /= 6;
+    const r = runDetector('novelty', undefined, s);
+    const first = runDetector('novelty', undefined, alone).scores[b];
+    const learned = runDetector('novelty', { rareWeight: 1 }, s).scores[b];
+    assert.ok(r.scores[a] >= 0.9);
+    assert.ok(Math.abs(r.scores[b] - first) < 0.05, `second spike ${r.scores[b]}, as the first ${first}`);
+    assert.ok(learned < r.scores[b] - 0.1, `learned in full, the first spike makes the second score ${learned}`);
+  });
+
+  it('every outage (exactly 0 on a positive series) is reported, not only the first', () => {
+    const s = copy(seasonal({ days: 12, seed: 34 }));
+    const a = at(s, 8);
+    const b = at(s, 10);
+    s.v.fill(0, a, a + 40);
+    s.v.fill(0, b, b + 40);
+    const r = runDetector('novelty', undefined, s);
+    for (const i of [a, b]) {
+      assert.ok(r.scores[i] >= 0.9, `outage at day ${(i / 288).toFixed(1)}: ${r.scores[i]}`);
+      assert.equal(r.reasons[i], 'drop_to_zero');
+    }
+  });
 });
