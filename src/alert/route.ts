@@ -3,6 +3,7 @@
  * it says `continue`; a node none of whose children match delivers to its own receiver.
  */
 import type { Route } from '../config/index.ts';
+import { reasonClass } from '../detect/types.ts';
 import type { Labels } from './types.ts';
 
 const compiled = new WeakMap<Route, (labels: Labels) => boolean>();
@@ -37,3 +38,21 @@ export function routeReceivers(root: Route, labels: Labels): string[] {
   walk(root, labels, out);
   return out;
 }
+
+/**
+ * The response path of an alert, from its strongest reason: `drift` (a distribution moved:
+ * an investigation item, notified and never paged), `data_quality` (unit change, range, null
+ * rate: the owning pipeline's receiver) or `anomaly` (outliers, pattern breaks and rule facts:
+ * may page). Alerts carry it as the label `response_path` when it is not `anomaly`, so a
+ * routing tree can match it.
+ * @example responsePath(['drift']) // 'drift'
+ */
+export type ResponsePath = 'anomaly' | 'drift' | 'data_quality';
+
+export function responsePath(reasons: readonly string[]): ResponsePath {
+  const c = reasons.length > 0 ? reasonClass(reasons[0]) : 'none';
+  return c === 'drift' ? 'drift' : c === 'data_quality' ? 'data_quality' : 'anomaly';
+}
+
+/** The alert label that carries a non-default response path. */
+export const RESPONSE_PATH_LABEL = 'response_path';

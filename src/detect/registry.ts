@@ -5,16 +5,19 @@
 import { TidemarkError } from '../errors.ts';
 import { counterReset } from './counter-reset.ts';
 import { cusum } from './cusum.ts';
+import { drift } from './drift.ts';
 import { ewma } from './ewma.ts';
 import { holtWinters } from './holt-winters.ts';
 import { impossibleValue } from './impossible-value.ts';
 import { noData } from './no-data.ts';
+import { nullRate } from './null-rate.ts';
 import { novelty } from './novelty.ts';
 import { rateOfChange } from './rate-of-change.ts';
 import { robustZ } from './robust-z.ts';
 import { seasonalBaseline } from './seasonal-baseline.ts';
 import { threshold } from './threshold.ts';
 import { unitChange } from './unit-change.ts';
+import { weeklyShift } from './weekly-shift.ts';
 import type { Detector } from './types.ts';
 
 // Rules first, then models; `detectorNames()` and `--help` list them in this order.
@@ -25,12 +28,15 @@ const DETECTORS: readonly Detector<any, any>[] = [
   impossibleValue,
   counterReset,
   unitChange,
+  nullRate,
   robustZ,
   ewma,
   cusum,
   holtWinters,
   seasonalBaseline,
   novelty,
+  weeklyShift,
+  drift,
 ];
 
 const BY_NAME = new Map<string, Detector<unknown, unknown>>(DETECTORS.map((d) => [d.name, d as Detector<unknown, unknown>]));

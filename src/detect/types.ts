@@ -25,7 +25,49 @@ export type Reason =
   | 'drift_up' // slow or sustained small change upwards
   | 'drift_down'
   | 'seasonal_break' // the usual pattern for this time of day/week did not happen
-  | 'variance_change'; // the series started to flap, or went smooth or stuck
+  | 'variance_change' // the series started to flap, or went smooth or stuck
+  | 'drift' // the distribution of the recent window moved away from the baseline's
+  | 'null_rate' // too many missing values (or a declared null-rate input too high)
+  | 'multivariate'; // a combination of an entity's series that its history does not show
+
+/**
+ * What kind of event a reason is, which decides its response path (see src/alert): an
+ * `outlier` is one point, an `anomaly` a break of the pattern, `drift` a moved distribution
+ * (notify, never page), `data_quality` a broken pipeline (unit, range, null rate: the owning
+ * pipeline's receiver), `rule` a plain fact (threshold, no data, counter reset).
+ */
+export type ReasonClass = 'outlier' | 'anomaly' | 'drift' | 'data_quality' | 'rule' | 'none';
+
+const REASON_CLASS: Readonly<Record<Reason, ReasonClass>> = {
+  learning: 'none',
+  normal: 'none',
+  above_threshold: 'rule',
+  below_threshold: 'rule',
+  rate_of_change: 'rule',
+  no_data: 'rule',
+  counter_reset: 'rule',
+  impossible_value: 'data_quality',
+  unit_change: 'data_quality',
+  null_rate: 'data_quality',
+  spike: 'outlier',
+  dip: 'outlier',
+  drop_to_zero: 'anomaly',
+  level_shift_up: 'anomaly',
+  level_shift_down: 'anomaly',
+  seasonal_break: 'anomaly',
+  variance_change: 'anomaly',
+  multivariate: 'anomaly',
+  // A level creeping up (a slow leak, a degrading deploy) is a pattern break that may page;
+  // only a moved distribution (the drift detector) takes the drift path.
+  drift_up: 'anomaly',
+  drift_down: 'anomaly',
+  drift: 'drift',
+};
+
+/** The class of a reason code ('none' for codes this version does not know). */
+export function reasonClass(reason: string): ReasonClass {
+  return (REASON_CLASS as Record<string, ReasonClass>)[reason] ?? 'none';
+}
 
 /**
  * One detector's judgement of one point. `score` is in [0, 1]; `expected`, `lower` and
