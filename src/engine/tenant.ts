@@ -3,6 +3,7 @@
 import { compileSelector, DEFAULTS, type Limits, type MaintenanceWindow, type MetricSchema, type TenantConfig } from '../config/index.ts';
 import { createDetectorSet, getDetector, restoreState, snapshotState, type DetectorSet } from '../detect/index.ts';
 import type { Labels } from '../store/index.ts';
+import { buildAggregators, type AggGroup, type Feed, type RuleAggregator } from './aggregate.ts';
 import type { Anomaly } from './types.ts';
 
 /** The detector set, threshold and name a series runs with. */
@@ -15,6 +16,8 @@ export interface CompiledRule {
   readonly noLearning: readonly MaintenanceWindow[];
   /** Indexes of the set's models (learned baselines, not fixed rules) in its entries and state. */
   readonly models: readonly number[];
+  /** False when the rule judges only its aggregate (`detect_on: aggregate`): its series are stored, not judged. */
+  readonly judgeSeries: boolean;
 }
 
 /** Indexes of a detector set's models: the entries that learn a baseline. */
@@ -63,6 +66,10 @@ export class SeriesEntry {
   /** Valid values from the metric's schema (inclusive). */
   min = -Infinity;
   max = Infinity;
+  /** The rule aggregates this series feeds (aggregate.ts); null: not computed since the last config. */
+  feeds: Feed[] | null = null;
+  /** Set on a derived series (a rule's aggregate of one group): the group it judges. */
+  group: AggGroup | undefined = undefined;
 
   constructor(id: number, key: string, metric: string, labels: Labels, rule: CompiledRule) {
     this.id = id;
@@ -111,6 +118,7 @@ export const DEFAULT_RULE: CompiledRule = Object.freeze({
   threshold: DEFAULTS.rule.thresholds.medium,
   noLearning: Object.freeze([]),
   models: modelSlots(DEFAULT_SET),
+  judgeSeries: true,
 });
 
 /** Why the engine refused a series or a sample (on top of the decoders' reasons). */
@@ -145,6 +153,10 @@ export class TenantState {
   readonly #values = new Map<string, Map<string, Map<string, number>>>();
   readonly anomalies: Anomaly[] = [];
   anomalyTotal = 0;
+  /** One per configured rule: the rule's windowed aggregates and their derived series. */
+  aggregators: RuleAggregator[] = [];
+  /** Live derived series (in `series` too): they do not count against the active-series limit. */
+  derivedCount = 0;
 
   constructor(id: string) {
     this.id = id;
@@ -159,7 +171,8 @@ export class TenantState {
     this.configVersion = version;
     this.limits = config?.limits ?? DEFAULTS.limits;
     this.schemas = new Map((config?.metrics ?? []).map((m) => [m.name, m]));
-    this.rules = (config?.rules ?? []).map((r) => {
+    // Shadow rules judge nothing here: they run beside the live ones (backtest-shadow.ts).
+    this.rules = (config?.rules ?? []).filter((r) => r.shadow !== true).map((r) => {
       const set = createDetectorSet(r.detectors);
       return {
         name: r.name,
@@ -168,10 +181,26 @@ export class TenantState {
         threshold: r.sensitivity.threshold,
         noLearning: r.maintenance.filter((w) => w.excludeFromLearning === true),
         models: modelSlots(set),
+        judgeSeries: r.detectOn !== 'aggregate',
       };
     });
     const changed: SeriesEntry[] = [];
+    const kept = buildAggregators((config?.rules ?? []).filter((r) => r.detectOn !== undefined && r.shadow !== true), this.limits.outOfOrderToleranceMs, this.aggregators);
+    const live = new Set(kept);
+    this.aggregators = kept;
+    for (const e of [...this.series.values()]) {
+      if (e.group === undefined) continue;
+      // A derived series lives on while its aggregation is unchanged; its rule object is the new one.
+      if (!live.has(e.group.agg)) {
+        this.remove(e);
+        continue;
+      }
+      e.rule = this.ruleNamed(e.group.agg.rule.name);
+    }
     for (const e of this.series.values()) {
+      if (e.group !== undefined) continue;
+      // Feeds into aggregators that survive keep their recent points; new ones are added lazily.
+      e.feeds = e.feeds !== null && e.feeds.length > 0 ? this.#refeed(e, e.feeds.filter((f) => live.has(f.agg))) : null;
       const rule = this.ruleFor(e.metric, e.labels);
       const same = JSON.stringify(rule.set.entries) === JSON.stringify(e.rule.set.entries);
       // A new threshold keeps the learned state; a new detector set has to learn again.
@@ -194,6 +223,29 @@ export class TenantState {
     const schema = this.schemas.get(e.metric);
     e.min = schema?.min ?? -Infinity;
     e.max = schema?.max ?? Infinity;
+  }
+
+  /** The aggregator feeds of a raw series (computed once per config; groups and leaves are created here). */
+  feedsFor(e: SeriesEntry): Feed[] {
+    if (e.feeds !== null) return e.feeds;
+    const out: Feed[] = [];
+    for (const a of this.aggregators) for (const f of a.feedsFor(e.metric, e.labels)) out.push(f);
+    return (e.feeds = out);
+  }
+
+  /** Old feeds where still valid, fresh ones for aggregators the old config lacked. */
+  #refeed(e: SeriesEntry, old: Feed[]): Feed[] {
+    const out: Feed[] = [];
+    for (const a of this.aggregators) {
+      const mine = old.filter((f) => f.agg === a);
+      out.push(...(mine.length > 0 ? mine : a.feedsFor(e.metric, e.labels)));
+    }
+    return out;
+  }
+
+  /** The compiled rule of that name (the default rule when there is none). */
+  ruleNamed(name: string): CompiledRule {
+    return this.rules.find((r) => r.name === name) ?? DEFAULT_RULE;
   }
 
   ruleFor(metric: string, labels: Labels): CompiledRule {
@@ -237,13 +289,13 @@ export class TenantState {
         }
       }
     }
-    if (this.series.size >= limits.activeSeries) {
+    if (this.series.size - this.derivedCount >= limits.activeSeries) {
       const label = this.#widestLabel(metric);
       return {
         reason: 'series_limit',
         metric,
         label,
-        message: `tenant ${this.id} has ${this.series.size} active series (limit ${limits.activeSeries}); new series of ${metric} are refused` +
+        message: `tenant ${this.id} has ${this.series.size - this.derivedCount} active series (limit ${limits.activeSeries}); new series of ${metric} are refused` +
           (label ? `; its label with the most values is ${label}` : ''),
       };
     }
@@ -251,6 +303,7 @@ export class TenantState {
   }
 
   add(e: SeriesEntry): void {
+    if (e.group !== undefined && !this.series.has(e.key)) this.derivedCount++;
     this.series.set(e.key, e);
     this.setRange(e);
     let perLabel = this.#values.get(e.metric);
@@ -263,7 +316,13 @@ export class TenantState {
   }
 
   remove(e: SeriesEntry): void {
+    if (this.series.get(e.key) !== e) return;
     this.series.delete(e.key);
+    if (e.group !== undefined) {
+      this.derivedCount--;
+      // Interned again (and restored when it existed before this start) at its next window.
+      if (e.group.entry === e) e.group.entry = undefined;
+    }
     const perLabel = this.#values.get(e.metric);
     if (!perLabel) return;
     for (const [name, value] of Object.entries(e.labels)) {
