@@ -50,10 +50,66 @@ describe('alert and silence API', () => {
     });
   }
 
+  it('GET /api/v1/alerts?view=summary: no packet, why it did not page as held; the same alerts', async () => {
+    await svc.store.alerts.upsert({
+      tenant: 'default', fingerprint: 'aaaa000000000009', metric: 'latency', labels: { region: 'ap', rule: 'lat', severity: 'S1', owner: 'team-c' }, seriesId: null, state: 'firing', severity: 'S1',
+      startsAt: NOW - 120_000, at: NOW - 30_000, score: 0.9, reasons: ['above_band'], owner: 'team-c', runbook: null,
+      packet: { heldReason: 'held at S1 instead of S2: no impact (ok_ratio 0.999 >= 0.98)', suppressions: [], events: [{ at: NOW, kind: 'fired', text: 'x'.repeat(5000) }], triage: { summary: ['big'] } },
+    });
+    const full = await call('GET', '/api/v1/alerts', svc.tokens.default.read);
+    const sum = await call('GET', '/api/v1/alerts?view=summary', svc.tokens.default.read);
+    assert.equal(sum.status, 200);
+    assert.deepEqual(sum.json.data.map((a: Json) => a.fingerprint), full.json.data.map((a: Json) => a.fingerprint));
+    const byFp = Object.fromEntries(sum.json.data.map((a: Json) => [a.fingerprint, a]));
+    assert.equal(byFp.aaaa000000000009.packet, undefined);
+    assert.deepEqual(byFp.aaaa000000000009.held, { kind: 'gate', reason: 'held at S1 instead of S2: no impact (ok_ratio 0.999 >= 0.98)' });
+    assert.deepEqual(byFp.aaaa000000000001.held, { kind: 'gate', reason: 'held at S1 instead of S2: no impact' });
+    assert.equal(byFp.aaaa000000000001.severity, 'S2');
+    assert.equal((await call('GET', '/api/v1/alerts?view=tiny', svc.tokens.default.read)).json.error.field, 'view');
+    // The store's cut packet holds what a list shows, nothing more.
+    const [cut] = await svc.store.alerts.list({ tenant: 'default', summary: true, matchers: [{ name: 'region', op: '=', value: 'ap' }] });
+    assert.deepEqual(cut.packet, { suppressions: [], heldReason: 'held at S1 instead of S2: no impact (ok_ratio 0.999 >= 0.98)' });
+  });
+
   it('bad filters are 400 with the field named', async () => {
     const r = await call('GET', '/api/v1/alerts?severity=S9', svc.tokens.default.read);
     assert.equal(r.status, 400);
     assert.equal(r.json.error.field, 'severity');
+  });
+
+  it('GET /api/v1/alerts pages in the triage order, filters in the store and counts on request', async () => {
+    const sevs = ['S0', 'S1', 'S2', 'S3'] as const;
+    for (let i = 0; i < 12; i++) {
+      await svc.store.alerts.upsert({
+        tenant: 'default', fingerprint: `pg${String(i).padStart(14, '0')}`, metric: 'pagetest', labels: { service: `svc-${i % 3}`, rule: 'p' }, seriesId: null,
+        state: i % 4 === 3 ? 'resolved' : 'firing', severity: sevs[i % 4], startsAt: NOW - i * 1000, at: NOW, score: 0.5, reasons: ['above_band'], owner: `own-${i % 2}`, runbook: null,
+        packet: i % 5 === 0 ? { suppressions: [{ kind: 'budget', at: NOW, reason: 'page budget spent' }] } : {},
+      });
+    }
+    const fps = (r: { json: Json }) => r.json.data.map((a: Json) => a.fingerprint.slice(-2));
+    const one = await call('GET', '/api/v1/alerts?q=pagetest&sort=severity&limit=5&view=summary&counts=1', svc.tokens.default.read);
+    assert.equal(one.status, 200);
+    assert.deepEqual(fps(one), ['03', '07', '11', '02', '06'], 'S3 first, then newest');
+    const two = await call('GET', '/api/v1/alerts?q=pagetest&sort=severity&limit=5&offset=5&view=summary', svc.tokens.default.read);
+    assert.deepEqual(fps(two), ['10', '01', '05', '09', '00']);
+    assert.equal(two.json.counts, undefined, 'counts only when asked');
+    assert.equal(one.json.total, 12);
+    const n = (g: Json[], f: (x: Json) => boolean) => g.filter(f).reduce((s, x) => s + x.n, 0);
+    assert.equal(n(one.json.counts.groups, (g) => g.severity === 'S0'), 3);
+    assert.equal(n(one.json.counts.groups, (g) => g.state === 'resolved'), 3);
+    assert.equal(n(one.json.counts.groups, (g) => g.held), 3);
+    assert.deepEqual(one.json.counts.owners, [{ value: 'own-0', n: 6 }, { value: 'own-1', n: 6 }]);
+    // Filters and the total they match; the groups keep every state and severity for the tabs.
+    const f = await call('GET', '/api/v1/alerts?q=pagetest&service=svc-1&state=firing&held=false&counts=1', svc.tokens.default.read);
+    assert.deepEqual(fps(f), ['01', '04'], 'svc-1 is 1, 4, 7 and 10; 7 is resolved, 10 was held');
+    assert.equal(f.json.total, 2);
+    assert.equal(n(f.json.counts.groups, () => true), 4);
+    assert.equal((await call('GET', '/api/v1/alerts?q=pagetest&tenant=elsewhere&counts=1', svc.tokens.default.read)).json.total, 0);
+    for (const [q, field] of [['offset=-1', 'offset'], ['limit=0', 'limit'], ['sort=loud', 'sort'], ['held=maybe', 'held'], ['counts=yes', 'counts']]) {
+      const r = await call('GET', `/api/v1/alerts?${q}`, svc.tokens.default.read);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.json.error.field, field, q);
+    }
   });
 
   it('read-only tokens cannot write; another tenant cannot see', async () => {

@@ -1,6 +1,7 @@
 /**
  * Alerts and silences over HTTP, plus the alerting self-metrics ("monitoring the monitor"):
- *   GET  /api/v1/alerts                  filters: state, severity, owner, match[] (selectors), limit
+ *   GET  /api/v1/alerts                  filters: state, severity, owner, service, tenant, q (free text), held=true|false, match[] (selectors);
+ *                                        limit (500), offset, sort=recent|severity; view=summary (no packet, `held`); counts=1 (adds total + counts)
  *   GET  /api/v1/alerts/:id              the alert with history, suppressions, events, notifications, acks, feedback
  *   GET  /api/v1/alerts/:id/packet       the triage packet (what, when, where, impact, why, next, related); ?refresh=1
  *   POST /api/v1/alerts/:id/ack          {"ttl": "30m", "comment": "..."}            (write)
@@ -12,11 +13,12 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { compileLabelMatchers, parseRecurrence, silenceStatus } from '../alert/index.ts';
+import { compileLabelMatchers, DEFAULT_ALERT_POLICY, parseRecurrence, resolvePolicy, silenceStatus } from '../alert/index.ts';
 import { parseDuration } from '../config/index.ts';
 import { TriageBuilder } from '../engine/index.ts';
 import { TidemarkError } from '../errors.ts';
-import { ALERT_STATES, FEEDBACK_LABELS, SEVERITIES, type AlertState, type FeedbackLabel, type Matcher, type Severity, type Silence } from '../store/index.ts';
+import type { Suppression } from '../alert/index.ts';
+import { ALERT_ORDERS, ALERT_STATES, FEEDBACK_LABELS, SEVERITIES, type Alert, type AlertOrder, type AlertState, type FeedbackLabel, type Matcher, type Severity, type Silence } from '../store/index.ts';
 import type { ApiContext } from './app.ts';
 import { parseQuery } from './promql.ts';
 
@@ -31,6 +33,14 @@ function list<T extends string>(p: URLSearchParams, name: string, valid: readonl
   if (raw.length === 0) return undefined;
   for (const v of raw) if (!valid.includes(v as T)) throw new TidemarkError('TM_ERR_INPUT', `expected one of ${valid.join(', ')}, got ${JSON.stringify(v)}`, name);
   return raw as T[];
+}
+
+function intParam(p: URLSearchParams, name: string, fallback: number, min: number): number {
+  const raw = p.get(name);
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new TidemarkError('TM_ERR_INPUT', `expected an integer of at least ${min}, got ${JSON.stringify(raw)}`, name);
+  return n;
 }
 
 function jsonBody(req: FastifyRequest, example: string): Record<string, unknown> {
@@ -92,12 +102,27 @@ function matchersField(v: unknown): Matcher[] {
   return out.map((m) => ({ name: m.name, op: m.op, value: m.value }));
 }
 
+/**
+ * An alert as the alerts list draws it: no packet (the triage packet alone can be kilobytes,
+ * and the list of 10,000 is read every few seconds), with why it did not page computed here.
+ */
+function summary(a: Alert): Record<string, unknown> {
+  const p = (a.packet ?? {}) as { suppressions?: Suppression[]; heldReason?: string | null };
+  let latest: Suppression | undefined;
+  if (Array.isArray(p.suppressions)) for (const s of p.suppressions) if (!latest || s.at >= latest.at) latest = s;
+  const held = latest ? { kind: latest.kind, reason: latest.reason } : p.heldReason ? { kind: 'gate', reason: p.heldReason } : null;
+  return {
+    tenant: a.tenant, fingerprint: a.fingerprint, metric: a.metric, labels: a.labels, state: a.state, severity: a.severity,
+    startsAt: a.startsAt, endsAt: a.endsAt, updatedAt: a.updatedAt, score: a.score, reasons: a.reasons, owner: a.owner, held,
+  };
+}
+
 function silenceOut(s: Silence, now: number): Record<string, unknown> {
   return { ...s, status: silenceStatus(s, now) };
 }
 
 export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { store, engine, clock, metrics } = ctx;
+  const { store, engine, clock, metrics, announce } = ctx;
   const read = { config: { role: 'read' as const } };
   const write = { config: { role: 'write' as const } };
   const alerting = () => {
@@ -115,18 +140,46 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
         throw new TidemarkError('TM_ERR_INPUT', (err as Error).message, 'match[]');
       }
     }
-    const limitRaw = p.get('limit');
-    const limit = limitRaw === null ? 500 : Number(limitRaw);
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new TidemarkError('TM_ERR_INPUT', `expected a positive integer, got ${JSON.stringify(limitRaw)}`, 'limit');
-    const data = await store.alerts.list({
-      tenant: req.token!.tenant,
-      states: list<AlertState>(p, 'state', ALERT_STATES),
-      severities: list<Severity>(p, 'severity', SEVERITIES),
-      owner: p.get('owner') ?? undefined,
+    const limit = intParam(p, 'limit', 500, 1);
+    const offset = intParam(p, 'offset', 0, 0);
+    const view = p.get('view') ?? 'full';
+    if (view !== 'full' && view !== 'summary') throw new TidemarkError('TM_ERR_INPUT', `expected full or summary, got ${JSON.stringify(view)}`, 'view');
+    const sort = p.get('sort') ?? 'recent';
+    if (!ALERT_ORDERS.includes(sort as AlertOrder)) throw new TidemarkError('TM_ERR_INPUT', `expected one of ${ALERT_ORDERS.join(', ')}, got ${JSON.stringify(sort)}`, 'sort');
+    const heldRaw = p.get('held');
+    if (heldRaw !== null && heldRaw !== 'true' && heldRaw !== 'false') throw new TidemarkError('TM_ERR_INPUT', `expected true or false, got ${JSON.stringify(heldRaw)}`, 'held');
+    const countsRaw = p.get('counts');
+    if (countsRaw !== null && countsRaw !== '0' && countsRaw !== '1') throw new TidemarkError('TM_ERR_INPUT', `expected 0 or 1, got ${JSON.stringify(countsRaw)}`, 'counts');
+    const text = p.get('q') ?? '';
+    if (text.length > 500) throw new TidemarkError('TM_ERR_INPUT', 'expected at most 500 characters of search text', 'q');
+    const tenant = req.token!.tenant;
+    // A token reads its own tenant only: asking for another one is a filter that matches nothing.
+    const tenantParam = p.get('tenant');
+    const otherTenant = tenantParam !== null && tenantParam !== '' && tenantParam !== tenant;
+    const filters = {
+      tenant,
+      owner: p.get('owner') || undefined,
+      service: p.get('service') || undefined,
+      text: text.trim() || undefined,
       matchers,
-      limit: Math.min(limit, 10_000),
-    });
-    return { status: 'success', data };
+    };
+    const states = list<AlertState>(p, 'state', ALERT_STATES);
+    const severities = list<Severity>(p, 'severity', SEVERITIES);
+    const held = heldRaw === null ? undefined : heldRaw === 'true';
+    const data = otherTenant
+      ? []
+      : await store.alerts.list({ ...filters, states, severities, held, limit: Math.min(limit, 10_000), offset, order: sort as AlertOrder, summary: view === 'summary' });
+    const out: Record<string, unknown> = { status: 'success', data: view === 'summary' ? data.map(summary) : data };
+    if (countsRaw === '1') {
+      // One grouped read: the groups ignore state, severity and held so a page can show the
+      // count behind every tab and chip; `total` is what the page's own filters match.
+      const counts = otherTenant ? { groups: [], owners: [], services: [] } : await store.alerts.counts(filters);
+      let total = 0;
+      for (const g of counts.groups) if ((!states || states.includes(g.state)) && (!severities || severities.includes(g.severity)) && (held === undefined || held === g.held)) total += g.n;
+      out.total = total;
+      out.counts = counts;
+    }
+    return out;
   });
 
   app.get('/api/v1/alerts/:id', read, async (req) => {
@@ -159,6 +212,24 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
     return { status: 'success', data: await triage.build(alert), stored: false };
   });
 
+  /**
+   * An ack on a cluster node, which runs no alert stage: stored, then announced; the worker that
+   * owns the alert applies it (stops repeats and escalation, acknowledges PagerDuty).
+   */
+  const nodeAck = async (tenant: string, fingerprint: string, by: string, ttlMs: number | undefined, comment: string | null) => {
+    let ttl = ttlMs;
+    if (ttl === undefined) {
+      try {
+        ttl = resolvePolicy(engine.config(tenant).config?.alerting, DEFAULT_ALERT_POLICY).ackTtlMs;
+      } catch {
+        ttl = DEFAULT_ALERT_POLICY.ackTtlMs; // the workers warn about a policy they cannot apply
+      }
+    }
+    const ack = await store.acks.add({ tenant, fingerprint, by, at: clock(), ttlMs: ttl, comment });
+    await announce!({ kind: 'ack', tenant, fingerprint });
+    return ack;
+  };
+
   app.post('/api/v1/alerts/:id/ack', write, async (req, reply) => {
     const tenant = req.token!.tenant;
     const id = (req.params as { id: string }).id;
@@ -169,7 +240,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
     const alert = await store.alerts.get(tenant, id);
     if (!alert) throw new TidemarkError('TM_ERR_NOT_FOUND', `no alert ${id} in tenant ${tenant}`, 'id');
     if (alert.state === 'resolved') throw new TidemarkError('TM_ERR_CONFLICT', `alert ${id} is resolved; there is nothing to acknowledge`, 'id');
-    const ack = await alerting().ack(tenant, id, req.token!.name, ttlMs, comment);
+    const ack = !engine.alerting && announce ? await nodeAck(tenant, id, req.token!.name, ttlMs, comment) : await alerting().ack(tenant, id, req.token!.name, ttlMs, comment);
     await store.audit.add({ tenant, at: ack.at, actor: `token:${req.token!.name}`, action: 'alert.ack', target: `alert/${id}`, diff: comment });
     return reply.code(201).send({ status: 'success', data: ack });
   });
@@ -217,6 +288,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
     const s = await store.silences.put({ tenant, id: d.id as string | undefined, matchers, startsAt, endsAt, createdBy: req.token!.name, reason: d.reason, recurrence: d.recurrence ?? null });
     await store.audit.add({ tenant, at: now, actor: `token:${req.token!.name}`, action: existed ? 'silence.update' : 'silence.create', target: `silence/${s.id}`, diff: JSON.stringify({ matchers, startsAt, endsAt, reason: d.reason, recurrence: d.recurrence ?? null }) });
     await engine.alerting?.reloadSilences(tenant);
+    await announce?.({ kind: 'silences', tenant });
     return reply.code(existed ? 200 : 201).send({ status: 'success', data: silenceOut(s, now) });
   });
 
@@ -228,6 +300,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
     if (!s) throw new TidemarkError('TM_ERR_NOT_FOUND', `no silence ${id} in tenant ${tenant}`, 'id');
     await store.audit.add({ tenant, at: now, actor: `token:${req.token!.name}`, action: 'silence.expire', target: `silence/${id}` });
     await engine.alerting?.reloadSilences(tenant);
+    await announce?.({ kind: 'silences', tenant });
     return { status: 'success', data: silenceOut(s, now) };
   });
 

@@ -93,6 +93,13 @@ export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, bo
 
 export const get = <T>(path: string) => api<T>('GET', path);
 
+/** Like `get`, but the whole answer, for lists that send more than `data` (a total, counts). */
+export async function getDoc<T extends object>(path: string): Promise<T> {
+  const res = await send('GET', path, undefined, getToken());
+  if (!res.ok) return read<never>(res, path); // throws the ApiError
+  return (await res.json()) as T;
+}
+
 /**
  * What a token may do, from `GET /api/v1/whoami`. A write-only token can send data but not
  * read it, so the UI cannot use it.

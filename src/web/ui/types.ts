@@ -50,9 +50,31 @@ export type { PacketChange, PacketSegment, TriagePacket };
 
 /** POST /api/v1/backtest (issue 6/8): alerts and pages per day through the live pipeline. */
 export interface BacktestResult {
-  days?: { day: string | number; alerts?: number; pages?: number; notifications?: number }[];
-  totals?: { alerts?: number; pages?: number; notifications?: number };
+  days?: { day: string | number; alerts?: number; pages?: number; notifications?: number; cleared?: number; bySeverity?: Partial<Record<Severity, number>> }[];
+  totals?: { alerts?: number; pages?: number; notifications?: number; cleared?: number; suppressed?: Record<string, number> };
   configVersion?: number | null;
+  draft?: boolean;
+  series?: number;
+  points?: number;
+  warmupPoints?: number;
+  elapsedMs?: number;
+  alerts?: BacktestAlert[];
+  alertsTruncated?: boolean;
+}
+
+/** One alert episode of a backtest (src/engine/backtest.ts). */
+export interface BacktestAlert {
+  fingerprint: string;
+  metric: string;
+  labels: Record<string, string>;
+  state: string;
+  severity: Severity;
+  startsAt: number;
+  endsAt: number | null;
+  firingAt: number | null;
+  paged: boolean;
+  heldReason: string | null;
+  suppressions: Suppression[];
 }
 
 /** A Prometheus query_range answer's series. */

@@ -1,16 +1,18 @@
 // The alerts list: state tabs (suppressed included, with why it did not page), counts by
 // severity, filters by owner / service / tenant / free text, live refresh. Filters live in
-// the URL query, so a filtered view can be shared (the token never is).
-import { useMemo, useState } from 'preact/hooks';
-import { get } from '../api.ts';
+// the URL query, so a filtered view can be shared (the token never is). The server filters,
+// sorts and pages (a page is what is drawn), and one grouped read gives every count, so the
+// page costs the same with 100 alerts or 100,000.
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { getDoc } from '../api.ts';
 import { ErrorBox, LabelChips, Loading, SeverityBadge, StateBadge, useAsync, useInterval } from '../components/common.tsx';
 import { fmtAgo, fmtDuration, fmtNum, fmtTime } from '../format.ts';
 import { Link, navigate, paths, useLocation } from '../router.tsx';
-import { SEVERITY_NAMES, SEVERITY_ORDER, type Alert, type Severity, type StagePacket, type Suppression } from '../types.ts';
+import { SEVERITY_NAMES, SEVERITY_ORDER, type Alert, type Severity } from '../types.ts';
 
-const LIMIT = 10_000; // the API's cap for one list
 const PAGE = 200; // rows drawn at once; more on demand
 const REFRESH_MS = 10_000;
+const TYPING_MS = 150; // the search asks the server once typing pauses, not per key
 
 type Tab = 'open' | 'firing' | 'pending' | 'suppressed' | 'resolved' | 'all';
 const TABS: [Tab, string][] = [
@@ -22,47 +24,57 @@ const TABS: [Tab, string][] = [
   ['all', 'All'],
 ];
 
-interface Row {
-  alert: Alert;
-  packet: StagePacket;
-  /** Why it did not page (latest suppression or impact gate), if anything held it. */
-  held: { kind: string; reason: string } | null;
-  service: string;
-  text: string;
+/** The query parameters that select a tab on the server. */
+const TAB_QUERY: Record<Tab, string> = {
+  open: 'state=pending,firing',
+  firing: 'state=firing',
+  pending: 'state=pending',
+  suppressed: 'state=pending,firing&held=true',
+  resolved: 'state=resolved',
+  all: '',
+};
+
+/** A row of `GET /api/v1/alerts?view=summary`: no packet, and why it did not page as `held`. */
+type ListedAlert = Alert & { held: { kind: string; reason: string } | null };
+
+interface Group {
+  state: Alert['state'];
+  severity: Severity;
+  held: boolean;
+  n: number;
+}
+interface Listing {
+  data: ListedAlert[];
+  total: number;
+  counts: { groups: Group[]; owners: { value: string; n: number }[]; services: { value: string; n: number }[] };
 }
 
-function toRow(a: Alert): Row {
-  const packet = (a.packet ?? {}) as StagePacket;
-  const sups: Suppression[] = Array.isArray(packet.suppressions) ? packet.suppressions : [];
-  let latest: Suppression | undefined;
-  for (const s of sups) if (!latest || s.at >= latest.at) latest = s;
-  const held = latest ? { kind: latest.kind, reason: latest.reason } : packet.heldReason ? { kind: 'gate', reason: packet.heldReason } : null;
-  const service = a.labels.service ?? a.labels.exported_service ?? '';
-  const text = [a.metric, a.fingerprint, a.owner ?? '', ...a.reasons, ...Object.entries(a.labels).map(([k, v]) => `${k}=${v}`), held?.reason ?? ''].join(' ').toLowerCase();
-  return { alert: a, packet, held, service, text };
-}
-
-function inTab(r: Row, tab: Tab): boolean {
-  const s = r.alert.state;
+function inTab(g: Group, tab: Tab): boolean {
   switch (tab) {
     case 'open':
-      return s !== 'resolved';
+      return g.state !== 'resolved';
     case 'suppressed':
-      return s !== 'resolved' && r.held !== null;
+      return g.state !== 'resolved' && g.held;
     case 'all':
       return true;
     default:
-      return s === tab;
+      return g.state === tab;
   }
 }
 
-const distinct = (rows: Row[], f: (r: Row) => string) => [...new Set(rows.map(f).filter((x) => x !== ''))].sort();
+/** Options for a filter: the server's values, plus the selected one even when nothing has it now. */
+const options = (values: { value: string }[] | undefined, selected: string) => {
+  const out = (values ?? []).map((v) => v.value);
+  if (selected && !out.includes(selected)) out.push(selected);
+  return out.sort();
+};
 
 export function AlertsPage() {
   const loc = useLocation();
   const q = loc.query;
   const tab = (TABS.find(([t]) => t === q.get('state'))?.[0] ?? 'open') as Tab;
-  const sevs = new Set((q.get('severity') ?? '').split(',').filter((s): s is Severity => SEVERITY_ORDER.includes(s as Severity)));
+  const sevParam = q.get('severity') ?? '';
+  const sevs = new Set(sevParam.split(',').filter((s): s is Severity => SEVERITY_ORDER.includes(s as Severity)));
   const owner = q.get('owner') ?? '';
   const service = q.get('service') ?? '';
   const tenant = q.get('tenant') ?? '';
@@ -70,15 +82,23 @@ export function AlertsPage() {
   const [live, setLive] = useState(true);
   const [shown, setShown] = useState(PAGE);
   const [now, setNow] = useState(Date.now());
+  // What the server is asked for lags the search box by a pause in typing.
+  const [needle, setNeedle] = useState(text.trim());
+  useEffect(() => {
+    const t = setTimeout(() => setNeedle(text.trim()), TYPING_MS);
+    return () => clearTimeout(t);
+  }, [text]);
 
+  const sevList = SEVERITY_ORDER.filter((s) => sevs.has(s)).join(',');
   const res = useAsync(async () => {
-    const data = await get<Alert[]>(`/api/v1/alerts?limit=${LIMIT}`);
+    const p = [TAB_QUERY[tab], 'view=summary', 'sort=severity', `limit=${shown}`, 'counts=1'];
+    if (sevList) p.push(`severity=${sevList}`);
+    for (const [k, v] of [['owner', owner], ['service', service], ['tenant', tenant], ['q', needle]] as const) if (v) p.push(`${k}=${encodeURIComponent(v)}`);
+    const doc = await getDoc<Listing>(`/api/v1/alerts?${p.filter((x) => x !== '').join('&')}`);
     setNow(Date.now());
-    return data;
-  }, []);
+    return doc;
+  }, [tab, sevList, owner, service, tenant, needle, shown]);
   useInterval(res.reload, REFRESH_MS, live);
-
-  const rows = useMemo(() => (res.data ?? []).map(toRow), [res.data]);
 
   const set = (name: string, value: string) => {
     const p = new URLSearchParams(location.search);
@@ -95,31 +115,22 @@ export function AlertsPage() {
     set('severity', SEVERITY_ORDER.filter((x) => next.has(x)).join(','));
   };
 
-  // Everything but the severity filter, so the counts say what each severity chip would show.
-  const needle = text.trim().toLowerCase();
-  const base = useMemo(
-    () =>
-      rows.filter(
-        (r) =>
-          inTab(r, tab) &&
-          (!owner || r.alert.owner === owner) &&
-          (!service || r.service === service) &&
-          (!tenant || r.alert.tenant === tenant) &&
-          (!needle || needle.split(/\s+/).every((w) => r.text.includes(w))),
-      ),
-    [rows, tab, owner, service, tenant, needle],
-  );
+  const groups = res.data?.counts.groups ?? [];
+  // The groups ignore state and severity, so each chip says what it would show in this tab.
   const counts = useMemo(() => {
     const c: Record<Severity, number> = { S0: 0, S1: 0, S2: 0, S3: 0 };
-    for (const r of base) c[r.alert.severity]++;
+    for (const g of groups) if (inTab(g, tab)) c[g.severity] += g.n;
     return c;
-  }, [base]);
-  const shownRows = useMemo(() => {
-    const list = sevs.size === 0 ? base : base.filter((r) => sevs.has(r.alert.severity));
-    // Worst first, then newest.
-    return [...list].sort((a, b) => SEVERITY_ORDER.indexOf(a.alert.severity) - SEVERITY_ORDER.indexOf(b.alert.severity) || b.alert.startsAt - a.alert.startsAt);
-  }, [base, q.get('severity')]); // eslint-disable-line react-hooks/exhaustive-deps
-  const tabCounts = useMemo(() => Object.fromEntries(TABS.map(([t]) => [t, rows.filter((r) => inTab(r, t)).length])), [rows]);
+  }, [groups, tab]);
+  const tabCounts = useMemo(() => {
+    const c: Record<string, number> = Object.fromEntries(TABS.map(([t]) => [t, 0]));
+    for (const g of groups) for (const [t] of TABS) if (inTab(g, t)) c[t] += g.n;
+    return c;
+  }, [groups]);
+  const all = tabCounts.all ?? 0;
+  const rows = res.data?.data ?? [];
+  const total = res.data?.total ?? 0;
+  const tenants = options(rows.length ? [{ value: rows[0].tenant }] : [], tenant);
 
   return (
     <div class="page" data-testid="alerts-page">
@@ -166,7 +177,7 @@ export function AlertsPage() {
           Owner
           <select value={owner} onChange={(e) => set('owner', (e.target as HTMLSelectElement).value)}>
             <option value="">any</option>
-            {distinct(rows, (r) => r.alert.owner ?? '').map((o) => (
+            {options(res.data?.counts.owners, owner).map((o) => (
               <option key={o} value={o}>
                 {o}
               </option>
@@ -177,7 +188,7 @@ export function AlertsPage() {
           Service
           <select value={service} onChange={(e) => set('service', (e.target as HTMLSelectElement).value)}>
             <option value="">any</option>
-            {distinct(rows, (r) => r.service).map((o) => (
+            {options(res.data?.counts.services, service).map((o) => (
               <option key={o} value={o}>
                 {o}
               </option>
@@ -188,7 +199,7 @@ export function AlertsPage() {
           Tenant
           <select value={tenant} onChange={(e) => set('tenant', (e.target as HTMLSelectElement).value)}>
             <option value="">any</option>
-            {distinct(rows, (r) => r.alert.tenant).map((o) => (
+            {tenants.map((o) => (
               <option key={o} value={o}>
                 {o}
               </option>
@@ -202,7 +213,7 @@ export function AlertsPage() {
       {res.data && (
         <>
           <p class="muted" data-testid="alerts-summary">
-            {shownRows.length} of {rows.length} alerts{rows.length >= LIMIT ? ` (the newest ${LIMIT})` : ''}
+            {rows.length} shown of {total} matching · {all} alerts
           </p>
           <div class="table-wrap">
             <table class="alerts" data-testid="alerts-table">
@@ -220,30 +231,30 @@ export function AlertsPage() {
                 </tr>
               </thead>
               <tbody>
-                {shownRows.slice(0, shown).map((r) => (
-                  <tr key={r.alert.fingerprint} data-fingerprint={r.alert.fingerprint}>
+                {rows.map((a) => (
+                  <tr key={a.fingerprint} data-fingerprint={a.fingerprint}>
                     <td>
-                      <Link href={paths.triage(r.alert.tenant, r.alert.fingerprint)} class="alert-link">
-                        {r.alert.metric}
+                      <Link href={paths.triage(a.tenant, a.fingerprint)} class="alert-link">
+                        {a.metric}
                       </Link>
-                      <LabelChips labels={r.alert.labels} skip={['metric', 'severity', 'owner', 'tenant']} />
+                      <LabelChips labels={a.labels} skip={['metric', 'severity', 'owner', 'tenant']} />
                     </td>
                     <td>
-                      <SeverityBadge severity={r.alert.severity} />
+                      <SeverityBadge severity={a.severity} />
                     </td>
                     <td>
-                      <StateBadge state={r.alert.state} />
+                      <StateBadge state={a.state} />
                     </td>
-                    <td title={fmtTime(r.alert.startsAt, true)}>
-                      {fmtAgo(r.alert.startsAt, now)}
-                      {r.alert.endsAt !== null && <span class="muted"> · lasted {fmtDuration(r.alert.endsAt - r.alert.startsAt)}</span>}
+                    <td title={fmtTime(a.startsAt, true)}>
+                      {fmtAgo(a.startsAt, now)}
+                      {a.endsAt !== null && <span class="muted"> · lasted {fmtDuration(a.endsAt - a.startsAt)}</span>}
                     </td>
-                    <td class="num">{fmtNum(r.alert.score)}</td>
-                    <td>{r.alert.owner ?? <span class="muted">–</span>}</td>
+                    <td class="num">{fmtNum(a.score)}</td>
+                    <td>{a.owner ?? <span class="muted">–</span>}</td>
                     <td class="held">
-                      {r.held ? (
+                      {a.held ? (
                         <>
-                          <span class={`held-kind held-${r.held.kind}`}>{r.held.kind}</span> {r.held.reason}
+                          <span class={`held-kind held-${a.held.kind}`}>{a.held.kind}</span> {a.held.reason}
                         </>
                       ) : (
                         <span class="muted">–</span>
@@ -254,10 +265,10 @@ export function AlertsPage() {
               </tbody>
             </table>
           </div>
-          {shownRows.length === 0 && <p class="box">No alerts match these filters.</p>}
-          {shownRows.length > shown && (
-            <button type="button" onClick={() => setShown(shown + PAGE)}>
-              Show {Math.min(PAGE, shownRows.length - shown)} more
+          {rows.length === 0 && <p class="box">No alerts match these filters.</p>}
+          {total > rows.length && rows.length >= shown && (
+            <button type="button" onClick={() => setShown(shown + PAGE)} disabled={res.loading} data-testid="alerts-more">
+              Show {Math.min(PAGE, total - rows.length)} more
             </button>
           )}
         </>
