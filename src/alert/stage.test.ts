@@ -260,6 +260,86 @@ test('budgets: beyond the receiver cap per hour, notifications are held and ONE 
   assert.equal(held.length, 4);
 });
 
+test('budgets: the summary resolves when its hour ends with nothing more held, under the same key', () => {
+  const sim = new Sim(testConfigYaml().replace('group_by: [region]', 'group_by: [service]'), { receiverBudget: { pagesPerHour: 2, notificationsPerHour: 10 }, budgetSummaryDelayMs: 60_000 });
+  impact(sim, T0, 0.9);
+  const series: [number, Record<string, string>, number][] = [];
+  for (let i = 0; i < 6; i++) series.push([i + 1, { service: `s${i}`, region: 'eu' }, 1]);
+  run(sim, T0, T0 + 20 * MIN, series);
+  const [trigger] = sim.take('summary');
+  assert.equal(trigger.status, 'firing');
+  // Still firing, nothing new held: the summary stays open for its hour, then resolves (once,
+  // across a config reload, which starts new meters).
+  run(sim, T0 + 20 * MIN, T0 + 30 * MIN, series);
+  sim.version = 2;
+  run(sim, T0 + 30 * MIN, trigger.at + 59 * MIN, series);
+  assert.equal(sim.take('summary').length, 0, 'open during its hour');
+  run(sim, trigger.at + 59 * MIN, trigger.at + 62 * MIN, series);
+  const [end, ...more] = sim.take('summary');
+  assert.equal(more.length, 0);
+  assert.equal(end.status, 'resolved');
+  assert.equal(end.groupId, trigger.groupId, 'the dedup key of the summary it ends');
+  assert.equal(end.receiver, 'pager');
+  assert.equal(end.at, trigger.at + 60 * MIN);
+  assert.match(end.text!, /^budget summary resolved: its budget hour is over; receiver pager notifications flow again$/);
+  assert.deepEqual(end.alerts, []);
+});
+
+test('budgets: the summary resolves as soon as every alert it held has resolved; new holds keep it open', () => {
+  const policy = { receiverBudget: { pagesPerHour: 2, notificationsPerHour: 10 }, budgetSummaryDelayMs: 60_000 };
+  const yaml = testConfigYaml().replace('group_by: [region]', 'group_by: [service]');
+  const series: [number, Record<string, string>, number][] = [];
+  for (let i = 0; i < 6; i++) series.push([i + 1, { service: `s${i}`, region: 'eu' }, 1]);
+  const calm = series.map(([id, l]): [number, Record<string, string>, number] => [id, l, 0]);
+
+  const sim = new Sim(yaml, policy);
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 20 * MIN, series);
+  const [trigger] = sim.take('summary');
+  run(sim, T0 + 20 * MIN, T0 + 30 * MIN, calm);
+  const [end] = sim.take('summary');
+  assert.ok(end, 'a resolve before the hour is over');
+  assert.equal(end.status, 'resolved');
+  assert.equal(end.groupId, trigger.groupId);
+  assert.ok(end.at <= T0 + 25 * MIN && end.at < trigger.at + 60 * MIN, `resolved at +${(end.at - trigger.at) / MIN} min`);
+  assert.match(end.text!, /every alert it held has resolved/);
+
+  // Alerts held after the summary went out: the next summary updates it (same key) instead of it resolving.
+  // (A tenant budget: every notification counts, whatever its receiver and severity.)
+  const busy = new Sim(yaml, { tenantBudget: { pagesPerHour: 2, notificationsPerHour: 2 }, budgetSummaryDelayMs: 60_000 });
+  impact(busy, T0, 0.9);
+  run(busy, T0, T0 + 20 * MIN, series);
+  const [first] = busy.take('summary');
+  const later: [number, Record<string, string>, number][] = [[20, { service: 'late', region: 'eu' }, 1]];
+  run(busy, T0 + 20 * MIN, T0 + 90 * MIN, [...series, ...later]);
+  const after = busy.take('summary');
+  assert.deepEqual(after.map((d) => d.status), ['firing'], 'the second summary, no resolve in between');
+  assert.equal(after[0].groupId, first.groupId);
+  assert.match(after[0].text!, /^1 more alert held/);
+});
+
+test('series that no rule selects open no alert; an S0 rule opens log-only alerts', () => {
+  const sim = new Sim();
+  // `errors` has no rule in this config: the default profile judges it, and its anomalies stay anomalies.
+  run(sim, T0, T0 + 20 * MIN, [[7, EU_A, 1]], 'errors');
+  assert.deepEqual(sim.effects.flatMap((e) => e.upserts), []);
+  assert.deepEqual(sim.dispatches, []);
+  assert.equal(sim.stage.openAlerts().size, 0);
+
+  const s0 = new Sim(testConfigYaml(`
+  - name: quiet
+    selector: errors
+    aggregation: { function: avg, window: 1m }
+    severity: S0
+    owner: team-a
+`));
+  run(s0, T0, T0 + 20 * MIN, [[7, EU_A, 1]], 'errors');
+  const u = s0.lastUpsert(alertFingerprint('t1', 'quiet', 'errors', EU_A));
+  assert.equal(u?.state, 'firing');
+  assert.equal(u?.severity, 'S0');
+  assert.deepEqual(s0.dispatches, [], 'log-only: never notified');
+});
+
 test('escalation: a page not acknowledged in time goes to the next receiver; an ack stops it and sends acknowledge', () => {
   const policy = { escalations: [{ receiver: 'pager', afterMs: 15 * MIN, next: 'boss' }] };
   const sim = new Sim(testConfigYaml(), policy);

@@ -15,26 +15,58 @@
  * `tick()` at `nextDeadline()`, and applies `drain()`'s effects (store writes, sends).
  */
 import { createHash } from 'node:crypto';
-import { inMaintenance, type Rule, type TenantConfig } from '../config/index.ts';
+import { inMaintenance, multivariateRule, type Rule, type TenantConfig } from '../config/index.ts';
 import type { Alert, AlertInput, Silence } from '../store/types.ts';
 import { TimerHeap } from './heap.ts';
 import { ImpactTracker } from './impact.ts';
 import { compileLabelMatchers, compileSilence, silenceActive, type CompiledSilence, type LabelPredicate } from './match.ts';
 import { DEFAULT_ALERT_POLICY, resolvePolicy } from './policy.ts';
-import { routeReceivers } from './route.ts';
+import { routeReceivers, RESPONSE_PATH_LABEL, responsePath } from './route.ts';
 import type {
-  AlertEvent, FlapPolicy, AlertPolicy, AlertState, AlertView, Budget, Dispatch, DispatchKind, Labels, Severity, Suppression, SuppressionKind, VerdictView,
+  AlertEvent, FlapPolicy, AlertPolicy, AlertState, AlertView, Budget, Dispatch, DispatchKind, FeatureShare, Labels, Severity, Suppression, SuppressionKind, VerdictView,
 } from './types.ts';
 
 const HOUR = 3_600_000;
+/**
+ * An open budget summary is stored as an alert row under this metric (rule label
+ * BUDGET_SUMMARY_RULE, no series), so a restart restores it and still resolves it.
+ */
+export const BUDGET_SUMMARY_METRIC = 'tidemark_budget_summary';
+export const BUDGET_SUMMARY_RULE = '__budget_summary__';
+
+/** True for the alert row of a budget summary (not an alert on a series). */
+export function isBudgetSummary(a: { readonly metric: string; readonly seriesId?: number | null }): boolean {
+  return a.metric === BUDGET_SUMMARY_METRIC && (a.seriesId ?? null) === null;
+}
+
+interface StoredSummary {
+  readonly scope: string;
+  readonly receiver: string;
+  readonly counted: readonly string[];
+  readonly endAt: number;
+  readonly seq: number;
+  readonly text: string;
+}
 const MAX_RECORDS = 100; // suppressions and events kept per alert
 const NO_DATA_SWEEP_MS = 30_000;
-const BUILTIN = new Set(['tenant', 'rule', 'metric', 'severity', 'owner']);
+/**
+ * Alerts written per persist interval for new values alone (transitions are written at once):
+ * with thousands firing, writing every one every interval would keep the store busy full time.
+ * The longest-unwritten go first, so each is written within (open alerts / this) intervals.
+ */
+const MAX_PERSIST_PER_TICK = 1_000;
+const BUILTIN = new Set(['tenant', 'rule', 'metric', 'severity', 'owner', RESPONSE_PATH_LABEL]);
 const SEV_RANK: Record<Severity, number> = { S0: 0, S1: 1, S2: 2, S3: 3 };
 /** Watch flags the engine reads per series id (see `AlertStage.watch`). */
 export const WATCH_UNKNOWN = 0;
 export const WATCH_ANOMALIES = 1;
 export const WATCH_ALL = 2;
+
+/**
+ * Ids from here up (to 2^53) name multivariate entities, not series (src/engine/multivariate.ts):
+ * they are kept out of `watch`, and their caller asks `isOpen` instead.
+ */
+export const ENTITY_ID_BASE = 2 ** 52;
 
 /** Packet format stored with each alert (the store keeps it as JSON). */
 export const PACKET_KIND = 'tidemark.alert/v1';
@@ -92,6 +124,12 @@ class Meter {
   summaryGen = 0;
   lastSummaryAt = -Infinity;
   summaryReceiver = '';
+  /**
+   * The summary that receivers still show as open (PagerDuty: an incident under a dedup key per
+   * tenant, receiver and meter): its group, and the held alerts it counted that have not resolved.
+   * It resolves when its budget hour ends with nothing more held, or when all of those resolve.
+   */
+  open: { group: Group; counted: Set<string>; endAt: number; gen: number } | undefined;
   constructor(scope: string, budget: Budget) {
     this.scope = scope;
     this.budget = budget;
@@ -164,6 +202,9 @@ class AlertRec {
   upper = NaN;
   reasons: string[] = [];
   sources: string[] = [];
+  /** A multivariate alert's contributions and explanation, as its latest anomalous verdict gave them. */
+  features: readonly FeatureShare[] | null = null;
+  explanation: string | null = null;
   heldReason: string | null = null;
   impactReason: string | null = null;
   suppressions: Suppression[] = [];
@@ -236,7 +277,11 @@ class SeriesWatch {
   }
 }
 
-type Timer = { kind: 'flush'; group: Group } | { kind: 'escalate'; group: Group } | { kind: 'summary'; tenant: TenantAlerting; meter: Meter };
+type Timer =
+  | { kind: 'flush'; group: Group }
+  | { kind: 'escalate'; group: Group }
+  | { kind: 'summary'; tenant: TenantAlerting; meter: Meter }
+  | { kind: 'summaryEnd'; tenant: TenantAlerting; meter: Meter };
 
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -311,13 +356,27 @@ export class AlertStage {
     t.version = version;
     t.config = config;
     t.policy = this.#policyOf(t.id);
+    // New budgets start new meters; a summary still open moves over, so it is still resolved.
+    const open = [t.meter, ...t.receiverMeters.values()].filter((m) => m.open !== undefined);
     t.meter = new Meter(`tenant ${t.id}`, t.policy.tenantBudget);
     t.receiverMeters.clear();
+    for (const m of open) {
+      const next = m.scope.startsWith('receiver ') ? t.receiverMeter(m.scope.slice('receiver '.length)) : t.meter;
+      next.open = m.open;
+      next.lastSummaryAt = m.lastSummaryAt;
+      m.open = undefined; // its timer, still queued, now finds nothing to end
+      this.#timers.push(next.open!.endAt, { kind: 'summaryEnd', tenant: t, meter: next }, next.open!.gen);
+    }
     t.rules = new Map((config?.rules ?? []).map((r) => [r.name, {
       rule: r,
       impact: r.impact ? new ImpactTracker(r.impact) : undefined,
       flap: r.timing.flap ? resolvePolicy({ flap: r.timing.flap }, t.policy).flap : t.policy.flap,
     }]));
+    // Multivariate detectors' entities alert under a rule of their own (src/engine/multivariate.ts).
+    for (const d of config?.multivariate ?? []) {
+      const r = multivariateRule(d);
+      if (!t.rules.has(r.name)) t.rules.set(r.name, { rule: r, impact: undefined, flap: r.timing.flap ? resolvePolicy({ flap: r.timing.flap }, t.policy).flap : t.policy.flap });
+    }
     t.impacts = [...t.rules.values()].filter((r) => r.impact).map((r) => ({ name: r.rule.name, tracker: r.impact! }));
     t.inhibit = t.policy.inhibitRules.map((r, i) => ({
       source: compileLabelMatchers(r.source, `alerting.inhibitRules[${i}].source`),
@@ -365,6 +424,48 @@ export class AlertStage {
     return true;
   }
 
+  /** The ack in force for an alert in this stage, if any (a cluster worker compares stored acks with it). */
+  ackOf(tenant: string, fingerprint: string): { by: string; at: number; expiresAt: number } | undefined {
+    return this.#tenants.get(tenant)?.acks.get(fingerprint);
+  }
+
+  /**
+   * Drops the open alerts (and series watches) of the series `drop` selects, without resolving
+   * or announcing anything: a cluster worker gave their partition to another worker, which
+   * restores them from the store. Changed alerts are persisted first (the caller pumps and
+   * waits for the writes) unless `persist` is false: a partition taken over by another worker,
+   * whose newer writes ours must not overwrite. Alerts already resolved stay until their groups
+   * announced that. Returns the number of open alerts dropped.
+   */
+  forget(drop: (tenant: string, metric: string, labels: Labels) => boolean, persist = true): number {
+    let n = 0;
+    for (const [id, w] of [...this.#series]) {
+      if (!drop(w.tenant, w.metric, w.labels)) continue;
+      const a = w.alert;
+      if (a && a.state !== 'resolved') {
+        if (a.dirty && persist) this.#persist(a);
+        else if (a.dirty) {
+          this.#dirty.delete(a);
+          a.dirty = false;
+        }
+        if (a.state === 'firing') this.#index(a, false);
+        for (const g of [...a.groups]) {
+          g.alerts.delete(a.fingerprint);
+          g.announced.delete(a.fingerprint);
+          g.lastFiring.delete(a.fingerprint);
+          if (g.alerts.size === 0) this.#drop(g); // its timers see a new generation and do nothing
+        }
+        a.groups.clear();
+        a.tenant.acks.delete(a.fingerprint);
+        a.tenant.alerts.delete(a.fingerprint);
+        n++;
+      }
+      this.#series.delete(id);
+      if (id < this.watch.length) this.watch[id] = WATCH_UNKNOWN;
+    }
+    return n;
+  }
+
   #acked(t: TenantAlerting, fp: string, now: number): boolean {
     const k = t.acks.get(fp);
     return k !== undefined && k.expiresAt > now;
@@ -394,7 +495,17 @@ export class AlertStage {
     return flag;
   }
 
+  /**
+   * True while the series' alert is pending or firing. For callers with ids outside `watch`
+   * (multivariate entities, ids from ENTITY_ID_BASE), which must then observe every point.
+   */
+  isOpen(seriesId: number): boolean {
+    const a = this.#series.get(seriesId)?.alert;
+    return a != null && a.state !== 'resolved';
+  }
+
   #setWatch(id: number, flag: number): void {
+    if (id >= ENTITY_ID_BASE) return;
     if (id >= this.watch.length) {
       let n = this.watch.length;
       while (n <= id) n *= 2;
@@ -429,7 +540,10 @@ export class AlertStage {
       a = w.alert = null;
     }
     if (a === null || a.state === 'resolved') {
-      if (!triggered) return;
+      // A series that no rule selects is judged with the default profile: its anomalies are
+      // listed as anomalies, but it has no owner, receiver or severity to act on, so it opens
+      // no alert (an S0 rule is how a team asks for log-only alerts).
+      if (!triggered || info === undefined) return;
       a = this.#open(ten, w, seriesId, ruleName, t);
     }
     a.lastSeenAt = this.#clock();
@@ -446,6 +560,10 @@ export class AlertStage {
       if (anomalous && !sameList(a.reasons, v.reasons, a.sources, v.sources)) {
         a.reasons = v.reasons.slice();
         a.sources = v.sources.slice();
+      }
+      if (anomalous && v.explanation !== undefined) {
+        a.features = v.features ?? [];
+        a.explanation = v.explanation;
       }
     }
     if (configVersion !== null) a.configVersion = configVersion;
@@ -490,6 +608,8 @@ export class AlertStage {
     a.unknownSince = null;
     a.suppressions = [];
     a.events = [];
+    a.features = null;
+    a.explanation = null;
     const info = ten.rules.get(ruleName);
     a.severity = info && info.rule.severity !== 'S0' ? 'S1' : info?.rule.severity ?? 'S0';
     a.labels = this.#labels(ten, a, info?.rule);
@@ -508,12 +628,19 @@ export class AlertStage {
     out.metric = a.metric;
     out.severity = a.severity;
     if (rule?.owner) out.owner = rule.owner;
+    const path = responsePath(a.reasons);
+    if (path !== 'anomaly') out[RESPONSE_PATH_LABEL] = path;
     return Object.freeze(out);
   }
 
   /** Applies the impact gate: S2+ needs impact, else S1 with the reason. Severity never drops within an episode. */
   #gate(ten: TenantAlerting, a: AlertRec, info: RuleInfo, t: number): void {
-    const want = info.rule.severity;
+    let want = info.rule.severity;
+    if (SEV_RANK[want] > 1 && responsePath(a.reasons) === 'drift') {
+      // Drift opens an investigation: it notifies, and never pages.
+      this.#suppress(a, 'gate', `held at S1 instead of ${want}: drift opens an investigation, it does not page`);
+      want = 'S1';
+    }
     if (SEV_RANK[want] < 2 || !info.impact) {
       this.#setSeverity(ten, a, want, info.rule);
       return;
@@ -546,6 +673,7 @@ export class AlertStage {
 
   #fire(ten: TenantAlerting, a: AlertRec, info: RuleInfo | undefined, t: number): void {
     a.firingAt = t;
+    a.labels = this.#labels(ten, a, info?.rule); // the reasons are known now: the response path label
     if (info) this.#gate(ten, a, info, t); // before 'firing': the first severity is no change to announce
     a.state = 'firing';
     this.#index(a, true);
@@ -569,6 +697,7 @@ export class AlertStage {
     const now = this.#clock();
     if (a.tenant.acks.delete(a.fingerprint) || a.acked) this.#effects.ackClears.push({ tenant: a.tenant.id, fingerprint: a.fingerprint, at: now });
     for (const g of a.groups) this.#schedule(g, now);
+    if (wasFiring) this.#heldResolved(a.tenant, a.fingerprint, now);
     this.#persist(a);
     if (a.groups.size === 0 && w?.alert !== a) a.tenant.alerts.delete(a.fingerprint);
   }
@@ -585,7 +714,8 @@ export class AlertStage {
   #route(a: AlertRec, rule: Rule | undefined): void {
     if (a.severity === 'S0' || !rule) return;
     const ten = a.tenant;
-    const receivers = rule.receiver ? [rule.receiver] : ten.config?.route ? routeReceivers(ten.config.route, a.labels) : [];
+    const dq = rule.dataQualityReceiver !== undefined && responsePath(a.reasons) === 'data_quality' ? rule.dataQualityReceiver : undefined;
+    const receivers = dq ? [dq] : rule.receiver ? [rule.receiver] : ten.config?.route ? routeReceivers(ten.config.route, a.labels) : [];
     const now = this.#clock();
     for (const r of receivers) {
       const values = rule.groupBy.map((k) => a.seriesLabels[k] ?? '');
@@ -789,17 +919,90 @@ export class AlertStage {
     if (m.held.size === 0) return;
     const n = m.held.size;
     const text = `${n} more alert${n === 1 ? '' : 's'} held: ${m.scope} is over its budget of ${m.budget.pagesPerHour} pages and ${m.budget.notificationsPerHour} notifications per hour; see ${ten.policy.externalUrl}/ui/alerts?tenant=${encodeURIComponent(ten.id)}&suppressed=budget`;
-    const receiver = m.summaryReceiver;
+    const receiver = m.open?.group.receiver ?? m.summaryReceiver;
+    const counted = m.open?.counted ?? new Set<string>();
+    for (const fp of m.held) {
+      const a = ten.alerts.get(fp);
+      if (a !== undefined && a.state !== 'resolved') counted.add(fp);
+    }
     m.held.clear();
     m.lastSummaryAt = now;
     m.summaryReceiver = '';
-    const key = `${ten.id}\u0000${receiver}\u0000budget`;
-    const g = new Group(key, ten, receiver, '', Object.freeze({ tenant: ten.id }));
-    g.seq = Math.floor(now);
+    // The same key while it is open: a second summary updates the first, one resolve ends both.
+    let g = m.open?.group;
+    if (!g) {
+      g = new Group(`${ten.id}\u0000${receiver}\u0000budget\u0000${m.scope}`, ten, receiver, '', Object.freeze({ tenant: ten.id }));
+      g.seq = Math.floor(now);
+    }
+    const endAt = now + HOUR;
+    const gen = (m.open?.gen ?? 0) + 1;
+    m.open = { group: g, counted, endAt, gen };
+    this.#timers.push(endAt, { kind: 'summaryEnd', tenant: ten, meter: m }, gen);
     this.#dispatch(g, 'summary', now, [], null, { text });
+    this.#persistSummary(ten, m, now, text, 'firing');
   }
 
-  #dispatch(g: Group, kind: DispatchKind, now: number, alerts: AlertRec[], crossedAt: number | null, o: { text?: string; url?: string; receiver?: string; ackBy?: string } = {}): void {
+  /** Writes the open (or just resolved) summary of `m` as its alert row. */
+  #persistSummary(ten: TenantAlerting, m: Meter, now: number, text: string, state: 'firing' | 'resolved', open = m.open): void {
+    if (!open) return;
+    const g = open.group;
+    const summary: StoredSummary = { scope: m.scope, receiver: g.receiver, counted: [...open.counted], endAt: open.endAt, seq: g.seq, text };
+    this.#effects.upserts.push({
+      tenant: ten.id,
+      fingerprint: `budget:${g.id}`,
+      metric: BUDGET_SUMMARY_METRIC,
+      labels: { tenant: ten.id, rule: BUDGET_SUMMARY_RULE, scope: m.scope, receiver: g.receiver },
+      seriesId: null,
+      state,
+      severity: 'S1',
+      startsAt: g.seq,
+      endsAt: state === 'resolved' ? now : null,
+      at: now,
+      score: 0,
+      reasons: ['budget'],
+      // The fields every alert packet has, so lists and the UI read a summary like any alert.
+      packet: { rule: BUDGET_SUMMARY_RULE, suppressions: [], heldReason: null, events: [], budgetSummary: summary },
+      configVersion: ten.version ?? null,
+    });
+  }
+
+  /** Resumes an open budget summary from its alert row: same group (so the same dedup key), same end. */
+  #restoreSummary(stored: Alert): void {
+    const p = (stored.packet as { budgetSummary?: Partial<StoredSummary> } | null)?.budgetSummary;
+    if (!p || typeof p.scope !== 'string' || typeof p.receiver !== 'string' || typeof p.endAt !== 'number' || typeof p.seq !== 'number') return;
+    const ten = this.#tenant(stored.tenant);
+    const m = p.scope.startsWith('receiver ') ? ten.receiverMeter(p.scope.slice('receiver '.length)) : ten.meter;
+    if (m.open) return;
+    const g = new Group(`${ten.id}\u0000${p.receiver}\u0000budget\u0000${m.scope}`, ten, p.receiver, '', Object.freeze({ tenant: ten.id }));
+    g.seq = p.seq;
+    m.open = { group: g, counted: new Set(Array.isArray(p.counted) ? p.counted.filter((x): x is string => typeof x === 'string') : []), endAt: p.endAt, gen: 1 };
+    m.lastSummaryAt = stored.updatedAt;
+    // An hour that ended while the process was down ends at the first tick.
+    this.#timers.push(p.endAt, { kind: 'summaryEnd', tenant: ten, meter: m }, 1);
+  }
+
+  /** Resolves an open budget summary: its hour is over with nothing more held, or all it counted resolved. */
+  #summaryEnd(ten: TenantAlerting, m: Meter, now: number, why: string): void {
+    const open = m.open;
+    if (!open) return;
+    // More alerts held since: the next summary (already scheduled) keeps the incident open.
+    if (m.held.size > 0) return;
+    m.open = undefined;
+    const text = `budget summary resolved: ${why}; ${m.scope} notifications flow again`;
+    this.#dispatch(open.group, 'summary', now, [], null, { text, status: 'resolved' });
+    this.#persistSummary(ten, m, now, text, 'resolved', open);
+  }
+
+  /** A held alert resolved: the open summaries that counted it may be over. */
+  #heldResolved(ten: TenantAlerting, fp: string, now: number): void {
+    for (const m of [ten.meter, ...ten.receiverMeters.values()]) {
+      if (m.open === undefined || !m.open.counted.delete(fp)) continue;
+      m.held.delete(fp);
+      if (m.open.counted.size === 0) this.#summaryEnd(ten, m, now, 'every alert it held has resolved');
+    }
+  }
+
+  #dispatch(g: Group, kind: DispatchKind, now: number, alerts: AlertRec[], crossedAt: number | null, o: { text?: string; url?: string; receiver?: string; ackBy?: string; status?: 'resolved' } = {}): void {
     const ten = g.tenant;
     const base = ten.policy.externalUrl;
     const views = alerts.map((a) => view(a, base));
@@ -820,7 +1023,7 @@ export class AlertStage {
       groupKey: g.key.replaceAll('\u0000', '/'),
       groupLabels: g.groupLabels,
       commonLabels: Object.freeze(common),
-      status: firing.length > 0 || kind === 'summary' ? 'firing' : 'resolved',
+      status: o.status ?? (firing.length > 0 || kind === 'summary' ? 'firing' : 'resolved'),
       severity: sev,
       page: SEV_RANK[sev] >= 2,
       alerts: views,
@@ -903,6 +1106,7 @@ export class AlertStage {
         suppressions: a.suppressions,
         events: a.events,
         triageUrl: triageUrl(a.tenant.policy.externalUrl, a.tenant.id, a.fingerprint),
+        ...(a.explanation !== null ? { multivariate: { explanation: a.explanation, features: a.features ?? [] } } : {}),
       },
     };
   }
@@ -934,7 +1138,9 @@ export class AlertStage {
         if (e.gen === x.group.flushGen && x.group.tenant.groups.get(x.group.key) === x.group) this.#flush(x.group, now);
       } else if (x.kind === 'escalate') {
         if (e.gen === x.group.escalateGen) this.#escalate(x.group, now);
-      } else if (e.gen === x.meter.summaryGen) this.#summary(x.tenant, x.meter, now);
+      } else if (x.kind === 'summary') {
+        if (e.gen === x.meter.summaryGen) this.#summary(x.tenant, x.meter, now);
+      } else if (e.gen === x.meter.open?.gen) this.#summaryEnd(x.tenant, x.meter, now, 'its budget hour is over');
     }
     if (now >= this.#nextSweepAt) {
       this.#nextSweepAt = now + NO_DATA_SWEEP_MS;
@@ -951,7 +1157,11 @@ export class AlertStage {
       let interval = DEFAULT_ALERT_POLICY.persistIntervalMs;
       for (const t of this.#tenants.values()) interval = Math.min(interval, t.policy.persistIntervalMs);
       this.#nextPersistAt = now + interval;
-      for (const a of this.#dirty) this.#persist(a);
+      let n = 0;
+      for (const a of this.#dirty) {
+        if (n++ >= MAX_PERSIST_PER_TICK) break;
+        this.#persist(a);
+      }
     }
   }
 
@@ -975,6 +1185,7 @@ export class AlertStage {
    * again before its repeat interval; inhibition by it holds again at once.
    */
   restore(stored: Alert, announcedTo: readonly string[], ack?: { by: string; at: number; expiresAt: number }): void {
+    if (stored.state !== 'resolved' && isBudgetSummary(stored)) return this.#restoreSummary(stored);
     if (stored.state === 'resolved' || stored.seriesId === null) return;
     const ten = this.#tenant(stored.tenant);
     const p = (stored.packet ?? {}) as Record<string, unknown>;
@@ -1005,6 +1216,11 @@ export class AlertStage {
     a.impactReason = typeof p.impact === 'string' ? p.impact : null;
     a.suppressions = Array.isArray(p.suppressions) ? (p.suppressions as Suppression[]) : [];
     a.events = Array.isArray(p.events) ? (p.events as AlertEvent[]) : [];
+    const mv = p.multivariate as { explanation?: unknown; features?: unknown } | undefined;
+    if (mv && typeof mv.explanation === 'string') {
+      a.explanation = mv.explanation;
+      a.features = Array.isArray(mv.features) ? (mv.features as FeatureShare[]) : [];
+    }
     a.configVersion = stored.configVersion;
     a.lastSeenAt = this.#clock();
     a.labels = this.#labels(ten, a, rule);
@@ -1092,5 +1308,6 @@ function view(a: AlertRec, base: string): AlertView {
     runbook: rule?.runbook ?? null,
     triageUrl: triageUrl(base, a.tenant.id, a.fingerprint),
     heldReason: a.heldReason,
+    ...(a.explanation !== null ? { explanation: a.explanation } : {}),
   };
 }

@@ -17,6 +17,18 @@ export interface VerdictView {
   readonly reasons: readonly string[];
   /** The detector behind each reason, aligned with `reasons`. */
   readonly sources: readonly string[];
+  /** A multivariate verdict's per-feature contributions, highest first (src/engine/multivariate.ts). */
+  readonly features?: readonly FeatureShare[];
+  /** A multivariate verdict's one-line explanation ("latency_p95 up while qps, cpu are flat"). */
+  readonly explanation?: string;
+}
+
+/** One feature's part in a multivariate score: its value, robust z, and the score it explains. */
+export interface FeatureShare {
+  readonly feature: string;
+  readonly value: number;
+  readonly z: number;
+  readonly gain: number;
 }
 
 /** Suppression kinds: why an alert did not notify (or page) at some moment. */
@@ -117,9 +129,15 @@ export interface AlertView {
   readonly triageUrl: string;
   /** Why the configured severity was lowered (impact gate), if it was. */
   readonly heldReason: string | null;
+  /** A multivariate alert's explanation ("latency_p95 up while qps is flat"); absent otherwise. */
+  readonly explanation?: string;
 }
 
-export type DispatchKind = 'notify' | 'acknowledge' | 'summary' | 'escalation' | 'mitigation';
+/**
+ * `update` is not produced by the stage: the engine sends it after a notification that went out
+ * before its alerts' triage packets were ready, carrying their summary (the page is never held for it).
+ */
+export type DispatchKind = 'notify' | 'acknowledge' | 'summary' | 'escalation' | 'mitigation' | 'update';
 
 /** One notification to one receiver, ready for `notify/`. */
 export interface Dispatch {

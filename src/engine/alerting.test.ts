@@ -160,4 +160,8 @@ test('e2e: beyond the tenant page budget, one summary instead of more pages', as
   const summaries = events.filter((e) => e.event_action === 'trigger' && !e.payload!.custom_details.group_labels.region);
   assert.equal(summaries.length, 1);
   assert.match(JSON.stringify(summaries[0]), /1 more alert held: tenant default is over its budget of 2 pages/);
+  // The held alert recovers: the summary's incident is resolved under its own dedup key, once.
+  await feed(at(19), at(20), none, healthy);
+  const ends = pd().slice(before).filter((e) => e.event_action === 'resolve' && e.dedup_key === summaries[0].dedup_key);
+  assert.equal(ends.length, 1, JSON.stringify(pd().slice(before).map((e) => [e.event_action, e.dedup_key])));
 });

@@ -5,10 +5,10 @@
  * delivery in the store's notification log. On start it restores open alerts, active acks and
  * silences from the store, so a restart neither loses an alert nor pages twice.
  */
-import { AlertStage, resolvePolicy, type AlertEffects, type AlertPolicy, type Dispatch } from '../alert/index.ts';
+import { AlertStage, isBudgetSummary, resolvePolicy, type AlertEffects, type AlertPolicy, type Dispatch } from '../alert/index.ts';
 import type { Receiver, TenantConfig } from '../config/index.ts';
 import { Notifier, type DeliveryOutcome, type NotifierOptions } from '../notify/index.ts';
-import type { Ack, Store } from '../store/index.ts';
+import type { Ack, Alert, NotificationInput, Store } from '../store/index.ts';
 import { TriageWiring, type TriageOptions } from './triage.ts';
 
 /** Options of the alerting wiring (EngineOptions.alerting). */
@@ -19,15 +19,40 @@ export interface AlertingOptions {
    */
   readonly policy?: unknown;
   readonly notify?: Partial<Pick<NotifierOptions, 'timeoutMs' | 'retry' | 'pagerdutyUrl' | 'hooks'>>;
-  /** Deliveries in flight at most; more wait in a queue (the backlog). */
+  /** Deliveries in flight at most, over every receiver; more wait in their receiver's queue (the backlog). */
   readonly maxConcurrentSends?: number;
+  /** Deliveries in flight at most per receiver, so one slow receiver cannot take every slot. */
+  readonly maxSendsPerReceiver?: number;
   /** Called after every delivery (tests, the latency benchmark). */
   readonly onDelivery?: (o: DeliveryOutcome) => void;
-  /** Triage packets (src/engine/triage.ts): read limits, build concurrency, how long a notification waits. */
+  /** Triage packets (src/engine/triage.ts): read limits, build concurrency, refresh interval, shutdown wait. */
   readonly triage?: TriageOptions;
+  /**
+   * Takes every dispatch instead of the notifier, synchronously and in order (backtests: nothing
+   * leaves the process, and nothing lands in the notification log).
+   */
+  readonly sink?: (d: Dispatch) => void;
+  /** False: no triage packets are built (backtests read their alerts, not their packets). Default true. */
+  readonly packets?: boolean;
 }
 
-const MAX_CONCURRENT_SENDS = 32;
+const MAX_CONCURRENT_SENDS = 256;
+const MAX_SENDS_PER_RECEIVER = 64;
+const LOOKAHEAD = 64; // queued dispatches of a receiver scanned for one whose group has nothing in flight
+const WRITE_BATCH = 500; // alerts or log rows per store transaction: bounds how long one synchronous write holds the loop
+const WRITE_SLICE_MS = 10; // the store's writes are synchronous: the event loop gets a turn after this long
+
+/**
+ * One receiver's sends (per tenant): dispatches wait in order, at most `maxSendsPerReceiver` go
+ * at once, and a group's dispatches go one after another, so a resolve never overtakes its
+ * trigger (PagerDuty would keep the incident open) even when a retry delays the trigger.
+ */
+interface Lane {
+  readonly queue: Dispatch[];
+  inflight: number;
+  /** Group ids with a dispatch in flight. */
+  readonly busy: Set<string>;
+}
 
 export class Alerting {
   readonly stage: AlertStage;
@@ -42,8 +67,15 @@ export class Alerting {
   readonly #config: (tenant: string) => { config: TenantConfig | undefined; version: number | null };
   readonly #o: AlertingOptions;
   #writes: Promise<void> = Promise.resolve();
-  readonly #queue: Dispatch[] = [];
+  readonly #lanes = new Map<string, Lane>();
+  #queued = 0;
   readonly #sending = new Set<Promise<unknown>>();
+  /** Triage follow-ups waiting for their packets. */
+  readonly #followUps = new Set<Promise<unknown>>();
+  /** Per receiver and group: the id of its latest notification (a follow-up only follows that one). */
+  readonly #latest = new Map<string, string>();
+  /** Notification log rows not written yet: one store task writes all that piled up. */
+  #logRows: NotificationInput[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #kicked = false;
@@ -66,7 +98,7 @@ export class Alerting {
         for (const l of this.durationListeners) l(kind, tenant, ms);
       },
     });
-    this.triage = new TriageWiring(store, config, clock, (fn) => this.#write(fn), o.triage);
+    this.triage = new TriageWiring(store, config, clock, (fn) => this.#write(fn), { pagesWaiting: () => this.#queued > 0, ...o.triage });
     this.notifier = new Notifier({
       ...o.notify,
       receivers: (tenant) => {
@@ -102,10 +134,12 @@ export class Alerting {
   }
 
   /** Loads silences, open alerts (with who was already told) and active acks of these tenants. */
-  async init(tenants: readonly string[]): Promise<void> {
+  async init(tenants: readonly string[], openAlerts = true): Promise<void> {
     const now = this.#clock();
     for (const tenant of tenants) {
       this.stage.setSilences(tenant, await this.#store.silences.list({ tenant }));
+      // A cluster worker loads open alerts per partition it takes (restoreOpen), not all at start.
+      if (!openAlerts) continue;
       const acks = new Map<string, Ack>();
       for (const a of await this.#store.acks.active(tenant, now)) acks.set(a.fingerprint, a);
       for (const alert of await this.#store.alerts.list({ tenant, states: ['pending', 'firing'] })) {
@@ -119,10 +153,43 @@ export class Alerting {
         }
         const ack = acks.get(alert.fingerprint);
         this.stage.restore(alert, [...announced], ack && { by: ack.by, at: ack.at, expiresAt: ack.expiresAt });
-        this.triage.restore(alert);
+        // A budget summary has no series to explain.
+        if (!isBudgetSummary(alert)) this.triage.restore(alert);
       }
     }
     this.pump();
+  }
+
+  /**
+   * Loads the open alerts of one tenant that `keep` selects (with who was told, and their acks)
+   * into the stage: a cluster worker calls it for the series of a partition it takes over, so
+   * the episodes the previous owner opened continue here instead of paging again.
+   */
+  async restoreOpen(tenant: string, keep: (alert: Alert) => boolean, onlyAnnounced = false): Promise<number> {
+    const now = this.#clock();
+    let n = 0;
+    const acks = new Map<string, Ack>();
+    for (const a of await this.#store.acks.active(tenant, now)) acks.set(a.fingerprint, a);
+    for (const alert of await this.#store.alerts.list({ tenant, states: ['pending', 'firing'] })) {
+      // Budget summaries are the tenant's, not a partition's: the process that loads tenants (init) resumes them.
+      if (isBudgetSummary(alert) || !keep(alert)) continue;
+      const announced = new Set<string>();
+      const seen = new Set<string>();
+      for (const r of await this.#store.notifications.list({ tenant, fingerprint: alert.fingerprint, status: 'sent', limit: 100 })) {
+        if (seen.has(r.channel)) continue;
+        seen.add(r.channel);
+        if (r.alertState === 'firing' && r.at >= alert.startsAt) announced.add(r.channel.split('/')[0]);
+      }
+      const ack = acks.get(alert.fingerprint);
+      // onlyAnnounced: an episode nobody was told about is left to the replay of the partition,
+      // which judges its points again and opens (and announces) it afresh.
+      if (onlyAnnounced && announced.size === 0 && !ack) continue;
+      this.stage.restore(alert, [...announced], ack && { by: ack.by, at: ack.at, expiresAt: ack.expiresAt });
+      this.triage.restore(alert);
+      n++;
+    }
+    this.pump();
+    return n;
   }
 
   /** Schedules a pump soon (after the current batch): the engine calls it when verdicts went in. */
@@ -157,13 +224,35 @@ export class Alerting {
   #apply(e: AlertEffects): void {
     if (e.upserts.length > 0 || e.ackClears.length > 0) {
       this.#write(async () => {
-        for (const u of e.upserts) await this.#store.alerts.upsert(this.triage.decorate(u));
+        // Batches (one transaction each) rather than one commit per alert: a storm's 9,000 changed
+        // alerts at shutdown took half a minute; the chunks still let sends and ingest in between.
+        const slice = new Slice();
+        for (let i = 0; i < e.upserts.length; i += WRITE_BATCH) {
+          await this.#store.alerts.upsertMany(e.upserts.slice(i, i + WRITE_BATCH).map((u) => this.triage.decorate(u)));
+          await slice.next();
+        }
         for (const c of e.ackClears) await this.#store.acks.clear(c.tenant, c.fingerprint, c.at);
       });
     }
-    this.triage.observe(e.upserts);
-    for (const d of e.dispatches) this.#queue.push(d);
+    if (this.#o.packets !== false) this.triage.observe(e.upserts.some(isBudgetSummary) ? e.upserts.filter((u) => !isBudgetSummary(u)) : e.upserts);
+    if (this.#o.sink) {
+      for (const d of e.dispatches) this.#o.sink(d);
+      return;
+    }
+    for (const d of e.dispatches) this.#enqueue(d);
     this.#drainQueue();
+  }
+
+  #enqueue(d: Dispatch): void {
+    const key = `${d.tenant}\u0000${d.receiver}`;
+    let lane = this.#lanes.get(key);
+    if (!lane) this.#lanes.set(key, (lane = { queue: [], inflight: 0, busy: new Set() }));
+    lane.queue.push(d);
+    this.#queued++;
+    if (d.kind === 'update') return;
+    const group = `${key}\u0000${d.groupId}`;
+    if (d.status === 'resolved') this.#latest.delete(group);
+    else this.#latest.set(group, d.id);
   }
 
   /** Store writes run one after another, in the order the stage produced them. */
@@ -176,19 +265,57 @@ export class Alerting {
 
   #drainQueue(): void {
     const max = this.#o.maxConcurrentSends ?? MAX_CONCURRENT_SENDS;
-    while (this.#queue.length > 0 && this.#sending.size < max) {
-      const d = this.#queue.shift()!;
-      const p = this.triage.annotate(d).catch(() => d).then((x) => this.notifier.send(x)).finally(() => {
-        this.#sending.delete(p);
-        this.#drainQueue();
-      });
-      this.#sending.add(p);
+    const perReceiver = this.#o.maxSendsPerReceiver ?? MAX_SENDS_PER_RECEIVER;
+    if (this.#queued === 0) return;
+    for (const [key, lane] of this.#lanes) {
+      while (lane.queue.length > 0 && lane.inflight < perReceiver && this.#sending.size < max) {
+        let i = 0;
+        const scan = Math.min(lane.queue.length, LOOKAHEAD);
+        while (i < scan && lane.busy.has(lane.queue[i].groupId)) i++;
+        if (i === scan) break;
+        const d = lane.queue.splice(i, 1)[0];
+        this.#queued--;
+        this.#send(lane, d);
+      }
+      if (lane.queue.length === 0 && lane.inflight === 0) this.#lanes.delete(key);
+      if (this.#sending.size >= max) break;
     }
+  }
+
+  #send(lane: Lane, d: Dispatch): void {
+    lane.inflight++;
+    lane.busy.add(d.groupId);
+    // Held at most briefly for a triage packet: what is ready goes now, the rest follows in an update.
+    const p = this.triage.annotate(d).catch(() => ({ dispatch: d, followUp: undefined })).then(({ dispatch, followUp }) => {
+      if (followUp) this.#follow(d, followUp);
+      return this.notifier.send(dispatch);
+    }).finally(() => {
+      lane.inflight--;
+      lane.busy.delete(d.groupId);
+      this.#sending.delete(p);
+      this.#drainQueue();
+    });
+    this.#sending.add(p);
+  }
+
+  /** Sends a triage follow-up once its packets are built, unless a newer notification of the group went out. */
+  #follow(d: Dispatch, followUp: Promise<Dispatch | undefined>): void {
+    const group = `${d.tenant}\u0000${d.receiver}\u0000${d.groupId}`;
+    const f: Promise<unknown> = followUp
+      .then((u) => {
+        // A newer notification of the group carries the summary itself (or it resolved).
+        if (u === undefined || this.#closed || this.#latest.get(group) !== d.id) return;
+        this.#enqueue(u);
+        this.#drainQueue();
+      })
+      .catch((err) => process.emitWarning(`triage follow-up of ${d.id} not sent: ${(err as Error).message}`))
+      .finally(() => this.#followUps.delete(f));
+    this.#followUps.add(f);
   }
 
   /** Notifications waiting for a free slot, plus those being delivered. */
   backlog(): number {
-    return this.#queue.length + this.#sending.size;
+    return this.#queued + this.#sending.size;
   }
 
   #log(o: DeliveryOutcome): void {
@@ -200,10 +327,21 @@ export class Alerting {
     const status = o.ok ? 'sent' : 'failed';
     const rows = d.alerts.length > 0
       ? d.alerts.map((a) => ({ fingerprint: a.fingerprint, alertState: a.status }))
-      : [{ fingerprint: `${d.kind}:${d.groupId}`, alertState: 'firing' as const }];
-    this.#write(async () => {
-      for (const r of rows) await this.#store.notifications.record({ tenant: d.tenant, fingerprint: r.fingerprint, channel, alertState: r.alertState, status, attempt: o.attempts, at, error });
-    });
+      : [{ fingerprint: `${d.kind}:${d.groupId}`, alertState: d.status }];
+    const first = this.#logRows.length === 0;
+    for (const r of rows) this.#logRows.push({ tenant: d.tenant, fingerprint: r.fingerprint, channel, alertState: r.alertState, status, attempt: o.attempts, at, error });
+    // One store task for every row logged until it runs, not one per delivery.
+    if (first) {
+      this.#write(async () => {
+        const batch = this.#logRows;
+        this.#logRows = [];
+        const slice = new Slice();
+        for (let i = 0; i < batch.length; i += WRITE_BATCH) {
+          await this.#store.notifications.recordMany(batch.slice(i, i + WRITE_BATCH));
+          await slice.next();
+        }
+      });
+    }
   }
 
   /** Records an ack in the store and in the stage (which may send PagerDuty an acknowledge). */
@@ -215,26 +353,70 @@ export class Alerting {
     return ack;
   }
 
+  /**
+   * Applies acks stored by another process (a cluster node's API) to the open alerts of this
+   * stage: all of a tenant's active acks, or only those of `fingerprint`. An ack the stage holds
+   * already (restored with the alert, or applied before) is skipped, so polling this repeats no
+   * acknowledged event. Resolves to the number applied; acks of alerts not open here (another
+   * worker's) are not counted.
+   */
+  async syncAcks(tenant: string, fingerprint?: string): Promise<number> {
+    const now = this.#clock();
+    let n = 0;
+    for (const a of await this.#store.acks.active(tenant, now)) {
+      if (fingerprint !== undefined && a.fingerprint !== fingerprint) continue;
+      if ((this.stage.ackOf(tenant, a.fingerprint)?.at ?? -Infinity) >= a.at) continue;
+      if (this.stage.ack(tenant, a.fingerprint, a.by, a.at, a.expiresAt - a.at)) n++;
+    }
+    if (n > 0) this.pump();
+    return n;
+  }
+
   /** Reloads a tenant's silences after a change through the API. */
   async reloadSilences(tenant: string): Promise<void> {
     this.stage.setSilences(tenant, await this.#store.silences.list({ tenant }));
     this.pump();
   }
 
-  /** Waits until every store write queued so far is done (tests, shutdown). */
+  /** Waits until every delivery, packet, triage follow-up and store write queued so far is done (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.#sending.size > 0 || this.#queue.length > 0) await Promise.allSettled([...this.#sending]);
-    await this.triage.settled();
-    await this.#writes;
+    for (;;) {
+      if (this.#sending.size > 0) await Promise.allSettled([...this.#sending]);
+      await this.triage.settled();
+      if (this.#followUps.size > 0) await Promise.allSettled([...this.#followUps]);
+      await this.#writes;
+      if (this.#sending.size === 0 && this.#followUps.size === 0 && this.triage.backlog() === 0) break;
+    }
   }
 
-  /** Stops the timer, writes every changed alert, and waits for deliveries in flight. */
+  /**
+   * Stops the timer, writes every changed alert, stops building triage packets (waiting a
+   * bounded time for those being built), and waits for deliveries in flight.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.stage.persistAll();
     this.#apply(this.stage.drain());
+    await this.triage.close();
     await this.settled();
+  }
+}
+
+/**
+ * Time slices for a run of store writes: the embedded store's calls do their work before they
+ * return, so ten thousand upserts in a row would hold sends, timers and ingest for seconds.
+ */
+class Slice {
+  #start = performance.now();
+
+  /** Resolves at once within the slice, else after one turn of the event loop. */
+  next(): Promise<void> | undefined {
+    if (performance.now() - this.#start < WRITE_SLICE_MS) return undefined;
+    return new Promise<void>((r) => setImmediate(() => {
+      this.#start = performance.now();
+      r();
+    }));
   }
 }

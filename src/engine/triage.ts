@@ -16,7 +16,7 @@ import {
   type RatioChildObservation, type TriagePacket,
 } from '../explain/index.ts';
 import type { Dispatch } from '../alert/index.ts';
-import type { Alert, AlertInput, Labels, Matcher, Series, Store } from '../store/index.ts';
+import { compileMatchers, type Alert, type AlertInput, type Labels, type Matcher, type Series, type Store } from '../store/index.ts';
 
 /** Limits of one packet's reads, with units. */
 export const TRIAGE_DEFAULTS = Object.freeze({
@@ -32,6 +32,9 @@ export const TRIAGE_DEFAULTS = Object.freeze({
 const BUILTIN = new Set(['tenant', 'rule', 'metric', 'severity', 'owner']);
 const MEMO_SIZE = 16; // peer drills remembered
 const MAX_CHANGES = 1_000; // change events read per window
+const SHARED_MAX_AGE_MS = 10_000; // wall clock: reads shared by the builds of one burst are this fresh at least
+const SHARED_MAX_SERIES = 100_000; // a metric with more series is read per build, not kept
+const YIELD_EVERY = 256; // series read between two yields to the event loop (the store's reads are synchronous)
 
 interface StagePacket {
   rule?: unknown; value?: unknown; expected?: unknown; lower?: unknown; upper?: unknown; detectors?: unknown; firingAt?: unknown;
@@ -106,8 +109,20 @@ export class TriageBuilder {
   readonly #config: (tenant: string) => { config: TenantConfig | undefined };
   readonly #clock: () => number;
   readonly #o: typeof TRIAGE_DEFAULTS;
+  /**
+   * The drill the engine ran when a rule aggregate's window was judged anomalous (set by the
+   * engine; see aggregate.ts). An alert on such a derived series has no stored children to read:
+   * its leaves lived only in the engine's window accumulators.
+   */
+  aggregateDrill: ((tenant: string, seriesId: number, at: number) => { drill: DrillResult; scope: Labels } | undefined) | undefined;
   /** Recent peer drills: the leaf alerts of one incident share their rule's drill. */
   readonly #memo = new Map<string, Promise<{ drill: DrillResult | undefined; scope: Labels; note: string | null }>>();
+  /**
+   * Reads every build of a burst repeats (a metric's series, the tenant's open alerts), kept
+   * until `forget()` (the wiring calls it when its queue runs dry) or for SHARED_MAX_AGE_MS: an
+   * alert storm then costs one scan of the catalogue, not one per alert.
+   */
+  readonly #shared = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(store: Store, config: (tenant: string) => { config: TenantConfig | undefined }, clock: () => number, o: Partial<typeof TRIAGE_DEFAULTS> = {}) {
     this.#store = store;
@@ -116,8 +131,44 @@ export class TriageBuilder {
     this.#o = { ...TRIAGE_DEFAULTS, ...o };
   }
 
-  /** The packet of one stored alert (its current episode). */
-  async build(alert: Alert): Promise<TriagePacket> {
+  #cancelled = false;
+
+  /** Stops every build at its next read, for good (shutdown): they reject. */
+  cancel(): void {
+    this.#cancelled = true;
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** Between reads: gives the event loop a turn, and ends a build once cancelled. */
+  async #yield(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    if (this.#cancelled) throw new Error('triage builds cancelled (shutting down)');
+  }
+
+  /** Drops the reads shared between builds (see #shared). */
+  forget(): void {
+    this.#shared.clear();
+    this.#memo.clear();
+  }
+
+  #sharedRead<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const hit = this.#shared.get(key);
+    if (hit && performance.now() - hit.at < SHARED_MAX_AGE_MS) return hit.value as Promise<T>;
+    const value = read();
+    this.#shared.set(key, { at: performance.now(), value });
+    value.catch(() => this.#shared.delete(key));
+    return value;
+  }
+
+  /**
+   * The packet of one stored alert (its current episode). The drill looks at the sample that
+   * fired it, or with `latest` (a refresh while it keeps firing) at its last anomalous sample.
+   */
+  async build(alert: Alert, o: { latest?: boolean } = {}): Promise<TriagePacket> {
+    if (this.#cancelled) throw new Error('triage builds cancelled (shutting down)');
     const store = this.#store;
     const tenant = alert.tenant;
     const p = (alert.packet ?? {}) as StagePacket;
@@ -128,7 +179,7 @@ export class TriageBuilder {
     const rule = config?.rules.find((r) => r.name === ruleName);
     const firingAt = numOrNull(p.firingAt);
     // The sample time the drill looks at: when it fired, else the last anomalous point seen.
-    const at = firingAt ?? numOrNull(p.lastTrueT) ?? alert.startsAt;
+    const at = (o.latest ? numOrNull(p.lastTrueT) ?? firingAt : firingAt ?? numOrNull(p.lastTrueT)) ?? alert.startsAt;
     const { onset, step } = await this.#onset(tenant, alert.seriesId, alert.startsAt);
     const counterOf = (metric: string) => config?.metrics.find((m) => m.name === metric)?.type === 'counter' || (!config?.metrics.some((m) => m.name === metric) && metric.endsWith('_total'));
 
@@ -138,21 +189,30 @@ export class TriageBuilder {
     let impact: ImpactFacts = { kind: 'none', gate: typeof p.impact === 'string' ? p.impact : typeof p.heldReason === 'string' ? p.heldReason : null };
     const gateText = impact.gate;
     const gate = rule?.impact;
+    const own = alert.seriesId !== null ? this.aggregateDrill?.(tenant, alert.seriesId, at) : undefined;
+    if (own) {
+      result = own.drill;
+      scope = own.scope;
+    }
     if (gate?.kind === 'slo') {
       const r = await this.#ratioDrill(tenant, gate.errors, gate.total, labels, onset, at, step, counterOf, Math.max(...gate.windows.map((w) => w.longMs)));
-      result = r.drill;
-      scope = r.scope;
-      note = r.note;
+      if (!own) {
+        result = r.drill;
+        scope = r.scope;
+        note = r.note;
+      }
       const allowed = 1 - gate.objective / 100;
       impact = {
         kind: 'slo', objective: gate.objective, errorRatio: r.errorRatio(Math.min(...gate.windows.map((w) => w.shortMs))), gate: gateText,
         burnRates: gate.windows.map((w) => ({ longMs: w.longMs, shortMs: w.shortMs, long: r.errorRatio(w.longMs) / allowed, short: r.errorRatio(w.shortMs) / allowed, threshold: w.burnRate })),
       };
-    } else {
+    } else if (!own) {
       const r = await this.#additiveDrill(tenant, alert.metric, labels, alert.seriesId, rule, onset, at, step, counterOf(alert.metric));
       result = r.drill;
       scope = r.scope;
       note = r.note;
+    }
+    if (gate?.kind !== 'slo') {
       if (gate?.kind === 'limit') impact = { kind: 'limit', selector: gate.selector.text, op: gate.op, limit: gate.value, value: await this.#limitValue(tenant, gate.selector, gate.op, at), gate: gateText };
     }
 
@@ -163,7 +223,7 @@ export class TriageBuilder {
     const [far, recent, open] = await Promise.all([
       near > onset - this.#o.changesBeforeMs ? store.changes.list({ tenant, from: onset - this.#o.changesBeforeMs, to: near, limit: MAX_CHANGES }) : [],
       store.changes.list({ tenant, from: near, to: Math.max(at, onset) + this.#o.changesAfterMs, limit: MAX_CHANGES }),
-      store.alerts.list({ tenant, states: ['pending', 'firing'], limit: 500 }),
+      this.#sharedRead(`open\u0000${tenant}`, () => store.alerts.list({ tenant, states: ['pending', 'firing'], limit: 500 })),
     ]);
     const changes = [...far, ...recent];
     const facts: AlertFacts = {
@@ -212,7 +272,19 @@ export class TriageBuilder {
   }
 
   async #find(tenant: string, matchers: Matcher[]): Promise<{ list: Series[]; cut: boolean }> {
-    const list = await this.#store.series.find(tenant, matchers, this.#o.maxChildren + 1);
+    const limit = this.#o.maxChildren + 1;
+    let list: Series[];
+    const pinned = matchers[0]?.name === '__name__' && matchers[0].op === '=' ? matchers[0].value : undefined;
+    const all = pinned === undefined ? undefined : await this.#sharedRead(`series\u0000${tenant}\u0000${pinned}`, async () => {
+      const found = await this.#store.series.find(tenant, [matchers[0]], SHARED_MAX_SERIES + 1);
+      return found.length > SHARED_MAX_SERIES ? undefined : found;
+    });
+    if (all !== undefined) {
+      // The store's own matcher semantics, over the metric's series read once per burst.
+      const match = compileMatchers(matchers);
+      list = [];
+      for (const s of all) if (match(s.metric, s.labels) && list.push(s) >= limit) break;
+    } else list = await this.#store.series.find(tenant, matchers, limit);
     const cut = list.length > this.#o.maxChildren;
     return { list: cut ? list.slice(0, this.#o.maxChildren) : list, cut };
   }
@@ -247,7 +319,9 @@ export class TriageBuilder {
   async #drillChildren(tenant: string, children: readonly Series[], scope: Labels, onset: number, at: number, step: number, counter: boolean, cut: boolean): Promise<{ drill: DrillResult | undefined; scope: Labels; note: string | null }> {
     const base0 = onset - step - this.#o.baselineMs;
     const obs: ChildObservation[] = [];
+    let n = 0;
     for (const c of children) {
+      if (++n % YIELD_EVERY === 0) await this.#yield();
       const s = await this.#store.samples.range(tenant, c.id, base0 - step, at + 1);
       if (counter) {
         const inc = windowIncrease(s.t, s.v, onset - step, at, true);
@@ -291,8 +365,10 @@ export class TriageBuilder {
     // Error ratios per window, over every selected series (as the alert stage's gate sums them).
     const windows = new Map<number, { e: number; n: number }>();
     const reads: { s: Series; role: 'num' | 'den'; t: Float64Array; v: Float64Array }[] = [];
+    let k = 0;
     for (const [role, list] of [['num', e.list], ['den', n.list]] as const) {
       for (const s of list) {
+        if (++k % YIELD_EVERY === 0) await this.#yield();
         const r = await this.#store.samples.range(tenant, s.id, from, at + 1);
         reads.push({ s, role, t: r.t, v: r.v });
       }
@@ -358,52 +434,114 @@ export class TriageBuilder {
 
 /** Options of the triage wiring (AlertingOptions.triage). */
 export interface TriageOptions extends Partial<typeof TRIAGE_DEFAULTS> {
-  /** Packets built at once at most; more wait. */
+  /** Packets built at once at most; more wait (new episodes before refreshes). */
   readonly concurrency?: number;
-  /** A notification waits at most this long (ms, wall clock) for its alerts' packets. */
+  /** A firing alert's packet is rebuilt at most this often (ms, engine clock) while it keeps firing. */
+  readonly refreshMs?: number;
+  /** Shutdown waits at most this long (ms, wall clock) for the packets being built; queued ones are dropped. */
+  readonly closeWaitMs?: number;
+  /** A notification waits at most this long (ms, wall clock) for packets being built right now; never for queued ones. */
   readonly notifyWaitMs?: number;
+  /**
+   * True while notifications wait to be sent: a build then waits (up to PAGES_FIRST_MS), since
+   * its reads and the sends share one event loop and the pages matter more.
+   */
+  readonly pagesWaiting?: () => boolean;
 }
 
 const TRIAGE_CONCURRENCY = 2;
-const NOTIFY_WAIT_MS = 2_000; // 2 s: a page is not held longer for its triage summary
+const REFRESH_MS = 60_000; // 1 min between two builds of one firing alert's packet
+const MAX_REFRESH_QUEUE = 256; // refreshes waiting at most; beyond, one waits for a later upsert of its alert
+const CLOSE_WAIT_MS = 2_000; // 2 s: a shutdown is not held longer for packets
+const NOTIFY_WAIT_MS = 250; // a build under way usually ends within this: its summary rides in the page, not in a second message
+const PAGES_FIRST_MS = 2_000; // a build waits at most this long for the notifications queued before it
 const MAX_TRACKED = 10_000; // episodes remembered; the oldest go first
 const SUMMARY_ALERTS = 3; // alerts of one notification that get summary lines
 
+type Severity = AlertInput['severity'];
+
 interface Episode {
+  readonly key: string;
   readonly startsAt: number;
+  /** The alert as its latest upsert had it: what the next build reads. */
+  input: AlertLike;
   packet: TriagePacket | undefined;
-  done: Promise<void>;
+  /** Engine clock when the last build started (-Infinity: never). */
+  builtAt: number;
+  /** The severity the last build saw: a change calls for a new packet. */
+  builtSeverity: Severity | undefined;
+  queued: boolean;
+  building: boolean;
+  resolved: boolean;
+  /** Settles when the first build ends (built, failed, or dropped at shutdown). */
+  readonly first: Promise<void>;
+  readonly firstDone: () => void;
 }
 
 /** The alert fields a packet is built from: a stored alert or an upsert the stage produced. */
 type AlertLike = Parameters<TriageBuilder['build']>[0];
 
+function alertLike(u: AlertInput): AlertLike {
+  return {
+    tenant: u.tenant, fingerprint: u.fingerprint, metric: u.metric, labels: u.labels, seriesId: u.seriesId ?? null, state: u.state, severity: u.severity,
+    startsAt: u.startsAt, endsAt: u.endsAt ?? null, updatedAt: u.at, score: u.score, reasons: u.reasons, owner: u.owner ?? null, runbook: u.runbook ?? null,
+    packet: u.packet ?? null, configVersion: u.configVersion ?? null,
+  };
+}
+
+/** A notification as it goes now, and its follow-up with the triage summary when that was not ready. */
+export interface Annotated {
+  readonly dispatch: Dispatch;
+  /**
+   * Settles when the missing packets are built: an `update` dispatch with their summary for the
+   * alerts still firing, or undefined (nothing to add, or shutting down). Undefined when nothing was missing.
+   */
+  readonly followUp: Promise<Dispatch | undefined> | undefined;
+}
+
 /**
  * Wires triage packets into the alert flow (src/engine/alerting.ts): when an episode starts
  * firing its packet is built in the background, stored on the alert (`packet.triage`) and
- * merged into every later upsert of that episode; notifications wait briefly for it and carry
- * its summary lines in their text.
+ * merged into every later upsert of that episode. While the alert keeps firing the packet is
+ * rebuilt when its severity changes and at most every `refreshMs` (new contributors, changes,
+ * impact), so the API and the UI show current data. Notifications carry the summary lines of
+ * the packets that are ready; one never waits for a packet: when one is missing, its summary
+ * follows in an `update` once built.
  *
  * Why at firing, not lazily on request: the notification is when the on-call needs it most,
  * and the drill reads the children at the anomaly time, which retention will eventually
  * delete. Why not at pending: a pending alert that clears costs nothing now, and most do.
+ * Why never wait: in an alert storm a build queue of thousands would hold every page behind it.
  */
 export class TriageWiring {
   readonly builder: TriageBuilder;
   readonly #episodes = new Map<string, Episode>();
   readonly #persist: (fn: () => Promise<unknown>) => void;
   readonly #store: Store;
+  readonly #clock: () => number;
   readonly #concurrency: number;
-  readonly #waitMs: number;
-  #running = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #refreshMs: number;
+  readonly #closeWaitMs: number;
+  readonly #notifyWaitMs: number;
+  readonly #pagesWaiting: () => boolean;
+  /** New episodes and severity changes first, then periodic refreshes. */
+  readonly #urgent: Episode[] = [];
+  readonly #refresh: Episode[] = [];
+  readonly #running = new Set<Promise<void>>();
+  #closed = false;
+  /** Counters for /metrics and tests: packets built, refreshes skipped for a full queue, builds dropped at shutdown. */
+  readonly counters = { built: 0, refreshed: 0, skipped: 0, dropped: 0, failed: 0 };
 
   constructor(store: Store, config: (tenant: string) => { config: TenantConfig | undefined }, clock: () => number, persist: (fn: () => Promise<unknown>) => void, o: TriageOptions = {}) {
     this.builder = new TriageBuilder(store, config, clock, o);
     this.#store = store;
+    this.#clock = clock;
     this.#persist = persist;
     this.#concurrency = o.concurrency ?? TRIAGE_CONCURRENCY;
-    this.#waitMs = o.notifyWaitMs ?? NOTIFY_WAIT_MS;
+    this.#refreshMs = o.refreshMs ?? REFRESH_MS;
+    this.#closeWaitMs = o.closeWaitMs ?? CLOSE_WAIT_MS;
+    this.#notifyWaitMs = o.notifyWaitMs ?? NOTIFY_WAIT_MS;
+    this.#pagesWaiting = o.pagesWaiting ?? (() => false);
   }
 
   /** The upsert with this episode's packet merged in, if it is ready. */
@@ -411,26 +549,54 @@ export class TriageWiring {
     const key = `${u.tenant}\u0000${u.fingerprint}`;
     const ep = this.#episodes.get(key);
     const out = ep?.packet && ep.startsAt === u.startsAt ? { ...u, packet: { ...(u.packet as object), triage: ep.packet } } : u;
-    if (u.state === 'resolved' && ep?.startsAt === u.startsAt && ep.packet) this.#episodes.delete(key);
+    if (u.state === 'resolved' && ep?.startsAt === u.startsAt && ep.packet && !ep.queued && !ep.building) this.#episodes.delete(key);
     return out;
   }
 
-  /** Starts building packets for episodes that just started firing. */
+  /** Starts packets for episodes that just started firing; queues refreshes of those that keep firing. */
   observe(upserts: readonly AlertInput[]): void {
+    if (this.#closed) return;
+    const now = this.#clock();
     for (const u of upserts) {
-      if (u.state !== 'firing') continue;
       const key = `${u.tenant}\u0000${u.fingerprint}`;
       const ep = this.#episodes.get(key);
-      if (ep && ep.startsAt === u.startsAt) continue;
-      this.#track(key, u);
+      if (u.state === 'resolved') {
+        if (ep && ep.startsAt === u.startsAt) ep.resolved = true;
+        continue;
+      }
+      if (u.state !== 'firing') continue;
+      if (!ep || ep.startsAt !== u.startsAt) {
+        this.#track(key, u);
+        continue;
+      }
+      ep.input = alertLike(u);
+      if (ep.queued || ep.building || ep.packet === undefined) continue;
+      if (u.severity !== ep.builtSeverity) this.#enqueue(ep, true);
+      else if (now - ep.builtAt >= this.#refreshMs) {
+        if (this.#refresh.length < MAX_REFRESH_QUEUE) this.#enqueue(ep, false);
+        else this.counters.skipped++;
+      }
     }
+    this.#pump();
   }
 
-  /** Remembers the packet a stored open alert already carries (after a restart). */
+  /** Remembers the packet a stored open alert already carries (after a restart), or builds a missing one. */
   restore(a: Alert): void {
+    if (a.state === 'resolved') return;
     const triage = (a.packet as { triage?: TriagePacket } | null)?.triage;
-    if (!triage || a.state === 'resolved') return;
-    this.#episodes.set(`${a.tenant}\u0000${a.fingerprint}`, { startsAt: a.startsAt, packet: triage, done: Promise.resolve() });
+    const key = `${a.tenant}\u0000${a.fingerprint}`;
+    if (!triage) {
+      if (a.state === 'firing') {
+        this.#track(key, { ...a, at: a.updatedAt });
+        this.#pump();
+      }
+      return;
+    }
+    const ep = this.#episode(key, a);
+    ep.packet = triage;
+    ep.builtAt = triage.generatedAt;
+    ep.builtSeverity = a.severity;
+    ep.firstDone();
   }
 
   /** The packet of an open episode, once built (undefined while building or unknown). */
@@ -438,75 +604,162 @@ export class TriageWiring {
     return this.#episodes.get(`${tenant}\u0000${fingerprint}`)?.packet;
   }
 
-  /** A dispatch whose text carries the triage summary of its firing alerts (waits up to notifyWaitMs). */
-  async annotate(d: Dispatch): Promise<Dispatch> {
-    if ((d.kind !== 'notify' && d.kind !== 'escalation') || d.status !== 'firing') return d;
-    const firing = d.alerts.filter((a) => a.status === 'firing').slice(0, SUMMARY_ALERTS);
-    const eps = firing.map((a) => this.#episodes.get(`${d.tenant}\u0000${a.fingerprint}`));
-    const pending = eps.filter((e): e is Episode => e !== undefined && e.packet === undefined).map((e) => e.done);
-    if (pending.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, this.#waitMs)))]);
-      clearTimeout(timer);
-    }
-    const lines: string[] = [];
-    firing.forEach((a, i) => {
-      const p = eps[i]?.packet;
-      if (!p || eps[i]!.startsAt !== a.startsAt) return;
-      if (firing.length > 1) lines.push(`${a.metric}:`);
-      for (const l of p.summary) lines.push(firing.length > 1 ? `  ${l}` : l);
-    });
-    if (lines.length === 0) return d;
-    return { ...d, text: d.text ? `${d.text}\n${lines.join('\n')}` : lines.join('\n') };
+  /** Episodes waiting for a build (the build backlog). */
+  backlog(): number {
+    return this.#urgent.length + this.#refresh.length + this.#running.size;
   }
 
-  /** Waits for every packet being built (tests, shutdown). */
+  /**
+   * A firing notification with the summary lines of its alerts' packets that are ready (the
+   * first few alerts), and when some are still missing, a follow-up for them. It waits briefly
+   * (notifyWaitMs) for packets being built right now, never for queued ones: in an alert storm
+   * the queue is long, and a page must not stand in it.
+   */
+  async annotate(d: Dispatch): Promise<Annotated> {
+    if ((d.kind !== 'notify' && d.kind !== 'escalation') || d.status !== 'firing') return { dispatch: d, followUp: undefined };
+    const firing = d.alerts.filter((a) => a.status === 'firing').slice(0, SUMMARY_ALERTS);
+    const eps = firing.map((a) => {
+      const ep = this.#episodes.get(`${d.tenant}\u0000${a.fingerprint}`);
+      return ep && ep.startsAt === a.startsAt ? ep : undefined;
+    });
+    const building = eps.filter((e): e is Episode => e !== undefined && e.packet === undefined && e.building).map((e) => e.first);
+    if (building.length > 0 && this.#notifyWaitMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(building), new Promise((r) => (timer = setTimeout(r, this.#notifyWaitMs)))]);
+      clearTimeout(timer);
+    }
+    const lines = this.#lines(firing, eps);
+    const dispatch = lines.length === 0 ? d : { ...d, text: d.text ? `${d.text}\n${lines.join('\n')}` : lines.join('\n') };
+    const missing = eps.filter((e): e is Episode => e !== undefined && e.packet === undefined);
+    if (missing.length === 0 || this.#closed) return { dispatch, followUp: undefined };
+    const followUp = Promise.all(missing.map((e) => e.first)).then(() => {
+      if (this.#closed) return undefined;
+      // Only alerts of the same episodes, still firing: an update must not revive a resolved incident.
+      const still = firing.filter((a, i) => eps[i] !== undefined && !eps[i]!.resolved && this.#episodes.get(eps[i]!.key) === eps[i]);
+      const later = this.#lines(still, still.map((a) => eps[firing.indexOf(a)]));
+      if (still.length === 0 || later.length === 0 || later.length === lines.length) return undefined;
+      const keep = new Set(still.map((a) => a.fingerprint));
+      const u: Dispatch = { ...d, id: `${d.id}:triage`, kind: 'update', alerts: d.alerts.filter((a) => keep.has(a.fingerprint)), text: later.join('\n'), crossedAt: null };
+      return u;
+    });
+    return { dispatch, followUp };
+  }
+
+  #lines(alerts: readonly Dispatch['alerts'][number][], eps: readonly (Episode | undefined)[]): string[] {
+    const lines: string[] = [];
+    alerts.forEach((a, i) => {
+      const p = eps[i]?.packet;
+      if (!p) return;
+      if (alerts.length > 1) lines.push(`${a.metric}:`);
+      for (const l of p.summary) lines.push(alerts.length > 1 ? `  ${l}` : l);
+    });
+    return lines;
+  }
+
+  /** Waits for every packet queued or being built (tests, shutdown). */
   async settled(): Promise<void> {
-    await Promise.all([...this.#episodes.values()].map((e) => e.done));
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /**
+   * Stops building: drops the queued builds and waits at most `closeWaitMs` for those running
+   * (they stop at their next read); a packet finished after that is not stored.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ep of [...this.#urgent.splice(0), ...this.#refresh.splice(0)]) {
+      ep.queued = false;
+      this.counters.dropped++;
+      ep.firstDone();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      Promise.allSettled([...this.#running]).then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.#closeWaitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!waited) this.builder.cancel();
+    this.builder.forget();
+  }
+
+  #episode(key: string, u: AlertInput | Alert): Episode {
+    if (this.#episodes.size >= MAX_TRACKED) {
+      const oldest = this.#episodes.values().next().value!;
+      this.#episodes.delete(oldest.key);
+      oldest.firstDone();
+    }
+    let firstDone!: () => void;
+    const first = new Promise<void>((r) => (firstDone = r));
+    const input = 'at' in u ? alertLike(u) : u;
+    const ep: Episode = { key, startsAt: u.startsAt, input, packet: undefined, builtAt: -Infinity, builtSeverity: undefined, queued: false, building: false, resolved: false, first, firstDone };
+    this.#episodes.delete(key);
+    this.#episodes.set(key, ep);
+    return ep;
   }
 
   #track(key: string, u: AlertInput): void {
-    if (this.#episodes.size >= MAX_TRACKED) this.#episodes.delete(this.#episodes.keys().next().value!);
-    const ep: Episode = { startsAt: u.startsAt, packet: undefined, done: Promise.resolve() };
-    this.#episodes.set(key, ep);
-    const alert: AlertLike = {
-      tenant: u.tenant, fingerprint: u.fingerprint, metric: u.metric, labels: u.labels, seriesId: u.seriesId ?? null, state: u.state, severity: u.severity,
-      startsAt: u.startsAt, endsAt: u.endsAt ?? null, updatedAt: u.at, score: u.score, reasons: u.reasons, owner: u.owner ?? null, runbook: u.runbook ?? null,
-      packet: u.packet ?? null, configVersion: u.configVersion ?? null,
-    };
-    ep.done = this.#slot()
-      .then(async () => {
-        try {
-          // After the current batch: its samples are committed before the drill reads them.
-          await new Promise((r) => setImmediate(r));
-          ep.packet = await this.builder.build(alert);
-        } finally {
-          this.#release();
-        }
-        const packet = ep.packet;
-        // Store it on the alert now (later upserts of the episode get it from decorate).
-        this.#persist(async () => {
-          const stored = await this.#store.alerts.get(u.tenant, u.fingerprint);
-          if (!stored || stored.startsAt !== u.startsAt) return;
-          await this.#store.alerts.upsert({ ...stored, at: stored.updatedAt, packet: { ...(stored.packet as object), triage: packet } });
-        });
-      })
-      .catch((err) => process.emitWarning(`triage packet for alert ${u.fingerprint} not built: ${(err as Error).message}`));
+    this.#enqueue(this.#episode(key, u), true);
   }
 
-  #slot(): Promise<void> {
-    if (this.#running < this.#concurrency) {
-      this.#running++;
-      return Promise.resolve();
+  #enqueue(ep: Episode, urgent: boolean): void {
+    ep.queued = true;
+    (urgent ? this.#urgent : this.#refresh).push(ep);
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#running.size < this.#concurrency) {
+      const ep = this.#urgent.shift() ?? this.#refresh.shift();
+      if (ep === undefined) break;
+      ep.queued = false;
+      if (this.#episodes.get(ep.key) !== ep) continue; // replaced by a newer episode, or forgotten
+      if (ep.resolved && ep.packet !== undefined) continue; // a refresh that came too late
+      const p = this.#build(ep).finally(() => {
+        this.#running.delete(p);
+        if (this.#running.size === 0 && this.#urgent.length === 0 && this.#refresh.length === 0) this.builder.forget();
+        this.#pump();
+      });
+      this.#running.add(p);
     }
-    return new Promise((r) => this.#waiting.push(() => {
-      this.#running++;
-      r();
-    }));
   }
 
-  #release(): void {
-    this.#running--;
-    this.#waiting.shift()?.();
+  async #build(ep: Episode): Promise<void> {
+    ep.building = true;
+    const input = ep.input;
+    const refresh = ep.packet !== undefined;
+    ep.builtAt = this.#clock();
+    ep.builtSeverity = input.severity;
+    let packet: TriagePacket;
+    try {
+      // After the current batch: its samples are committed before the drill reads them; and
+      // between two builds the event loop serves ingest and sends.
+      await new Promise((r) => setImmediate(r));
+      for (const until = performance.now() + PAGES_FIRST_MS; this.#pagesWaiting() && performance.now() < until && !this.#closed;) await new Promise((r) => setTimeout(r, 10));
+      packet = await this.builder.build(input, { latest: refresh });
+    } catch (err) {
+      ep.building = false;
+      ep.firstDone();
+      if (!this.builder.cancelled) {
+        this.counters.failed++;
+        process.emitWarning(`triage packet for alert ${input.fingerprint} not built: ${(err as Error).message}`);
+      }
+      return;
+    }
+    ep.building = false;
+    const current = this.#episodes.get(ep.key) === ep;
+    if (current) ep.packet = packet;
+    ep.firstDone();
+    if (!current || this.builder.cancelled) return;
+    if (refresh) this.counters.refreshed++;
+    else this.counters.built++;
+    // Store it on the alert now (later upserts of the episode get it from decorate).
+    const { tenant, fingerprint } = input;
+    const startsAt = ep.startsAt;
+    this.#persist(async () => {
+      const stored = await this.#store.alerts.get(tenant, fingerprint);
+      if (!stored || stored.startsAt !== startsAt) return;
+      await this.#store.alerts.upsert({ ...stored, at: stored.updatedAt, packet: { ...(stored.packet as object), triage: packet } });
+    });
+    if (ep.resolved && !ep.queued) this.#episodes.delete(ep.key);
   }
 }

@@ -129,3 +129,29 @@ test('Alertmanager carries the triage summary as the `triage` annotation, and om
     assert.deepEqual(validateBody('alertmanager', body), [], c.name);
   }
 });
+
+test('a budget summary and its resolve share one dedup key; a triage update is a trigger of its group', async () => {
+  const { pagerdutyBody, webhookBody, slackBody } = await import('./payloads.ts');
+  const base = sampleDispatch();
+  const summary = { ...base, id: 'b1:summary:1', kind: 'summary' as const, groupId: 'b1', alerts: [], page: false, text: '4 more alerts held: receiver pager is over its budget' };
+  const resolved = { ...summary, id: 'b1:summary:2', status: 'resolved' as const, text: 'budget summary resolved: its budget hour is over' };
+  const t = pagerdutyBody(summary, 'R0123456789ABCDEF0123456789ABCDE') as { event_action: string; dedup_key: string; payload: { severity: string } };
+  const r = pagerdutyBody(resolved, 'R0123456789ABCDEF0123456789ABCDE') as { event_action: string; dedup_key: string };
+  assert.deepEqual([t.event_action, t.payload.severity, r.event_action], ['trigger', 'warning', 'resolve']);
+  assert.equal(r.dedup_key, t.dedup_key);
+  assert.deepEqual(validateBody('pagerduty', r), []);
+  const am = alertmanagerBody(resolved) as { labels: Record<string, string>; endsAt: string }[];
+  assert.deepEqual(am[0].labels, { alertname: 'TidemarkBudgetSummary', tenant: 'payments', receiver: 'payments-pager' });
+  assert.equal(am[0].endsAt, new Date(resolved.at).toISOString(), 'ends now');
+  assert.match((webhookBody(resolved) as { title: string }).title, /^\[RESOLVED\] budget summary: /);
+
+  const update = { ...base, id: `${base.id}:triage`, kind: 'update' as const, text: 'where: region=eu carries 90% of the delta' };
+  const u = pagerdutyBody(update, 'R0123456789ABCDEF0123456789ABCDE') as { event_action: string; dedup_key: string; payload: { custom_details: { text: string } } };
+  assert.deepEqual([u.event_action, u.dedup_key], ['trigger', base.groupId]);
+  assert.equal(u.payload.custom_details.text, update.text);
+  assert.match((slackBody(update, undefined) as { text: string }).text, /^\[TRIAGE:1\] checkout-error-rate S2 \(region=eu\)/);
+  for (const kind of ['webhook', 'slack', 'pagerduty', 'alertmanager'] as const) {
+    const body = kind === 'webhook' ? webhookBody(update) : kind === 'slack' ? slackBody(update, '#x') : kind === 'pagerduty' ? u : alertmanagerBody(update);
+    assert.deepEqual(validateBody(kind, body), [], kind);
+  }
+});

@@ -7,6 +7,8 @@
  * - Slack incoming webhook: `text` (the fallback every client shows) plus Block Kit sections.
  * - PagerDuty Events API v2: one event per group, `dedup_key` = the group id, so a group is one
  *   incident: trigger while it fires, acknowledge when acked, resolve when every alert resolved.
+ *   A triage `update` is another trigger with the same key (PagerDuty adds it to the open alert's
+ *   log); the budget summary has a key per tenant and receiver and is resolved like a group.
  * - Alertmanager API v2: `POST /api/v2/alerts` with postable alerts (labels, annotations,
  *   startsAt, endsAt, generatorURL); a resolve is the same alert with endsAt in the past.
  */
@@ -40,9 +42,9 @@ export function alertLine(a: AlertView): string {
 
 /** A title for the dispatch: `[FIRING:2] checkout-error-rate S2 (region=eu)`. */
 export function title(d: Dispatch): string {
-  if (d.kind === 'summary') return `[HELD] ${d.text ?? ''}`;
+  if (d.kind === 'summary') return d.status === 'resolved' ? `[RESOLVED] budget summary: ${d.text ?? ''}` : `[HELD] ${d.text ?? ''}`;
   const firing = d.alerts.filter((a) => a.status === 'firing').length;
-  const status = d.kind === 'acknowledge' ? `ACKNOWLEDGED by ${d.ackBy}` : d.kind === 'escalation' ? `ESCALATED:${firing}` : d.status === 'firing' ? `FIRING:${firing}` : 'RESOLVED';
+  const status = d.kind === 'acknowledge' ? `ACKNOWLEDGED by ${d.ackBy}` : d.kind === 'escalation' ? `ESCALATED:${firing}` : d.kind === 'update' ? `TRIAGE:${firing}` : d.status === 'firing' ? `FIRING:${firing}` : 'RESOLVED';
   const group = Object.entries(d.groupLabels).filter(([k]) => k !== 'rule').map(([k, v]) => `${k}=${v}`).join(', ');
   const rule = d.groupLabels.rule || d.alerts[0]?.metric || 'alert';
   return `[${status}] ${rule}${d.severity !== 'S0' ? ` ${d.severity}` : ''}${group ? ` (${group})` : ''}`;
@@ -154,11 +156,12 @@ export function pagerdutyBody(d: Dispatch, routingKey: string): unknown {
 export function alertmanagerBody(d: Dispatch): unknown {
   if (d.kind === 'acknowledge' || d.kind === 'mitigation') return undefined;
   if (d.kind === 'summary') {
+    // One alert per tenant and receiver (its labels are its identity); a resolve ends it now.
     return [{
       labels: { alertname: 'TidemarkBudgetSummary', tenant: d.tenant, receiver: d.receiver },
       annotations: { summary: d.text ?? '' },
       startsAt: iso(d.at),
-      endsAt: iso(d.at + 3_600_000),
+      endsAt: iso(d.status === 'resolved' ? d.at : d.at + 3_600_000),
     }];
   }
   return d.alerts.map((a) => {
