@@ -4,9 +4,11 @@
  * baselines are learned; then the last `leadMs` before "now" plays live at `speed`x (one
  * simulated minute per 60/speed seconds) and the demo continues in real time after that.
  */
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/index.ts';
-import { hashToken, newTokenSecret, type Store } from '../store/index.ts';
+import type { TriagePacket } from '../explain/packet.ts';
+import { hashToken, newTokenSecret, type Alert, type Store } from '../store/index.ts';
 import { DEMO_STEP_MS, newScenario, pointsAt, type DemoPoint } from './scenario.ts';
 
 export interface DemoOptions {
@@ -22,6 +24,34 @@ export interface DemoOptions {
   /** Simulated minutes per wall minute while catching up with the clock. */
   readonly speed?: number;
   readonly log?: (line: string) => void;
+  /**
+   * The origin the server listens on (`http://127.0.0.1:PORT`): the demo config's webhook
+   * receiver points there (see registerDemoReceiver). Default: the config's own 127.0.0.1:9464.
+   */
+  readonly origin?: string;
+}
+
+/** The demo tenant's config, stored as its first version when it has none. */
+export const DEMO_CONFIG_PATH = new URL('./demo-config.yaml', import.meta.url).pathname;
+const CONFIG_ORIGIN = 'http://127.0.0.1:9464';
+
+/**
+ * Where the demo config's receiver delivers: a route on the server itself that only counts, so
+ * notifications run the real pipeline without anything leaving the machine. No token: the
+ * notifier sends none, and the route reads nothing but the request's arrival.
+ */
+export function registerDemoReceiver(app: FastifyInstance): { received: () => number } {
+  let n = 0;
+  app.post('/demo/webhook', async (_req, reply) => {
+    n++;
+    return reply.code(204).send();
+  });
+  return { received: () => n };
+}
+
+/** The demo config for `tenant`, its receiver pointed at `origin`. */
+export function demoConfigYaml(tenant: string, origin = CONFIG_ORIGIN): string {
+  return readFileSync(DEMO_CONFIG_PATH, 'utf8').replace(/^tenant: .*$/m, `tenant: ${tenant}`).replaceAll(CONFIG_ORIGIN, origin);
 }
 
 export interface DemoHandle {
@@ -52,6 +82,12 @@ export function startDemo(o: DemoOptions): DemoHandle {
 
   const backfilled = (async () => {
     await o.store.tokens.create({ tenant, name: `demo-${Date.now()}`, role: 'write', hash: hashToken(secret) });
+    // Before the backfill, so the rules' aggregates and gates learn from the history too. A
+    // tenant that already has a config (an earlier demo, or --config) keeps it.
+    if (!(await o.store.config.latest(tenant))) {
+      const r = await o.engine.putConfig(demoConfigYaml(tenant, o.origin), 'demo', 'the built-in demo scenario', DEMO_CONFIG_PATH);
+      log(`demo: stored the demo config (${DEMO_CONFIG_PATH}) as version ${r.version.version} of tenant ${tenant}: latency and error rules for auth, inventory and order; auth latency pages (S2) once p99 passes 250 ms`);
+    }
     const start = Math.floor((o.clock() - lead) / DEMO_STEP_MS) * DEMO_STEP_MS;
     const scenario = newScenario(start + DEPLOY_AFTER_MS);
     let t = start - days * 86400_000;
@@ -90,6 +126,7 @@ export function startDemo(o: DemoOptions): DemoHandle {
         }
       }
     }
+    await reportAlerts(t);
     for (const a of o.engine.anomalies(tenant, t - 10 * DEMO_STEP_MS, t + 1, 50).reverse()) {
       const key = `${a.seriesId}`;
       if (seen.has(key)) continue;
@@ -98,6 +135,35 @@ export function startDemo(o: DemoOptions): DemoHandle {
       const c = changes.at(-1);
       log(`demo: ${iso(a.t)} ANOMALY ${a.metric}{${Object.entries(a.labels).map(([k, v]) => `${k}="${v}"`).join(',')}} = ${a.value} (expected ${a.expected.toFixed(1)}, band ${a.lower.toFixed(1)}..${a.upper.toFixed(1)}, score ${a.score.toFixed(2)}, ${[...new Set(a.reasons)].join(', ')})` +
         (c ? `; correlated change ${Math.round((a.t - c.t) / 60_000)} min before: ${c.kind} ${c.service} "${c.text}"` : ''));
+    }
+  }
+
+  // Per alert episode: whether its firing and its triage packet were printed.
+  const told = new Map<string, { severity: string; packet: boolean }>();
+  const ALERT_ONLY = new Set(['tenant', 'rule', 'metric', 'severity', 'owner', 'team']);
+  async function reportAlerts(t: number): Promise<void> {
+    await o.engine.alerting?.settled();
+    for (const a of await o.store.alerts.list({ tenant, states: ['firing'], order: 'severity', limit: 20 })) {
+      const key = `${a.fingerprint}@${a.startsAt}`;
+      const seen = told.get(key) ?? { severity: '', packet: false };
+      told.set(key, seen);
+      // Printed again when it escalates: S1 (held by the impact gate) becoming a page is news.
+      if (seen.severity !== a.severity) {
+        const again = seen.severity !== '';
+        seen.severity = a.severity;
+        const held = (a.packet as { heldReason?: string } | null)?.heldReason;
+        log(`demo: ${iso(t)} ALERT ${again ? 'ESCALATED to' : 'FIRING'} ${a.severity} ${a.labels.rule ?? ''} ${a.metric}{${Object.entries(a.labels).filter(([k]) => !ALERT_ONLY.has(k)).map(([k, v]) => `${k}="${v}"`).join(',')}} score ${a.score.toFixed(2)}, owner ${a.owner ?? '-'}, runbook ${a.runbook ?? '-'}` +
+          (held ? ` (${held})` : ''));
+      }
+      const p = packetOf(a);
+      if (!seen.packet && p) {
+        seen.packet = true;
+        const top = p.where.segments.find((g) => g.suspect) ?? p.where.segments[0];
+        const change = p.why.changes.find((c) => c.suspect) ?? p.why.changes[0];
+        log(`demo:   triage: ${top ? `top contributor ${top.text} (${Math.round(top.share * 100)}% of the change)` : p.where.verdict}` +
+          (change ? `; likely cause: ${change.kind} ${change.service} "${change.text}" ${Math.round(-change.offsetMs / 60_000)} min before the onset` : '; no correlated change') +
+          (p.impact.text ? `; impact: ${p.impact.text}` : ''));
+      }
     }
   }
 
@@ -134,6 +200,12 @@ export function startDemo(o: DemoOptions): DemoHandle {
       if (timer) clearTimeout(timer);
     },
   };
+}
+
+/** The triage packet the engine stores on the alert (`packet.triage`) once it is built. */
+export function packetOf(a: Alert): TriagePacket | undefined {
+  const p = (a.packet as { triage?: Partial<TriagePacket> } | null)?.triage;
+  return p && p.where && p.why ? (p as TriagePacket) : undefined;
 }
 
 function iso(t: number): string {

@@ -101,7 +101,8 @@ test('serve --config applies the alerting budget, and SIGHUP reloads it', async 
   await spike(['d', 'e', 'f']);
   await waitFor('three notifications', () => bodies().slice(before).filter((b) => b.kind === 'notify').length >= 3, out);
   await new Promise((r) => setTimeout(r, 500));
-  const later = bodies().slice(before);
+  // A triage update may follow a page that went out before its packet was built: not a notification of its own.
+  const later = bodies().slice(before).filter((b) => b.kind !== 'update');
   assert.deepEqual(later.map((b) => b.kind), ['notify', 'notify', 'notify'], JSON.stringify(later));
   assert.deepEqual(later.map((b) => b.groupLabels.service).sort(), ['d', 'e', 'f']);
 });

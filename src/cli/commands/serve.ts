@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp, parseDurationMs } from '../../api/index.ts';
-import { startDemo, type DemoHandle } from '../../demo/index.ts';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterSettings, nodeAnnouncer, openClusterNode, type ClusterNode } from '../../cluster/index.ts';
+import { registerDemoReceiver, startDemo, type DemoHandle } from '../../demo/index.ts';
 import { createEngine } from '../../engine/index.ts';
 import { TidemarkError } from '../../errors.ts';
 import { hashToken, newTokenSecret, openSqliteStore } from '../../store/index.ts';
@@ -27,6 +28,10 @@ Options:
   --demo               also feed the built-in e-commerce scenario (backfill, then live)
   --demo-speed N       simulated minutes per wall minute while the demo catches up (default 60)
   --checkpoint-every D how often detector state is checkpointed (default 60s; e.g. 500ms, 5m)
+  --cluster            a stateless cluster node: ingest is published to NATS JetStream (a 2xx
+                       once JetStream stored it; 503 while NATS or PostgreSQL is down) for
+                       \`tidemark worker\` processes; the read API and UI read PostgreSQL
+${CLUSTER_HELP}
 
 On the first start with an empty data directory, tenant "default" and an admin token are
 created; the token is printed once and written to DIR/admin-token (mode 0600).
@@ -59,6 +64,8 @@ export const serveCommand: Command = {
         demo: { type: 'boolean', default: false },
         'demo-speed': { type: 'string', default: '60' },
         'checkpoint-every': { type: 'string', default: '60s' },
+        cluster: { type: 'boolean', default: false },
+        ...CLUSTER_OPTIONS,
       },
       strict: true,
       allowPositionals: false,
@@ -75,7 +82,15 @@ export const serveCommand: Command = {
     const err = (line: string) => process.stderr.write(line + '\n');
 
     const clock = Date.now;
-    const store = await openSqliteStore({ dataDir });
+    // Cluster mode: PostgreSQL instead of the embedded store, and batches go to the bus.
+    const cluster = values.cluster ? clusterSettings(values, parseDurationMs) : undefined;
+    if (cluster && values.demo) throw new TidemarkError('TM_ERR_USAGE', 'the demo runs in one process; drop --cluster or --demo', '--demo');
+    let node: ClusterNode | undefined;
+    if (cluster) {
+      mkdirSync(dataDir, { recursive: true }); // for the admin-token file
+      node = await openClusterNode(cluster);
+    }
+    const store = node ? node.store : await openSqliteStore({ dataDir });
     let closing = false;
     try {
       // First start: a tenant and an admin token, shown once.
@@ -89,7 +104,8 @@ export const serveCommand: Command = {
         out(`tidemark: created tenant "default" and an admin token (shown once; also in ${file}, mode 0600):`);
         out(`  ${secret}`);
       }
-      const engine = await createEngine({ store, clock, checkpointIntervalMs });
+      // A cluster node judges nothing: workers own detector state and the alert stage.
+      const engine = await createEngine({ store, clock, checkpointIntervalMs: node ? 0 : checkpointIntervalMs, ...(node ? { alerting: false as const } : {}) });
       const loadConfigFile = async (why: string) => {
         const yaml = readFileSync(configPath!, 'utf8');
         const r = await engine.putConfig(yaml, `file:${configPath}`, why, configPath);
@@ -98,17 +114,22 @@ export const serveCommand: Command = {
       if (configPath) await loadConfigFile('loaded at start');
 
       let ready = false;
-      const app = await buildApp({ store, engine, clock, isReady: () => ready && !closing });
+      // Acks, silences and configs written on a node reach the workers' alert stages at once.
+      const announce = node ? nodeAnnouncer(node.bus, engine, err) : undefined;
+      const app = await buildApp({ store, engine, clock, isReady: () => ready && !closing, sink: node?.sink, announce });
       await registerWeb(app); // the triage UI at / (built into dist/web by npm install)
+      if (values.demo) registerDemoReceiver(app); // before listen: Fastify takes no routes after
       await app.listen({ host, port });
       const addr = app.server.address();
       const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : `http://${host}:${port}`;
-      out(`tidemark: listening on ${url} (data ${dataDir})`);
+      out(node ? `tidemark: cluster node listening on ${url} (NATS stream ${node.bus.stream}, ${node.bus.partitions} partitions)` : `tidemark: listening on ${url} (data ${dataDir})`);
       ready = true;
 
       let demo: DemoHandle | undefined;
       if (values.demo) {
-        demo = startDemo({ app, store, engine, clock, speed, log: out });
+        // The demo config's webhook receiver is this server; loopback reaches it whatever --listen says.
+        const origin = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${addr.port}` : url;
+        demo = startDemo({ app, store, engine, clock, speed, log: out, origin });
         void demo.backfilled.then(() => out(`tidemark: demo running; try: curl -H "Authorization: Bearer $(cat ${join(dataDir, 'admin-token')})" '${url}/api/v1/anomalies'`));
       }
 
@@ -131,11 +152,12 @@ export const serveCommand: Command = {
       demo?.stop();
       await app.close();
       await engine.close();
-      await store.close();
+      if (node) await node.close();
+      else await store.close();
       out('tidemark: stopped');
       return 0;
     } catch (e) {
-      if (!closing) await store.close().catch(() => undefined);
+      if (!closing) await (node ? node.close() : store.close()).catch(() => undefined);
       throw e;
     }
   },
