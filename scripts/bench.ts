@@ -5,7 +5,13 @@
 import { runDetectBench } from '../src/detect/detect.bench.ts';
 import { runLocalizeBench } from '../src/explain/localize.bench.ts';
 import { runIngestBench } from '../src/api/ingest.bench.ts';
-import { runAlertBench } from '../src/alert/alert.bench.ts';
+import { runSampleStoreBench } from '../src/store/sample-log.bench.ts';
+import { runAlertBench } from '../src/engine/alerting.bench.ts';
+import { runPostgresStoreBench } from '../src/store/postgres.bench.ts';
+import { runAggregateBench } from '../src/engine/aggregate.bench.ts';
+import { runIforestBench } from '../src/ml/iforest.bench.ts';
+import { runAlertsListBench } from '../src/api/alerts.bench.ts';
+import { runClusterBench } from '../src/cluster/cluster.bench.ts';
 
 type BenchResult = object;
 
@@ -13,7 +19,13 @@ const benches: Record<string, () => Promise<BenchResult | BenchResult[]> | Bench
   detect: () => runDetectBench(),
   localize: () => runLocalizeBench(),
   ingest: () => runIngestBench(),
+  'store-samples': () => runSampleStoreBench(),
   alert: () => runAlertBench(),
+  'store-pg': () => runPostgresStoreBench(),
+  aggregate: () => runAggregateBench(),
+  iforest: () => runIforestBench(),
+  'list-10k': () => runAlertsListBench(),
+  cluster: () => runClusterBench(),
 };
 
 const filter = process.argv.slice(2);

@@ -8,6 +8,9 @@ import { ERRORS, TidemarkError, type ErrorCode } from '../errors.ts';
 import { hashToken, type ApiToken, type Role, type Store } from '../store/index.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { registerAlertRoutes } from './alerts.ts';
+import { registerBacktestRoutes } from './backtest.ts';
+import { registerShadowRoutes } from './shadow.ts';
+import { registerSuggestionRoutes } from './suggestions.ts';
 import { registerIngestRoutes } from './ingest.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { registerQueryRoutes } from './query.ts';
@@ -51,7 +54,20 @@ export interface AppOptions {
   readonly isReady?: () => boolean;
   /** Log requests (fastify's pino logger); default off. */
   readonly logger?: boolean;
+  /** Where decoded batches go instead of `engine.ingest` (a cluster node publishes them to the bus). */
+  readonly sink?: Pick<Engine, 'ingest'>;
+  /**
+   * A cluster node (no alert stage here) tells the workers about writes their alert stages must
+   * apply; the write is already in the store when it is called. See src/cluster/changes.ts.
+   */
+  readonly announce?: (change: AnnouncedChange) => Promise<void>;
 }
+
+/** What a cluster node announces after a write (src/cluster/changes.ts ClusterChange). */
+export type AnnouncedChange =
+  | { readonly kind: 'ack'; readonly tenant: string; readonly fingerprint: string }
+  | { readonly kind: 'silences'; readonly tenant: string }
+  | { readonly kind: 'config'; readonly tenant: string };
 
 /** What route modules get. */
 export interface ApiContext {
@@ -60,6 +76,8 @@ export interface ApiContext {
   readonly clock: () => number;
   readonly limits: ApiLimits;
   readonly metrics: ServiceMetrics;
+  readonly sink?: Pick<Engine, 'ingest'>;
+  readonly announce?: AppOptions['announce'];
 }
 
 const TOKEN_CACHE_MS = 5_000; // a revoked token stops working within 5 s
@@ -87,7 +105,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { store, engine, clock } = options;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: limits.maxBodyBytes, return503OnClosing: true, forceCloseConnections: true });
   const metrics = new ServiceMetrics(engine, clock, clock());
-  const ctx: ApiContext = { store, engine, clock, limits, metrics };
+  const ctx: ApiContext = { store, engine, clock, limits, metrics, sink: options.sink, announce: options.announce };
 
   // Every body arrives as bytes; each route checks the content type it reads and decodes itself
   // (snappy, gzip, protobuf, JSON, line protocol, CSV, YAML), so one parser fits all.
@@ -161,5 +179,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerQueryRoutes(app, ctx);
   registerAlertRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerBacktestRoutes(app, ctx);
+  registerSuggestionRoutes(app, ctx);
+  registerShadowRoutes(app, ctx);
   return app;
 }

@@ -104,7 +104,7 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext): voi
     decode(batch);
     const rejections = batch.rejections();
     for (const r of rejections) metrics.rejected.inc({ tenant, reason: r.reason }, r.count);
-    const pending = batch.length > 0 ? engine.ingest(tenant, batch, mode) : undefined;
+    const pending = batch.length > 0 ? (ctx.sink ?? engine).ingest(tenant, batch, mode) : undefined;
     const o = pending && (await pending);
     if (o) metrics.observe(tenant, format, o);
     return answer(tenant, rejections, o, allowEmpty);

@@ -6,6 +6,8 @@
 export { loadConfig, loadConfigOrThrow, MAX_CONFIG_BYTES, BUILTIN_ALERT_LABELS, type LoadResult } from './load.ts';
 export { formatConfigIssue, type ConfigIssue } from './reader.ts';
 export { DEFAULTS } from './defaults.ts';
+export { MULTIVARIATE_DEFAULTS, multivariateRule, multivariateRuleName, type MultivariateCascade, type MultivariateDetector, type MultivariateFeature, type MultivariateForest } from './multivariate.ts';
+export { AUTO_APPLY_DEFAULTS, AUTO_APPLY_KINDS, type AutoApply, type AutoApplyKind, type FeedbackConfig } from './feedback.ts';
 export { parseSelector, parseMatchers, compileSelector, formatSelector, type Selector, type LabelMatcher, type MatchOp } from './selector.ts';
 export { parseDuration, formatDuration } from './duration.ts';
 export { inMaintenance } from './maintenance.ts';

@@ -182,14 +182,14 @@ const INVALID: Array<{ name: string; yaml: string; expected: string[] }> = [
     name: "root list",
     yaml: '- a\n',
     expected: [
-      "(root) (line 1): expected a mapping with keys version, tenant, metrics, rules, receivers, route, limits, alerting, got a list [\"a\"]",
+      "(root) (line 1): expected a mapping with keys version, tenant, metrics, rules, receivers, route, limits, alerting, multivariate, feedback, got a list [\"a\"]",
     ],
   },
   {
     name: "unknown top",
     yaml: BASE + 'recievers: []\n',
     expected: [
-      "recievers (line 26): unknown key 'recievers' (did you mean 'receivers'?); valid keys: version, tenant, metrics, rules, receivers, route, limits, alerting",
+      "recievers (line 26): unknown key 'recievers' (did you mean 'receivers'?); valid keys: version, tenant, metrics, rules, receivers, route, limits, alerting, multivariate, feedback",
     ],
   },
   {

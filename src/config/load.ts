@@ -19,6 +19,8 @@ import { TidemarkError } from '../errors.ts';
 import { DEFAULTS, deepFreeze } from './defaults.ts';
 import { formatDuration } from './duration.ts';
 import { canonicalTimeZone, parseTimeOfDay, parseTimestamp, parseWeekday } from './maintenance.ts';
+import { readFeedback } from './feedback.ts';
+import { multivariateRuleName, readMultivariate } from './multivariate.ts';
 import { childPath, closest, describe, didYouMean, Reader, type ConfigIssue, type Fields } from './reader.ts';
 import { checkRegex, LABEL_NAME, METRIC_NAME, parseMatchers, parseSelector, type Selector } from './selector.ts';
 import {
@@ -37,11 +39,12 @@ export interface LoadResult {
 /** Larger files are refused before parsing: a tenant config is a few hundred lines. */
 export const MAX_CONFIG_BYTES = 1024 * 1024; // 1 MiB
 
-const TOP_KEYS = ['version', 'tenant', 'metrics', 'rules', 'receivers', 'route', 'limits', 'alerting'];
+const TOP_KEYS = ['version', 'tenant', 'metrics', 'rules', 'receivers', 'route', 'limits', 'alerting', 'multivariate', 'feedback'];
 const METRIC_KEYS = ['name', 'type', 'unit', 'help', 'range', 'labels', 'deny_labels', 'max_label_values'];
 const RULE_KEYS = [
   'name', 'selector', 'aggregation', 'detectors', 'sensitivity', 'severity', 'impact', 'owner', 'receiver',
-  'runbook', 'mitigation_hook', 'group_by', 'labels', 'maintenance', 'timing',
+  'runbook', 'mitigation_hook', 'group_by', 'labels', 'maintenance', 'timing', 'denominator', 'detect_on',
+  'shadow', 'data_quality_receiver',
 ];
 const TIMING_KEYS = ['for', 'keep_firing_for', 'group_wait', 'group_interval', 'repeat_interval', 'trigger', 'recovery'];
 const ALERTING_KEYS = ['anti_flap', 'budgets', 'inhibit_rules', 'escalation', 'ack_ttl'];
@@ -55,6 +58,7 @@ const RECEIVER_KEYS = ['name', 'webhook', 'slack', 'pagerduty', 'alertmanager'];
 const ROUTE_KEYS = ['receiver', 'match', 'match_re', 'continue', 'routes'];
 const LIMIT_KEYS = ['active_series', 'label_values_per_metric', 'labels_per_series', 'label_value_length', 'out_of_order_tolerance', 'max_future_skew'];
 const METRIC_TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram'];
+const DETECT_ON = ['series', 'aggregate', 'both'] as const;
 
 /** Labels every alert carries, set by Tidemark; rules may not set them. */
 export const BUILTIN_ALERT_LABELS = ['tenant', 'rule', 'metric', 'severity', 'owner'] as const;
@@ -98,7 +102,8 @@ class Loader {
   hasRoute = false;
   readonly receiverRefs: Array<{ name: string; path: string; node: Node | undefined }> = [];
   readonly routeLabelRefs: Array<{ label: string; value: string | undefined; path: string; node: Node | undefined }> = [];
-  readonly alertLabels = new Set<string>(BUILTIN_ALERT_LABELS);
+  // `response_path` (src/alert/route.ts) is set on drift and data-quality alerts only.
+  readonly alertLabels = new Set<string>([...BUILTIN_ALERT_LABELS, 'response_path']);
   limits: Limits = DEFAULTS.limits;
 
   constructor(r: Reader) {
@@ -121,6 +126,16 @@ class Loader {
     const rules = this.rulesOf(f);
     const route = f.has('route') ? this.route(f.get('route'), 'route', 0, undefined, f.keyNode('route')) : undefined;
     const alerting = f.has('alerting') ? this.alerting(f) : undefined;
+    // Isolation Forest detectors (src/config/multivariate.ts), with this file's selector checks.
+    const selectors = { selector: (mf: Fields, key: string) => { const x = this.selector(mf, key); return x && { sel: x.sel, labelsOf: x.res?.schema.labels }; } };
+    const multivariate = f.has('multivariate') ? readMultivariate(r, f, selectors) : undefined;
+    // A detector's alerts run under the rule `multivariate:<name>`: a rule of that name would be another owner of them.
+    for (const [i, d] of (multivariate ?? []).entries()) {
+      const clash = (rules ?? []).find((x) => x.name === multivariateRuleName(d.name));
+      if (clash) r.error(`multivariate[${i}].name`, f.get('multivariate'), `its alerts run under the rule name '${clash.name}', which a rule already has: rename the rule or the detector`);
+    }
+    // What may apply itself from feedback labels (src/config/feedback.ts).
+    const feedback = f.has('feedback') ? readFeedback(r, f) : undefined;
     this.checkReferences();
     if (r.issues.length > 0 || !tenant) return undefined;
     return deepFreeze({
@@ -132,6 +147,8 @@ class Loader {
       route,
       limits: this.limits,
       alerting,
+      ...(multivariate ? { multivariate } : {}),
+      ...(feedback ? { feedback } : {}),
     });
   }
 
@@ -290,6 +307,22 @@ class Loader {
     const before = r.issues.length;
     const s = this.selector(m, 'selector');
     const aggregation = this.aggregation(m, s?.res);
+    // A ratio rule: `selector` is the numerator, `denominator` the total (errors / requests).
+    const den = m.has('denominator') ? this.selector(m, 'denominator') : undefined;
+    if (den && aggregation && aggregation.fn !== 'rate' && aggregation.fn !== 'sum') {
+      r.error(m.at('aggregation'), m.get('aggregation'), `a ratio rule (with denominator) is aggregated as sum(numerator) / sum(denominator): use function rate or sum, not ${aggregation.fn}`);
+    }
+    const detectOn = m.has('detect_on') ? r.oneOf(m, 'detect_on', DETECT_ON) : den ? 'aggregate' : 'series';
+    if (detectOn !== 'series' && s?.res?.type === 'histogram' && !s.res.derivedFrom) {
+      const h = s.res.schema.name;
+      r.error(m.at('selector'), m.get('selector'), `an aggregate is computed over samples, and histogram '${h}' has none of its own: select ${h}_p99 (or _p50, _p95) for a quantile series, or ${h}_count for its rate`);
+    }
+    if (den && detectOn === 'series') {
+      r.error(m.at('detect_on'), m.get('detect_on'), 'a ratio rule (with denominator) is judged on its aggregate: use detect_on aggregate or both');
+    }
+    if (den?.res && aggregation?.fn === 'rate' && den.res.type !== 'counter') {
+      r.error(m.at('denominator'), m.get('denominator'), `rate needs a counter, and '${den.res.schema.name}' is a ${den.res.type}; use function sum`);
+    }
     const detectors = m.has('detectors') ? this.detectors(m) : undefined;
     const sensitivity = this.sensitivity(m);
     const severity = r.oneOf(m, 'severity', SEVERITIES);
@@ -297,6 +330,8 @@ class Loader {
     const owner = r.string(m, 'owner', "an owner: a team or person id (letters, digits, '.', '_', '-', '@'; at most 64 characters)", (x) => OWNER.test(x));
     const receiver = m.has('receiver') ? r.string(m, 'receiver', 'a receiver name') : undefined;
     if (receiver) this.receiverRefs.push({ name: receiver, path: m.at('receiver'), node: m.get('receiver') ?? undefined });
+    const dataQualityReceiver = m.has('data_quality_receiver') ? r.string(m, 'data_quality_receiver', 'a receiver name') : undefined;
+    if (dataQualityReceiver) this.receiverRefs.push({ name: dataQualityReceiver, path: m.at('data_quality_receiver'), node: m.get('data_quality_receiver') ?? undefined });
     const runbook = m.has('runbook') ? r.url(m, 'runbook') : undefined;
     const mitigationHook = m.has('mitigation_hook') ? r.url(m, 'mitigation_hook') : undefined;
     const groupBy = r.stringList(m, 'group_by', 'a label name', isLabelName) ?? [];
@@ -308,10 +343,19 @@ class Loader {
         }
       }
     }
+    if (den?.res) {
+      const allowed = den.res.schema.labels;
+      for (const [i, label] of groupBy.entries()) {
+        if (!allowed.includes(label)) {
+          r.error(childPath(m.at('group_by'), i), r.find(m.get('group_by'), `[${i}]`), `'${label}' is not an allowed label of the denominator metric '${den.res.schema.name}'; allowed: ${allowed.join(', ') || '(none)'}`);
+        }
+      }
+    }
     for (const label of groupBy) this.alertLabels.add(label);
     const labels = m.has('labels') ? this.staticLabels(m) : {};
     const maintenance = r.list(m, 'maintenance', (n, p) => this.window(n, p)) ?? [];
     const timing = this.timing(m);
+    const shadow = m.has('shadow') ? r.boolean(m, 'shadow') : false;
 
     // Severity is policy: paging needs impact and a runbook; only S3 mitigates; S0 only logs.
     if (severity === 'S2' || severity === 'S3') {
@@ -328,7 +372,8 @@ class Loader {
     if (r.issues.length !== before || !name || !s || !aggregation || !sensitivity || !severity || !owner || !labels || !timing) return undefined;
     return {
       name, selector: s.sel, aggregation, detectors, sensitivity, severity, impact, owner, receiver, runbook, mitigationHook,
-      groupBy, labels, maintenance, timing,
+      groupBy, labels, maintenance, timing, ...(den ? { denominator: den.sel } : {}), ...(detectOn !== 'series' ? { detectOn } : {}), ...(shadow ? { shadow: true } : {}),
+      ...(dataQualityReceiver ? { dataQualityReceiver } : {}),
     };
   }
 

@@ -5,6 +5,8 @@
  */
 import type { Budget, Escalation, FlapPolicy, InhibitRule } from '../alert/types.ts';
 import type { DetectorEntry } from '../detect/types.ts';
+import type { MultivariateDetector } from './multivariate.ts';
+import type { FeedbackConfig } from './feedback.ts';
 import type { Selector } from './selector.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -128,6 +130,11 @@ export interface Rule {
   readonly owner: string;
   /** Sends straight to this receiver; undefined means the routing tree decides. */
   readonly receiver: string | undefined;
+  /**
+   * `data_quality_receiver`: alerts whose strongest reason is data quality (unit change, range,
+   * null rate) go to this receiver, the owning pipeline's, instead. Absent: like the others.
+   */
+  readonly dataQualityReceiver?: string;
   readonly runbook: string | undefined;
   /** S3 only: called to start auto-mitigation. */
   readonly mitigationHook: string | undefined;
@@ -137,6 +144,22 @@ export interface Rule {
   readonly labels: Readonly<Record<string, string>>;
   readonly maintenance: readonly MaintenanceWindow[];
   readonly timing: AlertTiming;
+  /**
+   * A ratio rule: `selector` selects the numerator (errors), this the denominator (requests);
+   * the rule's aggregate is sum(numerator) / sum(denominator) per group. Absent otherwise.
+   */
+  readonly denominator?: Selector;
+  /**
+   * `detect_on`: which series the rule's detectors judge. Absent: `series`, each selected series
+   * on its own. `aggregate`: only the rule's aggregate per group_by group (a derived series
+   * `<rule>:<fn>`), drilled into its dimensions when anomalous; `both`: the aggregate and each series.
+   */
+  readonly detectOn?: 'aggregate' | 'both';
+  /**
+   * `shadow: true`: the rule runs log-only beside the live ones (src/engine/backtest-shadow.ts):
+   * its series keep their live rule, and its would-have-paged volume is counted, never sent.
+   */
+  readonly shadow?: boolean;
 }
 
 export interface Receiver {
@@ -195,4 +218,8 @@ export interface TenantConfig {
   readonly limits: Limits;
   /** Undefined when the file has no `alerting:` section (the server's policy applies). */
   readonly alerting: AlertingConfig | undefined;
+  /** Isolation Forest detectors over joined series (`multivariate:`); absent when none. */
+  readonly multivariate?: readonly MultivariateDetector[];
+  /** What may apply itself from feedback labels (`feedback:`); absent when the file has no such section. */
+  readonly feedback?: FeedbackConfig;
 }

@@ -11,10 +11,13 @@ import { TidemarkError } from '../errors.ts';
 import { STALE_FLAG, type IngestBatch } from '../ingest/index.ts';
 import type { ChangeEvent, ChangeInput, Checkpoint, ConfigVersion, Labels, Store } from '../store/index.ts';
 import { DEFAULT_RETENTION } from '../store/index.ts';
+import { AGGREGATE_DEFAULTS, contributorsOf, type AggGroup, type AggregateDrill, type ClosedWindow } from './aggregate.ts';
 import { Alerting } from './alerting.ts';
+import { MultivariateStage } from './multivariate.ts';
 import { BINARY_CHECKPOINT, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import { checkpointState, hold, resume, SeriesEntry, TenantState, type SeriesRefusal } from './tenant.ts';
 import type { Anomaly, EngineOptions, IngestOutcome, RejectionCount } from './types.ts';
+import type { DrillResult } from '../explain/index.ts';
 
 /** Defaults of `EngineOptions`, with units. */
 export const DEFAULT_ENGINE_OPTIONS = Object.freeze({
@@ -30,7 +33,10 @@ export type IngestMode = 'live' | 'replay';
 
 /** JSON checkpoints, still read; new ones are binary (checkpoint.ts). */
 const CHECKPOINT_FORMAT = 1;
-const CHECKPOINT_CHUNK = 500; // series per checkpoint transaction
+// Series per checkpoint transaction: ~100 x 4.6 KB of state keeps each under ~10 ms, so requests
+// interleave with a pass over 100,000 series instead of waiting behind 2 MB transactions.
+const CHECKPOINT_CHUNK = 100;
+const MV_CHECKPOINT_CHUNK = 8; // entities per transaction: ~8 ms of encoding, ~4 MB
 const MAX_EXAMPLES = 5;
 
 interface CheckpointBody {
@@ -85,14 +91,30 @@ export class Engine {
   readonly #restored = { checkpoint: 0, replay: 0, new: 0 };
   /** Called for every live anomaly. */
   onAnomaly: ((a: Anomaly) => void) | undefined;
+  /** Called synchronously with every batch before it is applied (src/engine/backtest-shadow.ts). */
+  readonly batchListeners = new Set<(tenant: string, batch: IngestBatch, mode: IngestMode) => void>();
+  /** Called after a new config version is stored through `putConfig` (a cluster node announces it to the workers). */
+  readonly configListeners = new Set<(tenant: string, version: number) => void>();
   /** The alert -> notify stages; undefined when `options.alerting` is false. */
   readonly alerting: Alerting | undefined;
+  /** Isolation Forests over joined series (multivariate.ts), fed every judged live point. */
+  readonly multivariate = new MultivariateStage((a) => {
+    const ts = this.#tenant(a.tenant);
+    ts.anomalies.push(a);
+    if (ts.anomalies.length > this.options.maxAnomalies) ts.anomalies.shift();
+    ts.anomalyTotal++;
+    this.onAnomaly?.(a);
+  });
 
   constructor(options: EngineOptions) {
     this.options = options;
     this.store = options.store;
     this.clock = options.clock;
     this.alerting = options.alerting === false ? undefined : new Alerting(this.store, this.clock, (t) => this.config(t), options.alerting);
+    // The packet of an alert on a rule's aggregate shows the drill the engine ran when it closed the window.
+    if (this.alerting) this.alerting.triage.builder.aggregateDrill = (tenant, seriesId, at) => this.aggregateDrill(tenant, seriesId, at);
+    // Multivariate anomalies alert through the same stage as series verdicts.
+    this.multivariate.alerts = this.alerting?.stage;
   }
 
   /** @internal Called by createEngine. */
@@ -109,7 +131,9 @@ export class Engine {
       }
       for (const s of await this.store.series.find(t.id, [])) if (s.id > this.#maxIdAtStart) this.#maxIdAtStart = s.id;
     }
-    await this.alerting?.init([...this.#tenants.keys()]);
+    // Forests and reservoirs from the last checkpoints, so they need not learn a day again.
+    await this.multivariate.restore(this.store.checkpoints, [...this.#tenants.values()].map((ts) => [ts.id, ts.config] as const));
+    await this.alerting?.init([...this.#tenants.keys()], this.options.restoreEvery !== true);
     if (this.options.checkpointIntervalMs > 0) {
       this.#timer = setInterval(() => void this.checkpoint().catch((err) => process.emitWarning(`checkpoint failed: ${(err as Error).message}`)), this.options.checkpointIntervalMs);
       this.#timer.unref();
@@ -151,6 +175,7 @@ export class Engine {
       diff: configDiff(previous?.yaml ?? '', yaml),
     });
     const changed = this.#tenant(config.tenant).applyConfig(config, stored.version);
+    if (created) for (const l of this.configListeners) l(config.tenant, stored.version);
     return { version: stored, created, relearning: changed.length };
   }
 
@@ -161,6 +186,8 @@ export class Engine {
    */
   ingest(tenant: string, batch: IngestBatch, mode: IngestMode = 'live'): Promise<IngestOutcome> {
     if (this.#closed) return Promise.reject(new TidemarkError('TM_ERR_STORE', 'the engine is shutting down; retry against the restarted server'));
+    // Listeners read the batch now (it may be reset once ingest returns); shadow rules ride here.
+    for (const l of this.batchListeners) l(tenant, batch, mode);
     let p: Promise<IngestOutcome>;
     try {
       p = this.#ingest(tenant, batch, mode);
@@ -257,7 +284,7 @@ export class Engine {
     try {
       const ids = await this.store.series.intern(created.map((e) => ({ tenant: ts.id, metric: e.metric, labels: e.labels })));
       for (let i = 0; i < created.length; i++) created[i].id = ids[i];
-      const old = created.filter((e) => e.id <= this.#maxIdAtStart);
+      const old = created.filter((e) => this.options.restoreEvery === true || e.id <= this.#maxIdAtStart);
       if (old.length > 0) await this.#restore(ts, old, now);
       for (const e of created) if (e.origin === 'new') this.#restored.new++;
     } catch (err) {
@@ -299,7 +326,7 @@ export class Engine {
         }
       }
       const from = e.lastT > -Infinity ? e.lastT + 1 : Math.max(0, now - DEFAULT_RETENTION.rawMs);
-      const r = await this.store.samples.range(ts.id, e.id, from, now + ts.limits.maxFutureSkewMs + 1, this.options.maxReplay);
+      const r = this.options.replayStored === false ? NO_SAMPLES : await this.store.samples.range(ts.id, e.id, from, now + ts.limits.maxFutureSkewMs + 1, this.options.maxReplay);
       // Replay into state only: these points were judged (and stored) before the restart.
       for (let i = 0; i < r.t.length; i++) {
         const v = r.v[i];
@@ -343,6 +370,7 @@ export class Engine {
     // Alert stage: `watch` says per series id whether every judged point or only anomalies go in.
     const al = live ? this.alerting?.stage : undefined;
     const observed = al?.counters.verdicts ?? 0;
+    const aggs = ts.aggregators.length > 0;
     const started = process.hrtime.bigint();
     for (let j = 0; j < n; j++) {
       const i = order === null ? j : order[j];
@@ -372,6 +400,23 @@ export class Engine {
           this.#reject(outcome, 'too_old', `series ${e.key}`, `sample at ${new Date(t).toISOString()} is older than the newest (${new Date(e.lastT).toISOString()}) minus the out-of-order tolerance of ${tolerance} ms; send history through /api/v1/backfill`);
           continue;
         }
+        sId[k] = e.id;
+        sT[k] = t;
+        sV[k++] = v;
+        if (aggs) feed(ts, e, t, v);
+        continue;
+      }
+      if (aggs) feed(ts, e, t, v);
+      if (!e.rule.judgeSeries) {
+        // Judged through its rule's aggregate only (hierarchical detection): stored for history and
+        // the drill. An impact gate may still read it (SLO counters): the stage gets it unjudged.
+        if (al !== undefined) {
+          let w = e.id < al.watch.length ? al.watch[e.id] : 0;
+          if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
+          if (w === 2) al.observe(ts.id, e.id, e.metric, e.labels, e.rule.name, e.rule.threshold, t, v, NOT_JUDGED, ts.configVersion);
+        }
+        e.lastT = t;
+        e.ended = false;
         sId[k] = e.id;
         sT[k] = t;
         sV[k++] = v;
@@ -407,6 +452,7 @@ export class Engine {
       sId[k] = e.id;
       sT[k] = t;
       sV[k++] = v;
+      if (live) this.multivariate.observe(ts.id, ts.config, ts.configVersion, e.metric, e.labels, t, v, verdict.learning ? 0 : verdict.score);
       if (!verdict.learning) {
         bId[kb] = e.id;
         bT[kb] = t;
@@ -417,15 +463,17 @@ export class Engine {
         if (live && verdict.score >= e.rule.threshold) this.#anomaly(ts, e, t, v, verdict, outcome);
       }
     }
+    // Rule aggregates whose windows this batch closed: judged after the raw points, written beside them.
+    const derived = aggs ? this.#judgeClosed(ts, live, outcome) : undefined;
     outcome.detectNs = Number(process.hrtime.bigint() - started);
     if (al !== undefined && al.counters.verdicts !== observed) this.alerting!.kick();
     this.#seq++;
-    if (k === 0 && kb === 0) return Promise.resolve(outcome);
+    if (k === 0 && kb === 0) return derived ? derived.then(() => outcome) : Promise.resolve(outcome);
     const t0 = performance.now();
     // Both calls copy their columns now and commit together (group commit).
     const samples = k > 0 ? this.store.samples.append({ seriesId: sId.subarray(0, k), t: sT.subarray(0, k), v: sV.subarray(0, k) }) : { inserted: 0, duplicates: 0 };
     const bands = kb > 0 ? this.store.samples.appendBands({ seriesId: bId.subarray(0, kb), t: bT.subarray(0, kb), expected: bE.subarray(0, kb), lower: bL.subarray(0, kb), upper: bU.subarray(0, kb), score: bS.subarray(0, kb) }) : 0;
-    return Promise.all([samples, bands]).then(([res]) => {
+    return Promise.all([samples, bands, derived]).then(([res]) => {
       outcome.storeMs = performance.now() - t0;
       outcome.accepted = k;
       outcome.duplicates = res.duplicates;
@@ -444,17 +492,139 @@ export class Engine {
     }
   }
 
-  #anomaly(ts: TenantState, e: SeriesEntry, t: number, value: number, v: FusedVerdict, o: IngestOutcome): void {
+  #anomaly(ts: TenantState, e: SeriesEntry, t: number, value: number, v: FusedVerdict, o: IngestOutcome | undefined, d?: DrillResult): void {
     const a: Anomaly = Object.freeze({
       tenant: ts.id, seriesId: e.id, metric: e.metric, labels: e.labels, t, value,
       score: v.score, expected: v.expected, lower: v.lower, upper: v.upper, reasons: v.reasons.slice(),
       rule: e.rule.name, configVersion: ts.configVersion,
+      ...(e.group !== undefined ? { contributors: contributorsOf(d), global: d?.global?.text ?? null } : {}),
     });
     ts.anomalies.push(a);
     if (ts.anomalies.length > this.options.maxAnomalies) ts.anomalies.shift();
     ts.anomalyTotal++;
-    o.anomalies++;
+    if (o) o.anomalies++;
     this.onAnomaly?.(a);
+  }
+
+  /**
+   * Judges the windows the rule aggregates closed, in time order per rule. A group whose derived
+   * series is not interned yet keeps its windows pending and starts interning it. Resolves when
+   * the derived points and bands are stored.
+   */
+  #judgeClosed(ts: TenantState, live: boolean, o: IngestOutcome | undefined): Promise<unknown> | undefined {
+    let sink: DerivedSink | undefined;
+    for (const a of ts.aggregators) {
+      if (a.closed.length === 0) continue;
+      for (const w of a.closed.splice(0)) {
+        const g = w.group;
+        const e = g.entry as SeriesEntry | undefined;
+        if (e === undefined || e.ready !== null || g.pending.length > 0) {
+          if (g.pending.length >= AGGREGATE_DEFAULTS.maxPending) g.pending.shift();
+          g.pending.push({ window: w, live });
+          this.#materialiseDerived(ts, g);
+          continue;
+        }
+        this.#judgeWindow(ts, e, w, live, (sink ??= new DerivedSink()), o);
+      }
+    }
+    return sink?.write(this.store);
+  }
+
+  #judgeWindow(ts: TenantState, e: SeriesEntry, w: ClosedWindow, live: boolean, sink: DerivedSink, o: IngestOutcome | undefined): void {
+    const t = w.t;
+    const v = w.value;
+    // Undefined (a ratio over no traffic), or judged before a restart (restored past it).
+    if (v !== v || t <= e.lastT) return;
+    const agg = w.group.agg;
+    const out = this.#verdict;
+    e.lastSeen = this.clock();
+    e.dirty = true;
+    e.ended = false;
+    sink.sample(e.id, t, v);
+    if (e.rule.noLearning.length > 0 && inMaintenance(e.rule.noLearning, t) !== undefined) {
+      // As for raw series: seen by the rules, learned by nothing, the leaves' expectations included.
+      hold(e);
+      e.rule.set.update(e.state, t, v, out);
+      e.lastT = t;
+      return;
+    }
+    if (e.held !== null) resume(e);
+    const verdict = e.rule.set.update(e.state, t, v, out);
+    e.learning = stillLearning(e, verdict);
+    e.lastT = t;
+    const al = live ? this.alerting?.stage : undefined;
+    if (al !== undefined) {
+      let wf = e.id < al.watch.length ? al.watch[e.id] : 0;
+      if (wf === 0) wf = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
+      if (wf === 2 || (!verdict.learning && verdict.score >= e.rule.threshold)) al.observe(ts.id, e.id, e.metric, e.labels, e.rule.name, e.rule.threshold, t, v, verdict, ts.configVersion);
+    }
+    const anomalous = !verdict.learning && verdict.score >= e.rule.threshold;
+    if (!verdict.learning) sink.band(e.id, t, verdict.expected, verdict.lower, verdict.upper, verdict.score);
+    const d = agg.settle(w, anomalous, verdict.expected);
+    if (d) {
+      const g = w.group;
+      g.drills.push({ t, drill: d, scope: Object.fromEntries(Object.entries(g.labels).filter(([k]) => agg.rule.groupBy.includes(k))) });
+      if (g.drills.length > AGGREGATE_DEFAULTS.drills) g.drills.shift();
+    }
+    if (live && anomalous) this.#anomaly(ts, e, t, v, verdict, o, d);
+  }
+
+  /** Interns (and, when it existed before this start, restores) a group's derived series, then judges its pending windows. */
+  #materialiseDerived(ts: TenantState, g: AggGroup): void {
+    if (g.materialising) return;
+    g.materialising = true;
+    const agg = g.agg;
+    if (!ts.aggregators.includes(agg)) {
+      g.materialising = false;
+      return;
+    }
+    const e = new SeriesEntry(0, `\u0001${agg.rule.name}\u0000${g.key}`, agg.metric, g.labels, ts.ruleNamed(agg.rule.name));
+    e.group = g;
+    e.lastSeen = this.clock();
+    const p = (async () => {
+      try {
+        const [id] = await this.store.series.intern([{ tenant: ts.id, metric: e.metric, labels: e.labels }]);
+        e.id = id;
+        if (this.options.restoreEvery === true || id <= this.#maxIdAtStart) await this.#restore(ts, [e], this.clock());
+        else this.#restored.new++;
+      } finally {
+        g.materialising = false;
+      }
+      // A config reload meanwhile may have dropped the aggregation.
+      if (!ts.aggregators.includes(agg)) return;
+      ts.add(e);
+      g.entry = e;
+      const sink = new DerivedSink();
+      for (const { window, live } of g.pending.splice(0)) this.#judgeWindow(ts, e, window, live, sink, undefined);
+      if (this.alerting?.stage.counters.verdicts) this.alerting.kick();
+      await sink.write(this.store);
+    })().catch((err) => process.emitWarning(`tenant ${ts.id}: aggregate ${agg.metric} of rule ${agg.rule.name} not stored: ${(err as Error).message}`));
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p));
+  }
+
+  /**
+   * The drill the engine ran for an anomalous window of a rule aggregate (a derived series):
+   * the latest at or before `at`, else the latest. Undefined for other series.
+   */
+  aggregateDrill(tenant: string, seriesId: number, at: number): AggregateDrill | undefined {
+    const ts = this.#tenants.get(tenant);
+    if (!ts) return undefined;
+    for (const a of ts.aggregators) {
+      for (const g of a.groups.values()) {
+        const e = g.entry as SeriesEntry | undefined;
+        if (e?.id !== seriesId || g.drills.length === 0) continue;
+        let best: AggregateDrill | undefined;
+        for (const d of g.drills) if (d.t <= at) best = d;
+        return best ?? g.drills[g.drills.length - 1];
+      }
+    }
+    return undefined;
+  }
+
+  /** Per rule aggregate of a tenant: groups, watermark, and samples too late for their window. */
+  aggregates(tenant: string): { rule: string; metric: string; groups: number; watermark: number; lateDropped: number }[] {
+    return (this.#tenants.get(tenant)?.aggregators ?? []).map((a) => ({ rule: a.rule.name, metric: a.metric, groups: a.groups.size, watermark: a.watermark, lateDropped: a.lateDropped }));
   }
 
   /** Recent anomalies of a tenant with from <= t < to, newest first. */
@@ -477,6 +647,26 @@ export class Engine {
   }
 
   /**
+   * Forgets what a live series' models learned (an operator accepted its new level as normal):
+   * they learn again from its next point, and the next checkpoint keeps the fresh state. False
+   * when the series is not live. Walks the tenant's series: an operator action, not a hot path.
+   */
+  resetSeries(tenant: string, metric: string, labels: Labels): boolean {
+    const ts = this.#tenants.get(tenant);
+    if (!ts) return false;
+    const want = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)).join('\u0000');
+    for (const e of ts.series.values()) {
+      if (e.metric !== metric || e.id === 0 || Object.entries(e.labels).sort(([a], [b]) => (a < b ? -1 : 1)).join('\u0000') !== want) continue;
+      e.state = e.rule.set.init();
+      e.learning = true;
+      e.held = null;
+      e.dirty = true;
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Detector coverage: per tenant and metric, how many live series are still learning and how
    * many are monitored (a learned model gives their points a band). Walks every live series:
    * call it per scrape, not per sample.
@@ -486,6 +676,7 @@ export class Engine {
     for (const [id, ts] of this.#tenants) {
       const byMetric = new Map<string, { learning: number; monitored: number }>();
       for (const e of ts.series.values()) {
+        if (!e.rule.judgeSeries && e.group === undefined) continue; // judged through its aggregate, which is counted
         let c = byMetric.get(e.metric);
         if (!c) byMetric.set(e.metric, (c = { learning: 0, monitored: 0 }));
         if (e.learning) c.learning++;
@@ -526,7 +717,7 @@ export class Engine {
       for (const e of ts.series.values()) if (e.dirty && e.id !== 0) dirty.push(e);
       for (let i = 0; i < dirty.length; i += CHECKPOINT_CHUNK) {
         const chunk = dirty.slice(i, i + CHECKPOINT_CHUNK);
-        const seq = this.#seq;
+        const seq = this.options.checkpointSeq?.() ?? this.#seq;
         const cps: Checkpoint[] = chunk.map((e) => {
           e.dirty = false;
           return { seriesId: e.id, seq, blob: encodeCheckpoint(e.lastT, entriesText(e.rule.set), checkpointState(e)), at: now };
@@ -542,6 +733,19 @@ export class Engine {
       const idleBefore = now - this.options.idleMs;
       for (const e of [...ts.series.values()]) if (!e.dirty && e.ready === null && e.lastSeen < idleBefore) ts.remove(e);
     }
+    // Multivariate forests (~1 ms and ~0.5 MB each to encode), a few per transaction as above.
+    for (let left = this.multivariate.changed(); left > 0;) {
+      const mv = this.multivariate.checkpoints(this.options.checkpointSeq?.() ?? this.#seq, now, MV_CHECKPOINT_CHUNK);
+      if (mv.length === 0) break;
+      try {
+        written += await this.store.checkpoints.put(mv);
+      } catch (err) {
+        this.multivariate.unwritten(mv);
+        throw err;
+      }
+      left -= mv.length;
+      if (left > 0) await new Promise((r) => setImmediate(r));
+    }
     this.#lastCheckpointAt = now;
     this.#checkpointsWritten += written;
     // Retention rides on the same timer: bounded chart history without another loop.
@@ -550,6 +754,49 @@ export class Engine {
       await this.store.samples.sweep(now);
     }
     return written;
+  }
+
+  /**
+   * Checkpoints, then drops from memory the live raw series for which `drop(tenant, key)` is
+   * true (`key` as IngestBatch.seriesKey). A cluster worker calls it for the series of a
+   * partition it gives up, after it stopped feeding that partition: the next owner restores
+   * them from these checkpoints. Resolves to the number of series dropped. With `save` false
+   * nothing is checkpointed and changed series are dropped too.
+   */
+  async release(drop: (tenant: string, key: string) => boolean, save = true): Promise<number> {
+    // save=false: the partition was taken over; its new owner's checkpoints must not be overwritten.
+    if (save) await this.checkpoint();
+    let n = 0;
+    for (const ts of this.#tenants.values()) {
+      for (const e of [...ts.series.values()]) {
+        if (e.ready !== null || e.key.startsWith('\u0001') || !drop(ts.id, e.key)) continue;
+        if (save && e.dirty) continue; // changed since the pass above: the caller did not stop feeding it
+        ts.remove(e);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Applies each tenant's latest stored config when it is newer than the one in force (another
+   * node stored it). Resolves to the number of tenants whose config changed.
+   */
+  async refreshConfigs(): Promise<number> {
+    let changed = 0;
+    for (const t of await this.store.tenants.list()) {
+      const state = this.#tenant(t.id);
+      const latest = await this.store.config.latest(t.id);
+      if (!latest || latest.version === state.configVersion) continue;
+      const { config, errors } = loadConfig(latest.yaml, `config v${latest.version}`);
+      if (!config) {
+        process.emitWarning(`tenant ${t.id}: stored config v${latest.version} does not load: ${errors[0]?.message}`);
+        continue;
+      }
+      state.applyConfig(config, latest.version);
+      changed++;
+    }
+    return changed;
   }
 
   /** Stops accepting batches, waits for those in flight, and checkpoints every changed series. */
@@ -588,6 +835,48 @@ function timeOrder(b: BatchView, scratch: Scratch): Int32Array | null {
   return Int32Array.from(idx);
 }
 
+/** What the alert stage sees of a point that no detector judged: it feeds impact gates only. */
+const NOT_JUDGED = Object.freeze({ score: 0, expected: NaN, lower: NaN, upper: NaN, learning: true, reasons: Object.freeze([]), sources: Object.freeze([]) });
+
+/** Feeds one accepted raw point to the rule aggregates its series belongs to. */
+function feed(ts: TenantState, e: SeriesEntry, t: number, v: number): void {
+  const fs = e.feeds ?? ts.feedsFor(e);
+  for (let i = 0; i < fs.length; i++) fs[i].agg.add(fs[i], t, v);
+}
+
+/** Derived points and bands of one pass, written together. */
+class DerivedSink {
+  readonly #sId: number[] = [];
+  readonly #sT: number[] = [];
+  readonly #sV: number[] = [];
+  readonly #b: number[][] = [[], [], [], [], [], []];
+
+  sample(id: number, t: number, v: number): void {
+    this.#sId.push(id);
+    this.#sT.push(t);
+    this.#sV.push(v);
+  }
+
+  band(id: number, t: number, expected: number, lower: number, upper: number, score: number): void {
+    const b = this.#b;
+    b[0].push(id);
+    b[1].push(t);
+    b[2].push(expected);
+    b[3].push(lower);
+    b[4].push(upper);
+    b[5].push(score);
+  }
+
+  write(store: Store): Promise<unknown> | undefined {
+    const b = this.#b;
+    if (this.#sId.length === 0 && b[0].length === 0) return undefined;
+    return Promise.all([
+      this.#sId.length > 0 ? store.samples.append({ seriesId: Int32Array.from(this.#sId), t: Float64Array.from(this.#sT), v: Float64Array.from(this.#sV) }) : undefined,
+      b[0].length > 0 ? store.samples.appendBands({ seriesId: Int32Array.from(b[0]), t: Float64Array.from(b[1]), expected: Float64Array.from(b[2]), lower: Float64Array.from(b[3]), upper: Float64Array.from(b[4]), score: Float64Array.from(b[5]) }) : undefined,
+    ]);
+  }
+}
+
 /** Coverage: a series is learning until a learned model (not just a rule) gives its points a band. */
 function stillLearning(e: SeriesEntry, v: FusedVerdict): boolean {
   return v.learning || (e.rule.models.length > 0 && v.expected !== v.expected);
@@ -601,6 +890,8 @@ function entriesText(set: DetectorSet<unknown>): string {
   if (text === undefined) entriesTexts.set(set, (text = JSON.stringify(set.entries)));
   return text;
 }
+
+const NO_SAMPLES = Object.freeze({ t: new Float64Array(0), v: new Float64Array(0) });
 
 /** What the engine reads of a decoded batch. */
 type BatchView = Pick<IngestBatch, 'length' | 'seriesCount' | 'seriesIds' | 'timestamps' | 'values' | 'flags' | 'seriesKey' | 'seriesMetric' | 'seriesLabels'>;

@@ -1,5 +1,7 @@
 import type { Labels, Store } from '../store/index.ts';
+import type { Contributor } from './aggregate.ts';
 import type { AlertingOptions } from './alerting.ts';
+import type { FeatureContribution } from './multivariate.ts';
 
 /** A point whose fused score reached its rule's threshold, as the API lists it. */
 export interface Anomaly {
@@ -18,6 +20,20 @@ export interface Anomaly {
   readonly rule: string;
   /** The tenant config version in force when the point was judged (null: no config). */
   readonly configVersion: number | null;
+  /**
+   * On a rule aggregate (a derived series, see aggregate.ts): the window's top contributing
+   * segments, strongest first (empty when none stands out), and the text of a move of the whole
+   * aggregate (null when there is none). Absent on raw series.
+   */
+  readonly contributors?: readonly Contributor[];
+  readonly global?: string | null;
+  /**
+   * On a multivariate anomaly (metric `multivariate:<name>`, see multivariate.ts): each
+   * feature's value, robust z and share of the score, strongest first, and a one-line reading
+   * ("latency_p95 up (+6.2 sigma) while qps is flat"). Absent otherwise.
+   */
+  readonly features?: readonly FeatureContribution[];
+  readonly explanation?: string;
 }
 
 /** One rejection reason with its count and the first few examples. */
@@ -67,4 +83,23 @@ export interface EngineOptions {
   readonly sweepIntervalMs: number;
   /** Alerting and notification options; false turns the alert stage off (replay tools, benchmarks). */
   readonly alerting?: AlertingOptions | false;
+  /**
+   * Cluster workers: restore every series from its checkpoint when it first arrives, not only
+   * those that existed at start (another worker may have created and checkpointed it since).
+   * Open alerts are then not all loaded at start either: the worker loads those of each
+   * partition it takes (Alerting.restoreOpen).
+   */
+  readonly restoreEvery?: boolean;
+  /**
+   * False: restore state from the checkpoint only, without replaying stored samples after it.
+   * A cluster worker replays its partition from the bus instead, live, so points judged by a
+   * dead worker but not yet alerted on are judged again (alert upserts are idempotent). Default true.
+   */
+  readonly replayStored?: boolean;
+  /**
+   * The sequence stamped on checkpoints (the store keeps the highest). Default: the engine's
+   * own, which grows per batch from its start time; cluster workers pass a clock-based one so a
+   * worker started earlier cannot have its checkpoints refused after a takeover.
+   */
+  readonly checkpointSeq?: () => number;
 }

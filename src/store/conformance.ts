@@ -1,5 +1,5 @@
 // The one behaviour suite every Store implementation runs (like Hono's common router cases):
-// the SQLite store's test runs it now, the PostgreSQL store's test will run it later.
+// sqlite.test.ts and postgres.test.ts both run it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TidemarkError, type ErrorCode } from '../errors.ts';
@@ -198,6 +198,15 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.deepEqual(found.map((s) => names.get(s.id)), expected);
         });
       }
+      test('find: equality on values with quotes, backslashes and brackets is exact', async ({ store }) => {
+        const odd = ['a"b', 'a\\b', '["x","y"]', 'a', 'ab'];
+        const ids = await store.series.intern(odd.map((v) => ({ tenant: 'acme', metric: 'm', labels: { k: v, j: v } })));
+        for (let i = 0; i < odd.length; i++) {
+          assert.deepEqual((await store.series.find('acme', [{ name: 'k', op: '=', value: odd[i] }])).map((s) => s.id), [ids[i]], odd[i]);
+        }
+        assert.deepEqual(await store.series.find('acme', [{ name: 'k', op: '=', value: 'b' }]), []);
+        assert.deepEqual(await store.series.find('acme', [{ name: 'j', op: '=', value: 'a' }, { name: 'k', op: '=', value: 'ab' }]), []);
+      });
       test('find: limit, bad regex, bad op', async ({ store }) => {
         await store.series.intern([1, 2, 3].map((i) => ({ tenant: 'acme', metric: 'm', labels: { i: String(i) } })));
         assert.deepEqual((await store.series.find('acme', [], 2)).map((s) => s.labels.i), ['1', '2']);
@@ -536,6 +545,53 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
         assert.deepEqual(await fps({ limit: 2 }), ['a', 'b']);
         assert.equal(await store.alerts.get('acme', 'z'), undefined);
       });
+      test('list pages, orders, filters by service, text and held, and counts in one read', async ({ store }) => {
+        const held = { suppressions: [{ kind: 'silence', at: T0, reason: 'deploy window of checkout' }] };
+        await store.alerts.upsert(alertInput({ fingerprint: 'a', state: 'firing', severity: 'S2', owner: 'api', startsAt: T0 + 5, labels: { service: 'api', region: 'eu' } }));
+        await store.alerts.upsert(alertInput({ fingerprint: 'b', state: 'firing', severity: 'S0', owner: 'api', startsAt: T0 + 4, labels: { service: 'api', region: 'us' }, packet: held }));
+        await store.alerts.upsert(alertInput({ fingerprint: 'c', state: 'pending', severity: 'S2', owner: 'db', startsAt: T0 + 3, metric: 'db_lag', labels: { exported_service: 'db' }, packet: { heldReason: 'impact below the gate' } }));
+        await store.alerts.upsert(alertInput({ fingerprint: 'd', state: 'resolved', severity: 'S1', startsAt: T0 + 2, labels: { service: 'web', exported_service: 'db' }, packet: { suppressions: [], heldReason: null } }));
+        await store.alerts.upsert(alertInput({ fingerprint: 'e', state: 'firing', severity: 'S0', owner: 'db', startsAt: T0 + 2, labels: { service: 'db' } }));
+        await store.alerts.upsert(alertInput({ tenant: 'other', fingerprint: 'z', state: 'firing', labels: { service: 'api' } }));
+        const fps = async (q: object) => (await store.alerts.list({ tenant: 'acme', ...q })).map((a) => a.fingerprint);
+        assert.deepEqual(await fps({ order: 'severity' }), ['a', 'c', 'd', 'b', 'e'], 'worst (S3) first, then newest');
+        assert.deepEqual(await fps({ order: 'severity', limit: 2 }), ['a', 'c']);
+        assert.deepEqual(await fps({ order: 'severity', limit: 2, offset: 2 }), ['d', 'b']);
+        assert.deepEqual(await fps({ order: 'severity', offset: 4 }), ['e']);
+        assert.deepEqual(await fps({ offset: 9 }), []);
+        assert.deepEqual(await fps({ limit: 1, offset: 1, matchers: [{ name: 'region', op: '=~', value: '.+' }] }), ['b'], 'offset counts matched rows');
+        assert.deepEqual(await fps({ service: 'api' }), ['a', 'b']);
+        assert.deepEqual(await fps({ service: 'db' }), ['c', 'e'], 'exported_service counts only without a service label');
+        assert.deepEqual(await fps({ held: true }), ['b', 'c']);
+        assert.deepEqual(await fps({ held: false }), ['a', 'd', 'e']);
+        assert.deepEqual(await fps({ text: 'DB_LAG' }), ['c']);
+        assert.deepEqual(await fps({ text: 'region=us' }), ['b']);
+        assert.deepEqual(await fps({ text: 'api eu' }), ['a']);
+        assert.deepEqual(await fps({ text: 'checkout' }), ['b'], 'why it was held is searched');
+        assert.deepEqual(await fps({ text: 'nowhere' }), []);
+        await rejectsWith(store.alerts.list({ tenant: 'acme', offset: -1 }), 'TM_ERR_INPUT', 'offset');
+        await rejectsWith(store.alerts.list({ tenant: 'acme', order: 'loudest' as never }), 'TM_ERR_INPUT', 'order');
+
+        const all = await store.alerts.counts({ tenant: 'acme' });
+        assert.deepEqual(all.groups, [
+          { state: 'pending', severity: 'S2', held: true, n: 1 },
+          { state: 'firing', severity: 'S0', held: false, n: 1 },
+          { state: 'firing', severity: 'S0', held: true, n: 1 },
+          { state: 'firing', severity: 'S2', held: false, n: 1 },
+          { state: 'resolved', severity: 'S1', held: false, n: 1 },
+        ]);
+        assert.deepEqual(all.owners, [{ value: 'api', n: 2 }, { value: 'db', n: 2 }]);
+        assert.deepEqual(all.services, [{ value: 'api', n: 2 }, { value: 'db', n: 2 }, { value: 'web', n: 1 }]);
+        const api = await store.alerts.counts({ tenant: 'acme', owner: 'api', states: ['firing'] });
+        assert.deepEqual(api.groups, [{ state: 'firing', severity: 'S0', held: true, n: 1 }, { state: 'firing', severity: 'S2', held: false, n: 1 }]);
+        assert.deepEqual(api.owners, [{ value: 'api', n: 2 }, { value: 'db', n: 1 }], 'a facet ignores its own filter');
+        assert.deepEqual(api.services, [{ value: 'api', n: 2 }]);
+        const text = await store.alerts.counts({ tenant: 'acme', text: 'region=us' });
+        assert.deepEqual(text.groups, [{ state: 'firing', severity: 'S0', held: true, n: 1 }]);
+        const matched = await store.alerts.counts({ tenant: 'acme', matchers: [{ name: '__name__', op: '=', value: 'db_lag' }] });
+        assert.deepEqual(matched.groups, [{ state: 'pending', severity: 'S2', held: true, n: 1 }]);
+        assert.deepEqual(matched.services, [{ value: 'db', n: 1 }]);
+      });
       for (const [title, over, path] of [
         ['unknown state', { state: 'open' }, 'state'],
         ['unknown severity', { severity: 'S9' }, 'severity'],
@@ -567,6 +623,82 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
         assert.equal(await store.notifications.lastSent('acme', 'fp-1', 'email'), undefined);
         await rejectsWith(store.notifications.record({ ...base, status: 'sent', attempt: 0, at: T0 }), 'TM_ERR_INPUT', 'attempt');
         await rejectsWith(store.notifications.record({ ...base, status: 'lost' as never, attempt: 1, at: T0 }), 'TM_ERR_INPUT', 'status');
+      });
+    });
+
+    describe('notification idempotency keys', () => {
+      test('a second record with the same key stores nothing and returns the first', async ({ store }) => {
+        const base = { tenant: 'acme', fingerprint: 'fp-1', channel: 'slack', alertState: 'firing' as const, status: 'sent' as const, attempt: 1 };
+        const first = await store.notifications.record({ ...base, at: T0, idempotencyKey: 'fp-1/firing/T0/slack/1' });
+        assert.equal(first.idempotencyKey, 'fp-1/firing/T0/slack/1');
+        const replayed = await store.notifications.record({ ...base, at: T0 + 500, idempotencyKey: 'fp-1/firing/T0/slack/1' });
+        assert.deepEqual(replayed, first, 'a replay after a failover logs the send once');
+        const other = await store.notifications.record({ ...base, tenant: 'other', at: T0, idempotencyKey: 'fp-1/firing/T0/slack/1' });
+        assert.notEqual(other.id, first.id, 'keys are per tenant');
+        const unkeyed = [await store.notifications.record({ ...base, at: T0 + 1 }), await store.notifications.record({ ...base, at: T0 + 1 })];
+        assert.deepEqual(unkeyed.map((n) => n.idempotencyKey), [null, null]);
+        assert.notEqual(unkeyed[0].id, unkeyed[1].id, 'without a key every record is stored');
+        assert.equal((await store.notifications.list({ tenant: 'acme' })).length, 3);
+        await rejectsWith(store.notifications.record({ ...base, at: T0, idempotencyKey: 5 as never }), 'TM_ERR_INPUT', 'idempotencyKey');
+      });
+    });
+
+    describe('batch writes', () => {
+      test('upsertMany applies inputs in order like upsert: history per change, stale ignored', async ({ store }) => {
+        // The same alert twice in one batch (pending then firing), a second alert, and an input older than the stored one.
+        await store.alerts.upsert(alertInput({ fingerprint: 'fp-old', at: T0 + 5 * MIN }));
+        const r = await store.alerts.upsertMany([
+          alertInput(),
+          alertInput({ state: 'firing', severity: 'S2', at: T0 + MIN, score: 0.9 }),
+          alertInput({ state: 'firing', severity: 'S2', at: T0 + 2 * MIN, score: 0.95 }),
+          alertInput({ fingerprint: 'fp-2', tenant: 'other', labels: { service: 'db' }, owner: 'dba', packet: { top: ['region=eu'] } }),
+          alertInput({ fingerprint: 'fp-old', state: 'resolved', at: T0 + MIN }),
+        ]);
+        assert.deepEqual(r, { written: 4, stale: 1 });
+        const a = await store.alerts.get('acme', 'fp-1');
+        assert.equal(a?.state, 'firing');
+        assert.equal(a?.score, 0.95);
+        assert.equal(a?.updatedAt, T0 + 2 * MIN);
+        assert.deepEqual((await store.alerts.history('acme', 'fp-1')).map((h) => [h.t, h.state, h.severity]), [[T0, 'pending', 'S1'], [T0 + MIN, 'firing', 'S2']]);
+        const b = await store.alerts.get('other', 'fp-2');
+        assert.deepEqual([b?.owner, b?.labels, b?.packet], ['dba', { service: 'db' }, { top: ['region=eu'] }]);
+        assert.equal((await store.alerts.get('acme', 'fp-old'))?.state, 'pending', 'the stale input changed nothing');
+        assert.deepEqual(await store.alerts.upsertMany([]), { written: 0, stale: 0 });
+      });
+      test('upsertMany is all or nothing', async ({ store }) => {
+        await rejectsWith(store.alerts.upsertMany([alertInput(), alertInput({ fingerprint: 'fp-2', severity: 'S9' as never })]), 'TM_ERR_INPUT', 'severity');
+        await rejectsWith(store.alerts.upsertMany([alertInput(), alertInput({ fingerprint: 'fp-2', tenant: 'nobody' })]), 'TM_ERR_NOT_FOUND', 'tenant');
+        assert.equal(await store.alerts.get('acme', 'fp-1'), undefined);
+        assert.deepEqual(await store.alerts.history('acme', 'fp-1'), []);
+      });
+      test('upsertMany writes a thousand alerts', async ({ store }) => {
+        const many = Array.from({ length: 1000 }, (_, i) => alertInput({ fingerprint: `fp-${i}`, state: 'firing', at: T0 + i }));
+        assert.deepEqual(await store.alerts.upsertMany(many), { written: 1000, stale: 0 });
+        assert.equal((await store.alerts.list({ tenant: 'acme', states: ['firing'] })).length, 1000);
+        assert.deepEqual((await store.alerts.history('acme', 'fp-999')).map((h) => h.t), [T0 + 999]);
+      });
+      test('recordMany appends in one go and honours idempotency keys', async ({ store }) => {
+        const base = { tenant: 'acme', fingerprint: 'fp-1', channel: 'slack', alertState: 'firing' as const, status: 'sent' as const, attempt: 1 };
+        await store.notifications.record({ ...base, at: T0, idempotencyKey: 'k1' });
+        const n = await store.notifications.recordMany([
+          { ...base, at: T0 + 1, idempotencyKey: 'k1' },
+          { ...base, at: T0 + 2, idempotencyKey: 'k2' },
+          { ...base, at: T0 + 3, idempotencyKey: 'k2' },
+          { ...base, at: T0 + 4 },
+          { ...base, at: T0 + 5, status: 'failed', error: 'HTTP 503' },
+          { ...base, tenant: 'other', at: T0 + 6, idempotencyKey: 'k1' },
+        ]);
+        assert.equal(n, 4);
+        assert.deepEqual((await store.notifications.list({ tenant: 'acme' })).map((r) => [r.at, r.status, r.error, r.idempotencyKey]), [
+          [T0 + 5, 'failed', 'HTTP 503', null],
+          [T0 + 4, 'sent', null, null],
+          [T0 + 2, 'sent', null, 'k2'],
+          [T0, 'sent', null, 'k1'],
+        ]);
+        assert.equal((await store.notifications.list({ tenant: 'other' })).length, 1);
+        await rejectsWith(store.notifications.recordMany([{ ...base, at: T0 + 7 }, { ...base, at: T0 + 8, attempt: 0 }]), 'TM_ERR_INPUT', 'attempt');
+        assert.equal((await store.notifications.list({ tenant: 'acme' })).length, 4, 'nothing of a rejected batch is stored');
+        assert.equal(await store.notifications.recordMany([]), 0);
       });
     });
 

@@ -3,10 +3,13 @@ export type {
   AckInput,
   Alert,
   AlertInput,
+  AlertCounts,
+  AlertOrder,
   AlertQuery,
   AlertState,
   AlertTransition,
   AlertUpsert,
+  AlertBatchResult,
   ApiToken,
   AppendResult,
   AuditEntry,
@@ -47,8 +50,10 @@ export type {
   Tenant,
   TokenInput,
 } from './types.ts';
-export { ALERT_STATES, CHANGE_KINDS, DEFAULT_RETENTION, FEEDBACK_LABELS, ROLES, SEVERITIES } from './types.ts';
+export { ALERT_ORDERS, ALERT_STATES, CHANGE_KINDS, DEFAULT_RETENTION, FEEDBACK_LABELS, ROLES, SEVERITIES } from './types.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+export { openPostgresStore, PostgresStore, type PostgresStoreOptions } from './postgres.ts';
+export { openStoreFromUrl, type StoreUrlOptions } from './open-url.ts';
 export { compileMatchers } from './match.ts';
 export { hashToken, newTokenSecret } from './token.ts';
 export { runMigrations, type Migration, type MigrationDriver } from './migrate.ts';

@@ -72,4 +72,27 @@ describe('runMigrations', () => {
     const withoutRowid = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'samples'").pluck().get() as string;
     assert.match(withoutRowid, /PRIMARY KEY \(series_id, t\)\s*\) WITHOUT ROWID/);
   });
+
+  it('0004 fills held and service for alerts written before it, as the store computes them', async () => {
+    const db = new Database(':memory:');
+    await runMigrations(sqliteMigrationDriver(db), migrations.filter((m) => m.version < 4), now);
+    db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)").run();
+    const ins = db.prepare("INSERT INTO alerts (tenant, fingerprint, metric, labels, state, severity, starts_at, updated_at, score, reasons, packet) VALUES ('t', ?, 'm', ?, 'firing', 'S1', 0, 0, 1, '[]', ?)");
+    const rows: [string, string, string | null][] = [
+      ['a', '[["region","eu"],["service","api"]]', '{"suppressions":[{"kind":"silence","at":1,"reason":"x"}]}'],
+      ['b', '[["exported_service","db"]]', '{"suppressions":[],"heldReason":"no impact"}'],
+      ['c', '[["exported_service","db"],["service","web"]]', '{"suppressions":[],"heldReason":null}'],
+      ['d', '[]', null],
+      ['e', '[]', '[1,2]'],
+    ];
+    for (const r of rows) ins.run(...r);
+    await runMigrations(sqliteMigrationDriver(db), migrations, now);
+    assert.deepEqual(db.prepare('SELECT fingerprint, held, service FROM alerts ORDER BY fingerprint').all(), [
+      { fingerprint: 'a', held: 1, service: 'api' },
+      { fingerprint: 'b', held: 1, service: 'db' },
+      { fingerprint: 'c', held: 0, service: 'web' },
+      { fingerprint: 'd', held: 0, service: null },
+      { fingerprint: 'e', held: 0, service: null },
+    ]);
+  });
 });

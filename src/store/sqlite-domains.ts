@@ -15,6 +15,7 @@ import {
   checkTime,
   parseLabels,
 } from './check.ts';
+import { COUNTS_GROUP_BY, COUNTS_ROWS_SELECT, COUNTS_SELECT, addAlertFilters, alertHeld, alertService, checkAlertQuery, foldCounts, matchedRows, type AlertDialect } from './alert-query.ts';
 import { compileMatchers, pinnedMetric } from './match.ts';
 import { type SqliteContext, isSqliteError, marks } from './sqlite-base.ts';
 import {
@@ -30,7 +31,9 @@ import {
   type Alert,
   type AlertInput,
   type AlertQuery,
+  type AlertCounts,
   type AlertStore,
+  type AlertBatchResult,
   type AlertTransition,
   type AlertUpsert,
   type ApiToken,
@@ -93,7 +96,7 @@ function limitSql(limit: number | undefined): string {
   return limit === undefined ? '' : ` LIMIT ${limit}`;
 }
 
-function jsonText(value: unknown, path: string): string | null {
+export function jsonText(value: unknown, path: string): string | null {
   if (value === undefined || value === null) return null;
   try {
     const text = JSON.stringify(value);
@@ -408,19 +411,20 @@ export class SqliteAlerts implements AlertStore {
   readonly #ctx: SqliteContext;
   readonly #get: Statement<[string, string]>;
   readonly #upsert: (input: AlertInput) => AlertUpsert;
+  readonly #upsertMany: (inputs: readonly AlertInput[]) => AlertBatchResult;
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
     const db = ctx.db;
     this.#get = db.prepare('SELECT * FROM alerts WHERE tenant = ? AND fingerprint = ?');
     const write = db.prepare(
       `INSERT INTO alerts (tenant, fingerprint, metric, labels, series_id, state, severity, starts_at, ends_at, updated_at,
-         score, reasons, owner, runbook, packet, config_version)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         score, reasons, owner, runbook, packet, config_version, held, service)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant, fingerprint) DO UPDATE SET metric = excluded.metric, labels = excluded.labels,
          series_id = excluded.series_id, state = excluded.state, severity = excluded.severity,
          starts_at = excluded.starts_at, ends_at = excluded.ends_at, updated_at = excluded.updated_at,
          score = excluded.score, reasons = excluded.reasons, owner = excluded.owner, runbook = excluded.runbook,
-         packet = excluded.packet, config_version = excluded.config_version`,
+         packet = excluded.packet, config_version = excluded.config_version, held = excluded.held, service = excluded.service`,
     );
     const history = db.prepare('INSERT INTO alert_history (tenant, fingerprint, t, state, severity, score) VALUES (?, ?, ?, ?, ?, ?)');
     this.#upsert = db.transaction((a: AlertInput): AlertUpsert => {
@@ -445,6 +449,8 @@ export class SqliteAlerts implements AlertStore {
         a.runbook ?? null,
         jsonText(a.packet, 'packet'),
         a.configVersion ?? null,
+        alertHeld(a.packet) ? 1 : 0,
+        alertService(a.labels),
       );
       const transitioned = !prev || prev.state !== a.state || prev.severity !== a.severity;
       if (transitioned) history.run(a.tenant, a.fingerprint, a.at, a.state, a.severity, a.score);
@@ -455,6 +461,32 @@ export class SqliteAlerts implements AlertStore {
         stale: false,
         previousState: prev ? (prev.state as Alert['state']) : null,
       };
+    });
+    // Leaner than #upsert per row: no savepoint, and no read-back of the written row (nobody needs it).
+    const prevOf = db.prepare('SELECT state, severity, updated_at FROM alerts WHERE tenant = ? AND fingerprint = ?');
+    this.#upsertMany = db.transaction((inputs: readonly AlertInput[]): AlertBatchResult => {
+      let stale = 0;
+      for (const a of inputs) {
+        const prev = prevOf.get(a.tenant, a.fingerprint) as Row | undefined;
+        if (prev && a.at < (prev.updated_at as number)) {
+          stale++;
+          continue;
+        }
+        write.run(a.tenant, a.fingerprint, a.metric, canonicalLabels(a.labels), a.seriesId ?? null, a.state, a.severity, a.startsAt, a.endsAt ?? null, a.at, a.score,
+          JSON.stringify(a.reasons), a.owner ?? null, a.runbook ?? null, jsonText(a.packet, 'packet'), a.configVersion ?? null, alertHeld(a.packet) ? 1 : 0, alertService(a.labels));
+        if (!prev || prev.state !== a.state || prev.severity !== a.severity) history.run(a.tenant, a.fingerprint, a.at, a.state, a.severity, a.score);
+      }
+      return { written: inputs.length - stale, stale };
+    });
+  }
+
+  upsertMany(inputs: readonly AlertInput[]): Promise<AlertBatchResult> {
+    return this.#ctx.run(() => {
+      for (const a of inputs) {
+        checkAlert(a);
+        this.#ctx.requireTenant(a.tenant);
+      }
+      return this.#upsertMany(inputs);
     });
   }
 
@@ -473,18 +505,41 @@ export class SqliteAlerts implements AlertStore {
   }
   list(q: AlertQuery): Promise<Alert[]> {
     return this.#ctx.run(() => {
-      const limit = checkLimit(q.limit);
-      const match = compileMatchers(q.matchers ?? []);
+      const c = checkAlertQuery(q);
       const w = new Where().add('tenant = ?', q.tenant).in('state', q.states).in('severity', q.severities);
-      if (q.owner !== undefined) w.add('owner = ?', q.owner);
+      addAlertFilters(w, q, SQLITE_ALERTS);
+      // Without matchers the page is cut in SQL, so a page of 200 reads 200 rows, not 10,000;
+      // matchers run here, so then the offset and limit count matched rows only.
+      const paged = !c.hasMatchers && (c.limit !== undefined || c.offset > 0);
+      const page = paged ? ` LIMIT ${c.limit ?? -1} OFFSET ${c.offset}` : '';
+      let skip = paged ? 0 : c.offset;
       const out: Alert[] = [];
-      for (const r of this.#ctx.db.prepare(`SELECT * FROM alerts ${w} ORDER BY starts_at DESC, fingerprint`).iterate(...w.params) as IterableIterator<Row>) {
-        const a = toAlert(r);
-        if (!match(a.metric, a.labels)) continue;
-        out.push(a);
-        if (limit !== undefined && out.length >= limit) break;
+      // A summary cuts the packet in SQLite (json_extract), so the kilobytes are never parsed here.
+      const cols = q.summary ? SUMMARY_COLUMNS : '*';
+      for (const r of this.#ctx.db.prepare(`SELECT ${cols} FROM alerts ${w} ORDER BY ${c.orderBy}${page}`).iterate(...w.params) as IterableIterator<Row>) {
+        if (c.hasMatchers && !c.match(r.metric as string, parseLabels(r.labels as string))) continue;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        out.push(toAlert(r));
+        if (c.limit !== undefined && out.length >= c.limit) break;
       }
       return out;
+    });
+  }
+  counts(q: AlertQuery): Promise<AlertCounts> {
+    return this.#ctx.run(() => {
+      const c = checkAlertQuery(q);
+      // State, severity, held, owner and service are folded from the groups, so the same read
+      // also gives each facet without its own filter.
+      const w = new Where().add('tenant = ?', q.tenant);
+      addAlertFilters(w, { tenant: q.tenant, text: q.text }, SQLITE_ALERTS);
+      const db = this.#ctx.db;
+      const rows = c.hasMatchers
+        ? matchedRows(db.prepare(`${COUNTS_ROWS_SELECT} FROM alerts ${w}`).iterate(...w.params) as IterableIterator<Row>, c.match)
+        : (db.prepare(`${COUNTS_SELECT} FROM alerts ${w} ${COUNTS_GROUP_BY}`).all(...w.params) as Row[]);
+      return foldCounts(rows, q);
     });
   }
   history(tenant: string, fingerprint: string): Promise<AlertTransition[]> {
@@ -496,7 +551,7 @@ export class SqliteAlerts implements AlertStore {
   }
 }
 
-function checkAlert(a: AlertInput): void {
+export function checkAlert(a: AlertInput): void {
   checkTenantId(a.tenant);
   checkText(a.fingerprint, 'fingerprint');
   checkText(a.metric, 'metric');
@@ -514,6 +569,13 @@ function checkAlert(a: AlertInput): void {
   jsonText(a.packet, 'packet');
   if (a.configVersion !== undefined && a.configVersion !== null) checkId(a.configVersion, 'configVersion');
 }
+
+const SQLITE_ALERTS: AlertDialect = {
+  instr: (hay, needle) => `instr(${hay}, ${needle})`,
+  heldText: "(coalesce(packet ->> '$.heldReason', '') || ' ' || coalesce(packet -> '$.suppressions', ''))",
+};
+
+const SUMMARY_COLUMNS = "tenant, fingerprint, metric, labels, series_id, state, severity, starts_at, ends_at, updated_at, score, reasons, owner, runbook, config_version, CASE WHEN packet IS NULL THEN NULL ELSE json_object('suppressions', json(coalesce(packet -> '$.suppressions', '[]')), 'heldReason', packet ->> '$.heldReason') END AS packet";
 
 function toAlert(r: Row): Alert {
   return {
@@ -543,6 +605,24 @@ export class SqliteNotifications implements NotificationStore {
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
   }
+  recordMany(inputs: readonly NotificationInput[]): Promise<number> {
+    return this.#ctx.run(() => {
+      const rows = inputs.map(checkNotification);
+      for (const r of rows) this.#ctx.requireTenant(r[0]);
+      const db = this.#ctx.db;
+      const find = db.prepare('SELECT 1 FROM notifications WHERE tenant = ? AND idempotency_key = ?');
+      const insert = db.prepare('INSERT INTO notifications (tenant, fingerprint, channel, alert_state, status, attempt, at, error, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      return db.transaction(() => {
+        let n = 0;
+        for (const r of rows) {
+          if (r[8] !== null && find.get(r[0], r[8])) continue;
+          insert.run(...r);
+          n++;
+        }
+        return n;
+      })();
+    });
+  }
   record(input: NotificationInput): Promise<NotificationRecord> {
     return this.#ctx.run(() => {
       const tenant = checkTenantId(input.tenant);
@@ -553,11 +633,16 @@ export class SqliteNotifications implements NotificationStore {
       if (!Number.isSafeInteger(input.attempt) || input.attempt < 1) throw new TidemarkError('TM_ERR_INPUT', `attempt must be a positive integer, got ${input.attempt}`, 'attempt');
       const at = checkTime(input.at, 'at');
       const error = checkOptionalText(input.error, 'error');
+      const key = checkOptionalText(input.idempotencyKey, 'idempotencyKey');
       this.#ctx.requireTenant(tenant);
       const db = this.#ctx.db;
+      if (key !== null) {
+        const existing = db.prepare('SELECT * FROM notifications WHERE tenant = ? AND idempotency_key = ?').get(tenant, key) as Row | undefined;
+        if (existing) return toNotification(existing);
+      }
       const info = db
-        .prepare('INSERT INTO notifications (tenant, fingerprint, channel, alert_state, status, attempt, at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(tenant, fingerprint, channel, alertState, status, input.attempt, at, error);
+        .prepare('INSERT INTO notifications (tenant, fingerprint, channel, alert_state, status, attempt, at, error, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(tenant, fingerprint, channel, alertState, status, input.attempt, at, error, key);
       return toNotification(db.prepare('SELECT * FROM notifications WHERE id = ?').get(info.lastInsertRowid) as Row);
     });
   }
@@ -583,6 +668,20 @@ export class SqliteNotifications implements NotificationStore {
   }
 }
 
+/** A notification input checked, as the row's values in column order (tenant first, idempotency key last). */
+export function checkNotification(input: NotificationInput): [string, string, string, string, string, number, number, string | null, string | null] {
+  const tenant = checkTenantId(input.tenant);
+  const fingerprint = checkText(input.fingerprint, 'fingerprint');
+  const channel = checkText(input.channel, 'channel');
+  const alertState = checkOneOf(input.alertState, ALERT_STATES, 'alertState');
+  const status = checkOneOf(input.status, NOTIFICATION_STATUSES, 'status');
+  if (!Number.isSafeInteger(input.attempt) || input.attempt < 1) throw new TidemarkError('TM_ERR_INPUT', `attempt must be a positive integer, got ${input.attempt}`, 'attempt');
+  const at = checkTime(input.at, 'at');
+  const error = checkOptionalText(input.error, 'error');
+  const key = checkOptionalText(input.idempotencyKey, 'idempotencyKey');
+  return [tenant, fingerprint, channel, alertState, status, input.attempt, at, error, key];
+}
+
 function toNotification(r: Row): NotificationRecord {
   return {
     id: r.id as number,
@@ -594,6 +693,7 @@ function toNotification(r: Row): NotificationRecord {
     attempt: r.attempt as number,
     at: r.at as number,
     error: r.error as string | null,
+    idempotencyKey: (r.idempotency_key ?? null) as string | null,
   };
 }
 

@@ -7,7 +7,7 @@
 // replays the WAL. It does NOT survive power loss or a kernel crash before the OS writes
 // those pages out; the database stays consistent then, but the last transactions may be
 // gone. Set `synchronous: 'full'` to fsync every commit (slower) if that matters.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TidemarkError } from '../errors.ts';
@@ -28,6 +28,7 @@ import {
   SqliteTenants,
   SqliteTokens,
 } from './sqlite-domains.ts';
+import { FileSampleLog } from './sample-log.ts';
 import { SqliteSamples } from './sqlite-samples.ts';
 import { DEFAULT_RETENTION, type RetentionPolicy, type Store, type StoreOptions } from './types.ts';
 
@@ -45,6 +46,14 @@ export interface SqliteStoreOptions extends StoreOptions {
   readonly cacheKiB?: number;
   /** Share one transaction among sample batches appended in the same event-loop turn (default true). */
   readonly groupCommit?: boolean;
+  /**
+   * Where the sample store's write-ahead log goes: `file` (the default with a data dir or a file
+   * path), one append-only file per head block beside the database; `table`, the `sample_log`
+   * table (always for ':memory:'). Both are read back at open.
+   */
+  readonly sampleLog?: 'file' | 'table';
+  /** Page size of a NEW database file in bytes (default 16384; an existing file keeps its own). */
+  readonly pageSize?: number;
   /** Points (samples + bands) held in memory before they are flushed into chunks (default 4,000,000, ~160 MB). */
   readonly sampleBlockPoints?: number;
   /** Series ids kept in the interning cache before it is reset (default 1,000,000). */
@@ -78,7 +87,11 @@ export class SqliteStore implements Store {
     this.tenants = new SqliteTenants(ctx);
     this.tokens = new SqliteTokens(ctx);
     this.series = new SqliteSeries(ctx, options.internCacheSize ?? 1_000_000);
-    this.samples = new SqliteSamples(ctx, retention, options.groupCommit ?? true, options.sampleBlockPoints);
+    // With the table log, segments a file log left (a crash before switching) are still replayed.
+    const logDir = `${path}-samples`;
+    const toFile = path !== ':memory:' && options.sampleLog !== 'table';
+    const fileLog = toFile || (path !== ':memory:' && existsSync(logDir)) ? new FileSampleLog(logDir, options.synchronous === 'full') : undefined;
+    this.samples = new SqliteSamples(ctx, retention, options.groupCommit ?? true, options.sampleBlockPoints, fileLog, toFile);
     this.changes = new SqliteChanges(ctx);
     this.alerts = new SqliteAlerts(ctx);
     this.notifications = new SqliteNotifications(ctx);
@@ -92,7 +105,11 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#ctx.closed) return;
-    this.samples.flushAll();
+    try {
+      this.samples.flushAll();
+    } finally {
+      this.samples.closeLog();
+    }
     this.#ctx.closed = true;
     try {
       this.#ctx.db.pragma('optimize');
@@ -132,17 +149,27 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     // EXCLUSIVE locking: this process holds the file from first use to close (other processes
     // get SQLITE_BUSY), and WAL then needs no shared-memory file.
     db.pragma('locking_mode = EXCLUSIVE');
+    // 16 KiB pages (a new file only; an existing one keeps its size): a sample chunk row of a
+    // few dozen points is ~1 KB, just past what a 4 KiB page holds inline in a WITHOUT ROWID
+    // table (~1,000 bytes), so each row took an overflow page and flushes cost twice the I/O.
+    // 16 KiB pages keep rows up to ~4 KB inline. Must precede WAL mode, which fixes the size.
+    const pageSize = options.pageSize ?? 16384;
+    if (![512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].includes(pageSize)) throw new TidemarkError('TM_ERR_CONFIG', `must be a power of two from 512 to 65536, got ${pageSize}`, 'store.pageSize');
+    db.pragma(`page_size = ${pageSize}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal' && path !== ':memory:') throw new TidemarkError('TM_ERR_STORE', `cannot switch the database to WAL mode (got ${String(mode)})`, path);
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     db.pragma(`cache_size = -${Math.max(1024, Math.floor(options.cacheKiB ?? 65536))}`);
     db.pragma('temp_store = MEMORY');
-    // Checkpoint the WAL into the database every 64 MiB instead of SQLite's 4 MiB: sample log
-    // rows are deleted soon after they are written, so a larger window copies (and fsyncs)
-    // far fewer pages; the WAL is truncated back to that size after each checkpoint.
-    db.pragma('wal_autocheckpoint = 16384');
-    db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    // When the WAL holds this much, the commit that crossed it copies it into the database (on
+    // the event loop: the pause is proportional). With the sample log in the table, 64 MiB let
+    // most log rows be deleted before they were ever copied; the file log (the default with a
+    // data dir) takes them out of the WAL, leaving rows that must be copied anyway, so shorter
+    // pauses cost nothing: 16 MiB. The WAL is truncated back to this size after each checkpoint.
+    const walMiB = path !== ':memory:' && options.sampleLog !== 'table' ? 16 : 64;
+    db.pragma(`wal_autocheckpoint = ${Math.round((walMiB * 1024 * 1024) / Number(db.pragma('page_size', { simple: true })))}`);
+    db.pragma(`journal_size_limit = ${walMiB * 1024 * 1024}`);
     // Take the lock now, so a second process fails at open rather than at its first write.
     db.exec('BEGIN EXCLUSIVE; COMMIT');
   } catch (err) {
@@ -185,7 +212,7 @@ export function sqliteMigrationDriver(db: Database.Database): MigrationDriver {
   };
 }
 
-function checkRetention(r: RetentionPolicy): RetentionPolicy {
+export function checkRetention(r: RetentionPolicy): RetentionPolicy {
   for (const k of ['rawMs', 'rollupMs', 'lateMs'] as const) {
     if (!Number.isSafeInteger(r[k]) || r[k] < 0) throw new TidemarkError('TM_ERR_CONFIG', `must be a non-negative integer of milliseconds, got ${r[k]}`, `store.retention.${k}`);
   }

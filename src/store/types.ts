@@ -333,6 +333,13 @@ export interface AlertUpsert {
   readonly previousState: AlertState | null;
 }
 
+export interface AlertBatchResult {
+  /** Inputs written (an alert changed twice in one batch counts twice). */
+  readonly written: number;
+  /** Inputs older than the stored alert, ignored. */
+  readonly stale: number;
+}
+
 export interface AlertQuery {
   readonly tenant: string;
   readonly states?: readonly AlertState[];
@@ -341,14 +348,54 @@ export interface AlertQuery {
   /** Over the alert's labels and `__name__` (its metric). */
   readonly matchers?: readonly Matcher[];
   readonly limit?: number;
+  /**
+   * Lists read thousands of alerts and a packet can be kilobytes: true asks for `packet` cut to
+   * `{suppressions, heldReason}` (what a list shows). An implementation may return it whole.
+   */
+  readonly summary?: boolean;
+  /** Skip this many matching alerts first (the next page of a list). */
+  readonly offset?: number;
+  /** `recent` (the default): newest `startsAt` first; `severity`: worst severity (S3) first, then newest (the triage order). */
+  readonly order?: AlertOrder;
+  /** The alert's `service` label (else its `exported_service`). */
+  readonly service?: string;
+  /**
+   * Words that must all occur, case-insensitively, in the metric, fingerprint, owner, reasons,
+   * labels (a word `name=value` matches a label pair) or why it was held.
+   */
+  readonly text?: string;
+  /** true: only alerts something held back (a suppression, or the impact gate); false: only the others. */
+  readonly held?: boolean;
+}
+
+export type AlertOrder = 'recent' | 'severity';
+export const ALERT_ORDERS: readonly AlertOrder[] = ['recent', 'severity'];
+
+/** What a list's counts need: how many alerts per (state, severity, held), and the values to filter by. */
+export interface AlertCounts {
+  readonly groups: readonly { readonly state: AlertState; readonly severity: Severity; readonly held: boolean; readonly n: number }[];
+  /** Distinct owners and services with how many alerts each, most first. */
+  readonly owners: readonly { readonly value: string; readonly n: number }[];
+  readonly services: readonly { readonly value: string; readonly n: number }[];
 }
 
 export interface AlertStore {
   /** Idempotent upsert keyed by (tenant, fingerprint). */
   upsert(input: AlertInput): Promise<AlertUpsert>;
+  /**
+   * Applies `inputs` in order as `upsert` would (stale ones ignored, a history row per state or
+   * severity change), in one transaction: a flush of thousands of changed alerts at shutdown
+   * costs one commit instead of one each. All or nothing: an invalid input writes none.
+   */
+  upsertMany(inputs: readonly AlertInput[]): Promise<AlertBatchResult>;
   get(tenant: string, fingerprint: string): Promise<Alert | undefined>;
-  /** Newest `startsAt` first. */
+  /** Newest `startsAt` first (or as `query.order` says). */
   list(query: AlertQuery): Promise<Alert[]>;
+  /**
+   * Counts over the alerts matching `query` (limit, offset, order and summary are ignored), in
+   * one grouped read, so a list can show totals without reading every alert.
+   */
+  counts(query: AlertQuery): Promise<AlertCounts>;
   /** Oldest first. */
   history(tenant: string, fingerprint: string): Promise<AlertTransition[]>;
 }
@@ -366,11 +413,18 @@ export interface NotificationInput {
   readonly attempt: number;
   readonly at: number;
   readonly error?: string | null;
+  /**
+   * Makes `record` idempotent: a second record with the same key (per tenant) stores nothing
+   * and returns the first. Derive it from what the notification is about (alert, transition,
+   * channel, attempt), so a cluster worker replaying a partition logs each send once.
+   */
+  readonly idempotencyKey?: string | null;
 }
 
 export interface NotificationRecord extends Required<NotificationInput> {
   readonly id: number;
   readonly error: string | null;
+  readonly idempotencyKey: string | null;
 }
 
 export interface NotificationQuery {
@@ -384,7 +438,13 @@ export interface NotificationQuery {
 }
 
 export interface NotificationStore {
+  /** Appends to the log; with an `idempotencyKey` already recorded, returns that record instead. */
   record(input: NotificationInput): Promise<NotificationRecord>;
+  /**
+   * Appends every input in one transaction (all or nothing), skipping those whose
+   * `idempotencyKey` is already recorded (or repeats one earlier in the batch). Returns how many were stored.
+   */
+  recordMany(inputs: readonly NotificationInput[]): Promise<number>;
   /** Newest first. */
   list(query: NotificationQuery): Promise<NotificationRecord[]>;
   /** The newest `sent` record for this alert and channel: what the notifier dedupes against. */

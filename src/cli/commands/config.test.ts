@@ -48,7 +48,7 @@ rules:
 test('validate: a valid file prints a summary and exits 0', async () => {
   const r = await run('config', 'validate', EXAMPLE);
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, `${EXAMPLE}: ok (tenant payments: 5 metrics, 6 rules, 4 receivers)\n`);
+  assert.equal(r.out, `${EXAMPLE}: ok (tenant payments: 5 metrics, 9 rules, 4 receivers)\n`);
   assert.equal(r.err, '');
 });
 
@@ -130,5 +130,5 @@ test('the real binary validates the example end to end', () => {
   const bin = new URL('../../../bin/tidemark.js', import.meta.url).pathname;
   const r = spawnSync(process.execPath, [bin, 'config', 'validate', EXAMPLE], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /ok \(tenant payments: 5 metrics, 6 rules, 4 receivers\)/);
+  assert.match(r.stdout, /ok \(tenant payments: 5 metrics, 9 rules, 4 receivers\)/);
 });

@@ -5,6 +5,8 @@ import { injectCommand } from './inject.ts';
 import { replayCommand } from './replay.ts';
 import { serveCommand } from './serve.ts';
 import { backfillCommand } from './backfill.ts';
+import { workerCommand } from './worker.ts';
+import { backtestCommand } from './backtest.ts';
 
 /** Every `tidemark` sub-command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [serveCommand, backfillCommand, configCommand, injectCommand, replayCommand, evalCommand];
+export const commands: readonly Command[] = [serveCommand, workerCommand, backfillCommand, configCommand, injectCommand, replayCommand, backtestCommand, evalCommand];
