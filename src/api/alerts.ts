@@ -20,6 +20,7 @@ import { TidemarkError } from '../errors.ts';
 import type { Suppression } from '../alert/index.ts';
 import { ALERT_ORDERS, ALERT_STATES, FEEDBACK_LABELS, SEVERITIES, type Alert, type AlertOrder, type AlertState, type FeedbackLabel, type Matcher, type Severity, type Silence } from '../store/index.ts';
 import type { ApiContext } from './app.ts';
+import { jsonObject } from './body.ts';
 import { parseQuery } from './promql.ts';
 
 const MAX_SILENCE_MS = 366 * 86_400_000; // a year and a day: longer is a config change, not a silence
@@ -43,20 +44,6 @@ function intParam(p: URLSearchParams, name: string, fallback: number, min: numbe
   return n;
 }
 
-function jsonBody(req: FastifyRequest, example: string): Record<string, unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim();
-  const buf = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  if (buf.length === 0) return {};
-  if (type !== 'application/json') throw new TidemarkError('TM_ERR_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here; send application/json`, 'Content-Type');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new TidemarkError('TM_ERR_INPUT', `body is not valid JSON (${(err as Error).message})`, 'body');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new TidemarkError('TM_ERR_INPUT', `expected a JSON object such as ${example}`, 'body');
-  return doc as Record<string, unknown>;
-}
 
 function known(d: Record<string, unknown>, keys: readonly string[]): void {
   for (const k of Object.keys(d)) if (!keys.includes(k)) throw new TidemarkError('TM_ERR_INPUT', `unknown field; valid fields: ${keys.join(', ')}`, k);
@@ -233,7 +220,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
   app.post('/api/v1/alerts/:id/ack', write, async (req, reply) => {
     const tenant = req.token!.tenant;
     const id = (req.params as { id: string }).id;
-    const d = jsonBody(req, '{"ttl": "30m", "comment": "looking"}');
+    const d = jsonObject(req, '{"ttl": "30m", "comment": "looking"}');
     known(d, ['ttl', 'comment']);
     const ttlMs = durationField(d.ttl, 'ttl');
     const comment = optionalText(d, 'comment');
@@ -248,7 +235,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
   app.post('/api/v1/alerts/:id/feedback', write, async (req, reply) => {
     const tenant = req.token!.tenant;
     const id = (req.params as { id: string }).id;
-    const d = jsonBody(req, '{"label": "noise"}');
+    const d = jsonObject(req, '{"label": "noise"}');
     known(d, ['label', 'comment']);
     if (!FEEDBACK_LABELS.includes(d.label as FeedbackLabel)) throw new TidemarkError('TM_ERR_INPUT', `expected one of ${FEEDBACK_LABELS.join(', ')}, got ${JSON.stringify(d.label)}`, 'label');
     const alert = await store.alerts.get(tenant, id);
@@ -268,7 +255,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
 
   app.post('/api/v1/silences', write, async (req, reply) => {
     const tenant = req.token!.tenant;
-    const d = jsonBody(req, '{"matchers": "{region=\\"eu\\"}", "duration": "2h", "reason": "deploy"}');
+    const d = jsonObject(req, '{"matchers": "{region=\\"eu\\"}", "duration": "2h", "reason": "deploy"}');
     known(d, ['id', 'matchers', 'startsAt', 'endsAt', 'duration', 'reason', 'recurrence']);
     const now = clock();
     const matchers = matchersField(d.matchers);

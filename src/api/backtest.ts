@@ -15,25 +15,12 @@ import { BACKTEST_DEFAULTS, runBacktest, type BacktestConfig } from '../engine/b
 import { TidemarkError } from '../errors.ts';
 import type { Matcher } from '../store/index.ts';
 import type { ApiContext } from './app.ts';
+import { jsonObject } from './body.ts';
 import { parseQuery } from './promql.ts';
 
 const MAX_ALERTS = 2_000; // alerts listed in one answer; totals and days always count them all
 const MAX_YAML = 1024 * 1024; // 1 MiB of config text
 
-export function jsonObject(req: FastifyRequest, example: string): Record<string, unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim();
-  const buf = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  if (buf.length === 0) return {};
-  if (type !== 'application/json') throw new TidemarkError('TM_ERR_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here; send application/json`, 'Content-Type');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new TidemarkError('TM_ERR_INPUT', `body is not valid JSON (${(err as Error).message})`, 'body');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new TidemarkError('TM_ERR_INPUT', `expected a JSON object such as ${example}`, 'body');
-  return doc as Record<string, unknown>;
-}
 
 function timeField(v: unknown, key: string): number {
   const ms = typeof v === 'number' ? v : typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
