@@ -67,6 +67,12 @@ export class Alerting {
   readonly #config: (tenant: string) => { config: TenantConfig | undefined; version: number | null };
   readonly #o: AlertingOptions;
   #writes: Promise<void> = Promise.resolve();
+  /**
+   * The notification log's own chain: a delivered notification is logged without waiting behind
+   * alert upserts and triage packets, because until its row is stored a takeover (cluster) or a
+   * restart cannot know the page went out and would send it again.
+   */
+  #logWrites: Promise<void> = Promise.resolve();
   readonly #lanes = new Map<string, Lane>();
   #queued = 0;
   readonly #sending = new Set<Promise<unknown>>();
@@ -256,6 +262,13 @@ export class Alerting {
   }
 
   /** Store writes run one after another, in the order the stage produced them. */
+  #writeLog(fn: () => Promise<unknown>): void {
+    this.#logWrites = this.#logWrites.then(fn).then(
+      () => undefined,
+      (err) => process.emitWarning(`notification log write failed: ${(err as Error).message}`),
+    );
+  }
+
   #write(fn: () => Promise<unknown>): void {
     this.#writes = this.#writes.then(fn).then(
       () => undefined,
@@ -332,7 +345,7 @@ export class Alerting {
     for (const r of rows) this.#logRows.push({ tenant: d.tenant, fingerprint: r.fingerprint, channel, alertState: r.alertState, status, attempt: o.attempts, at, error });
     // One store task for every row logged until it runs, not one per delivery.
     if (first) {
-      this.#write(async () => {
+      this.#writeLog(async () => {
         const batch = this.#logRows;
         this.#logRows = [];
         const slice = new Slice();
@@ -385,6 +398,7 @@ export class Alerting {
       await this.triage.settled();
       if (this.#followUps.size > 0) await Promise.allSettled([...this.#followUps]);
       await this.#writes;
+      await this.#logWrites;
       if (this.#sending.size === 0 && this.#followUps.size === 0 && this.triage.backlog() === 0) break;
     }
   }
