@@ -3,6 +3,7 @@
  * store for leases and cursors. Two implementations: in-process (memory.ts, one process and
  * tests) and NATS JetStream (jetstream.ts, a cluster). Both pass `runBusConformance`.
  */
+import { fnv1a32 } from '../series/index.ts';
 
 /** One stored message of a partition. `seq` grows with every publish and is never reused. */
 export interface BusMessage {
@@ -68,12 +69,7 @@ export interface Bus {
 
 /** The partition a series key belongs to: FNV-1a of its canonical key, modulo the partition count. */
 export function partitionOf(key: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
+  return fnv1a32(key) % partitions;
 }
 
 export const MAX_PARTITIONS = 4096;

@@ -23,6 +23,7 @@ import { ENTITY_ID_BASE, type AlertStage, type VerdictView } from '../alert/inde
 import { compileSelector, multivariateRuleName, type MultivariateDetector, type TenantConfig } from '../config/index.ts';
 import { type Contribution, StreamingForest, type StreamingForestData } from '../ml/index.ts';
 import type { Checkpoint, Labels, Store } from '../store/index.ts';
+import { fnv1a32 } from '../series/index.ts';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import type { Anomaly } from './types.ts';
 
@@ -168,7 +169,7 @@ export class MultivariateStage {
         sinceScored: 0,
         hot: 0,
         episode: new Float64Array(2 * d + 1),
-        forest: new StreamingForest(d, { trees: f.trees, sampleSize: f.sampleSize, reservoir: f.reservoir, minFit: f.minFit, refitEvery: f.refitEvery, seed: hashSeed(b.entityKey) }),
+        forest: new StreamingForest(d, { trees: f.trees, sampleSize: f.sampleSize, reservoir: f.reservoir, minFit: f.minFit, refitEvery: f.refitEvery, seed: fnv1a32(b.entityKey) }),
         dirty: true,
       };
       det.entities.set(b.entityKey, e);
@@ -478,15 +479,9 @@ function normalView(score: number): VerdictView {
  */
 export function entityId(tenant: string, detector: string, key: string): number {
   const s = `${tenant}\u0000${detector}\u0000${key}`;
-  const hi = hashSeed(s);
+  const hi = fnv1a32(s);
   let lo = 0x811c9dc5 ^ 0x5bd1e995;
   for (let i = s.length - 1; i >= 0; i--) lo = Math.imul(lo ^ s.charCodeAt(i), 16777619);
   return ENTITY_ID_BASE + hi * 2 ** 20 + ((lo >>> 0) >>> 12);
 }
 
-/** A stable seed per entity, so forests are reproducible across runs and restarts. */
-function hashSeed(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}

@@ -91,8 +91,8 @@ export class IsolationForest {
     return this.#roots.length;
   }
 
-  /** Mean path length of `x` over the trees: E[h(x)]. */
-  pathLength(x: ArrayLike<number>, offset = 0): number {
+  /** The path lengths of `x` summed over the trees (leaves hold h plus c(size)). */
+  #pathSum(x: ArrayLike<number>, offset: number): number {
     const roots = this.#roots;
     const nodes = this.#nodes;
     let sum = 0;
@@ -105,24 +105,17 @@ export class IsolationForest {
       }
       sum += nodes[p + 1];
     }
-    return sum / roots.length;
+    return sum;
+  }
+
+  /** Mean path length of `x` over the trees: E[h(x)]. */
+  pathLength(x: ArrayLike<number>, offset = 0): number {
+    return this.#pathSum(x, offset) / this.#roots.length;
   }
 
   /** The anomaly score of one vector (read from `x[offset .. offset + dims)`). */
   score(x: ArrayLike<number>, offset = 0): number {
-    const roots = this.#roots;
-    const nodes = this.#nodes;
-    let sum = 0;
-    for (let t = 0; t < roots.length; t++) {
-      let p = 3 * roots[t];
-      let f = nodes[p] | 0;
-      while (f >= 0) {
-        p = x[offset + f] < nodes[p + 1] ? p + 3 : (3 * nodes[p + 2]) | 0;
-        f = nodes[p] | 0;
-      }
-      sum += nodes[p + 1];
-    }
-    return 2 ** (sum * this.#norm);
+    return 2 ** (this.#pathSum(x, offset) * this.#norm);
   }
 
   toJSON(): ForestData {

@@ -625,15 +625,9 @@ export class SqliteNotifications implements NotificationStore {
   }
   record(input: NotificationInput): Promise<NotificationRecord> {
     return this.#ctx.run(() => {
-      const tenant = checkTenantId(input.tenant);
-      const fingerprint = checkText(input.fingerprint, 'fingerprint');
-      const channel = checkText(input.channel, 'channel');
-      const alertState = checkOneOf(input.alertState, ALERT_STATES, 'alertState');
-      const status = checkOneOf(input.status, NOTIFICATION_STATUSES, 'status');
-      if (!Number.isSafeInteger(input.attempt) || input.attempt < 1) throw new TidemarkError('TM_ERR_INPUT', `attempt must be a positive integer, got ${input.attempt}`, 'attempt');
-      const at = checkTime(input.at, 'at');
-      const error = checkOptionalText(input.error, 'error');
-      const key = checkOptionalText(input.idempotencyKey, 'idempotencyKey');
+      const row = checkNotification(input);
+      const tenant = row[0];
+      const key = row[8];
       this.#ctx.requireTenant(tenant);
       const db = this.#ctx.db;
       if (key !== null) {
@@ -642,7 +636,7 @@ export class SqliteNotifications implements NotificationStore {
       }
       const info = db
         .prepare('INSERT INTO notifications (tenant, fingerprint, channel, alert_state, status, attempt, at, error, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(tenant, fingerprint, channel, alertState, status, input.attempt, at, error, key);
+        .run(...row);
       return toNotification(db.prepare('SELECT * FROM notifications WHERE id = ?').get(info.lastInsertRowid) as Row);
     });
   }

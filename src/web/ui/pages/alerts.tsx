@@ -173,39 +173,9 @@ export function AlertsPage() {
           Search
           <input type="search" value={text} placeholder="metric, label=value, reason…" onInput={(e) => set('q', (e.target as HTMLInputElement).value)} data-testid="filter-text" />
         </label>
-        <label>
-          Owner
-          <select value={owner} onChange={(e) => set('owner', (e.target as HTMLSelectElement).value)}>
-            <option value="">any</option>
-            {options(res.data?.counts.owners, owner).map((o) => (
-              <option key={o} value={o}>
-                {o}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Service
-          <select value={service} onChange={(e) => set('service', (e.target as HTMLSelectElement).value)}>
-            <option value="">any</option>
-            {options(res.data?.counts.services, service).map((o) => (
-              <option key={o} value={o}>
-                {o}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Tenant
-          <select value={tenant} onChange={(e) => set('tenant', (e.target as HTMLSelectElement).value)}>
-            <option value="">any</option>
-            {tenants.map((o) => (
-              <option key={o} value={o}>
-                {o}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="Owner" value={owner} options={options(res.data?.counts.owners, owner)} onChange={(v) => set('owner', v)} />
+        <FilterSelect label="Service" value={service} options={options(res.data?.counts.services, service)} onChange={(v) => set('service', v)} />
+        <FilterSelect label="Tenant" value={tenant} options={tenants} onChange={(v) => set('tenant', v)} />
       </div>
 
       {res.error && <ErrorBox error={res.error} what="alerts" />}
@@ -274,5 +244,22 @@ export function AlertsPage() {
         </>
       )}
     </div>
+  );
+}
+
+/** A labelled filter menu whose empty choice means "any". */
+function FilterSelect(p: { label: string; value: string; options: readonly string[]; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {p.label}
+      <select value={p.value} onChange={(e) => p.onChange((e.target as HTMLSelectElement).value)}>
+        <option value="">any</option>
+        {p.options.map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
