@@ -14,7 +14,7 @@ import { createEngine, type Engine, type EngineOptions, type IngestMode } from '
 import { TidemarkError } from '../errors.ts';
 import { IngestBatch } from '../ingest/index.ts';
 import { seriesKey } from '../ingest/names.ts';
-import type { Alert, Store } from '../store/index.ts';
+import type { Alert, Labels, Store } from '../store/index.ts';
 import { decodeChange, type ClusterChange } from './changes.ts';
 import { decodeInto, peekHeader } from './codec.ts';
 
@@ -326,13 +326,18 @@ export class ClusterWorker {
     this.#forget(run.partition, false);
   }
 
+  /** The partition of a series given by metric and labels (the key ingest nodes hash). */
+  #partitionOfSeries(metric: string, labels: Labels): number {
+    const flat = Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
+    return partitionOf(seriesKey(metric, flat, flat.length), this.#bus.partitions);
+  }
+
   /** Drops a partition's open alerts from the alert stage: its new owner restores them from the store. */
   #forget(partition: number, persist = true): void {
     const al = this.engine.alerting;
     if (!al) return;
     const n = al.stage.forget((_tenant, metric, labels) => {
-      const flat = Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
-      return partitionOf(seriesKey(metric, flat, flat.length), this.#bus.partitions) === partition;
+      return this.#partitionOfSeries(metric, labels) === partition;
     }, persist);
     this.stats.forgotten += n;
     al.pump(); // writes the changed alerts persisted on the way out
@@ -378,8 +383,7 @@ export class ClusterWorker {
           if (a.seriesId === null) continue;
           const s = await this.#store.series.get(t.id, a.seriesId);
           if (!s) continue;
-          const flat = Object.entries(s.labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
-          if (partitionOf(seriesKey(s.metric, flat, flat.length), this.#bus.partitions) === partition) mineAlerts.push(a);
+          if (this.#partitionOfSeries(s.metric, s.labels) === partition) mineAlerts.push(a);
         }
         if (mineAlerts.length > 0) await this.engine.alerting.restoreOpen(t.id, (a) => mineAlerts.some((m) => m.fingerprint === a.fingerprint), true);
       }
