@@ -64,6 +64,25 @@ export function nextRun(run: number, z: number, limit: number): number {
   return 0;
 }
 
+/** Where `touchDoubles`/`touchFloats` store their sums, only so that the compiler keeps the loads. */
+const TOUCHED = new Float64Array(1);
+
+/** One read per 64-byte cache line of a number array (8 doubles a line), for `touch`. */
+export function touchDoubles(a: number[]): void {
+  const n = a.length;
+  let sum = a[n - 1];
+  for (let i = 0; i < n; i += 8) sum += a[i];
+  TOUCHED[0] = sum;
+}
+
+/** One read per 64-byte cache line of a Float32Array (16 floats a line), for `touch`. */
+export function touchFloats(p: Float32Array): void {
+  const n = p.length;
+  let sum = p[n - 1];
+  for (let i = 0; i < n; i += 16) sum += p[i];
+  TOUCHED[0] = sum;
+}
+
 export interface DetectorSpec<C extends object, S> {
   name: string;
   summary: string;
@@ -77,7 +96,9 @@ export interface DetectorSpec<C extends object, S> {
   update(state: S, t: number, value: number, out: Verdict): Verdict;
   tick?(state: S, now: number, out: Verdict): Verdict;
   condition?(state: S, c: Conditioning): void;
+  touch?(state: S): void;
   rescale?(state: S, factor: number): void;
+  check?(state: unknown): boolean;
 }
 
 /** Builds a frozen detector object; every detector has the same property order. */
@@ -95,7 +116,9 @@ export function defineDetector<C extends object, S>(spec: DetectorSpec<C, S>): D
     init: spec.init,
     update: spec.update,
     tick: spec.tick,
+    touch: spec.touch,
     condition: spec.condition,
     rescale: spec.rescale,
+    check: spec.check,
   });
 }

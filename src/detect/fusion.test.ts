@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_PROFILE, createDetectorSet } from './fusion.ts';
 import { detectorNames } from './registry.ts';
 import { at, copy, flat, seasonal } from './testkit.ts';
+import { restoreState, snapshotState } from './state.ts';
 import { newFusedVerdict } from './types.ts';
 
 describe('createDetectorSet', () => {
@@ -109,6 +110,26 @@ describe('fused verdicts', () => {
     assert.deepEqual(v.sources, ['no_data']);
     assert.ok(v.score > 0.99);
     assert.equal(JSON.stringify(st), snap);
+  });
+
+  it('check: a restored state of this layout passes, one of an older layout or another set is refused', () => {
+    const set = createDetectorSet();
+    const st = set.init();
+    const out = newFusedVerdict();
+    const s = copy(seasonal({ days: 2, seed: 5 }));
+    for (let k = 0; k < s.t.length; k++) set.update(st, s.t[k], s.v[k], out);
+    const restore = () => restoreState(JSON.stringify(snapshotState(st))) as unknown[];
+    set.check!(restore());
+    const refused = (state: unknown, message: RegExp) => assert.throws(() => set.check!(state), (err: Error & { code?: string }) => err.code === 'TM_ERR_STATE' && message.test(err.message));
+    // The layouts before the calibrators were interleaved: novelty's 48 scalars, weekly_shift's {f, p: Int16Array}.
+    const oldNovelty = restore();
+    oldNovelty[4] = { f: new Array(48).fill(0), p: new Float32Array(474) };
+    refused(oldNovelty, /^state\[4\]: novelty: the state has another layout/);
+    const oldWeekly = restore();
+    oldWeekly[5] = { f: new Array(22).fill(0), p: new Int16Array(168) };
+    refused(oldWeekly, /^state\[5\]: weekly_shift: the state has another layout/);
+    refused(restore().slice(1), /^state: expected the states of 6 detectors/);
+    refused(null, /^state: expected the states of 6 detectors/);
   });
 
   it('an impossible value is reported and kept away from the models', () => {

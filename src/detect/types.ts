@@ -117,8 +117,21 @@ export interface Detector<C = unknown, S = unknown> {
    * counter's per-second rate; unit_change asks them to rescale after a change of unit).
    */
   condition?(state: S, c: Conditioning): void;
+  /**
+   * Optional, a speed hint with no effect on verdicts: read one value from every cache line
+   * of `state` that `update` will touch, with loads independent of each other. A detector set
+   * calls it for all its detectors before updating any, so that over thousands of series the
+   * cache misses of one point overlap instead of coming one after another.
+   */
+  touch?(state: S): void;
   /** Optional, for models: multiply every learned level by `factor` (> 0), keeping the shape. */
   rescale?(state: S, factor: number): void;
+  /**
+   * Optional: whether `state` (e.g. restored from a checkpoint) has this build's layout. A
+   * detector whose state layout changed between versions says no to the old one, so a
+   * checkpoint is refused (and the series relearns) instead of being misread.
+   */
+  check?(state: unknown): boolean;
 }
 
 /**
@@ -175,4 +188,9 @@ export interface DetectorSet<S = unknown> {
    * (no_data) judge; nothing is learned. Lets a live server notice a series that went silent.
    */
   tick?(state: S, now: number, out: FusedVerdict): FusedVerdict;
+  /**
+   * Optional: throws TM_ERR_STATE unless `state` (e.g. restored from a checkpoint) is a state
+   * of this set in this build's layout. Call it before using a restored state.
+   */
+  check?(state: unknown): void;
 }

@@ -34,7 +34,9 @@ export function intervalObserve(f: number[], o: number, t: number): void {
   }
   f[o + LAST] = t;
   const n = f[o + N];
-  f[o + RING_AT + (n % INTERVAL_RING)] = t - last;
+  // n is a whole count below 2^53 and the ring a power of two: the mask is n % INTERVAL_RING
+  // without the floating-point remainder (a library call) that `%` on a double compiles to.
+  f[o + RING_AT + (n & (INTERVAL_RING - 1))] = t - last;
   f[o + N] = n + 1;
   if (n + 1 <= INTERVAL_RING || ((n + 1) & 3) === 0) f[o + INTERVAL] = ringMedian(f, o + RING_AT, n + 1 < INTERVAL_RING ? n + 1 : INTERVAL_RING);
 }

@@ -17,8 +17,12 @@
  * a^age relative to it. `tailRenormalise` divides everything by `inc` before it overflows.
  *
  * Layout in a Float32Array `p` at offset `o`: [decayed total, skip bin, open-bin max L, bins...], TAIL_SIZE
- * floats. Below the skip bin (refreshed by `tailRefresh`) at least 1% of the mass lies above,
- * so S < 2 there: the exact tail sum is skipped, since such a point can never alert.
+ * floats, field i at `p[o + i * k]`. The stride `k` (default 1: contiguous) lets a caller with
+ * k calibrators interleave them field by field (calibrator v at o + v): the totals, skip bins
+ * and low bins that every point touches then share about 4 cache lines instead of spreading
+ * over k blocks (about 10 lines for novelty's 6).
+ * Below the skip bin (refreshed by `tailRefresh`) at least 1% of the mass lies above, so
+ * S < 2 there: the exact tail sum is skipped, since such a point can never alert.
  */
 
 /** Bins per calibrator and their width in ln(1 + z): z up to e^6 - 1 (about 400), then open. */
@@ -34,8 +38,8 @@ const H = 3;
 const Z_EDGE = new Float64Array(TAIL_BINS + 1);
 for (let b = 0; b <= TAIL_BINS; b++) Z_EDGE[b] = Math.expm1(b * TAIL_BW);
 
-export function tailInit(p: Float32Array, o: number): void {
-  for (let i = 0; i < TAIL_SIZE; i++) p[o + i] = 0;
+export function tailInit(p: Float32Array, o: number, k = 1): void {
+  for (let i = 0; i < TAIL_SIZE; i++) p[o + i * k] = 0;
 }
 
 /** Decayed observation count (the caller's `inc` undoes the lazy scaling). */
@@ -51,20 +55,20 @@ export function tailCount(p: Float32Array, o: number, inc: number): number {
  * second 4x spike after a 5x one scored S 3.7 instead of 4.8), while a condition that keeps
  * recurring still becomes part of the history after 1 / rareWeight occurrences.
  */
-export function tailObserve(p: Float32Array, o: number, z: number, inc: number, beta: number, prior: number, cut = Infinity, rareWeight = 1): number {
+export function tailObserve(p: Float32Array, o: number, z: number, inc: number, beta: number, prior: number, cut = Infinity, rareWeight = 1, k = 1): number {
   let b = 0;
   if (z > 0) {
     if (z >= Z_EDGE[TAIL_BINS - 1]) b = TAIL_BINS - 1;
     else while (z >= Z_EDGE[b + 1]) b++;
   }
   let s = 0;
-  if (b >= p[o + SKIP]) s = surprise(p, o, z, b, inc, beta, prior);
+  if (b >= p[o + SKIP * k]) s = surprise(p, o, z, b, inc, beta, prior, k);
   if (b === TAIL_BINS - 1) {
     const L = Math.log1p(z);
-    if (L > p[o + OPEN_MAX]) p[o + OPEN_MAX] = L;
+    if (L > p[o + OPEN_MAX * k]) p[o + OPEN_MAX * k] = L;
   }
   const w = s >= cut ? inc * rareWeight : inc;
-  p[o + H + b] += w;
+  p[o + (H + b) * k] += w;
   p[o + TOT] += w;
   return s;
 }
@@ -74,13 +78,13 @@ let kBeta = NaN;
 let kR = 0;
 let kK = 0;
 
-function surprise(p: Float32Array, o: number, z: number, b: number, inc: number, beta: number, prior: number): number {
+function surprise(p: Float32Array, o: number, z: number, b: number, inc: number, beta: number, prior: number, k: number): number {
   const L = Math.log1p(z);
   let frac = L / TAIL_BW - b;
   if (frac > 1) frac = 1;
   if (frac < 0) frac = 0;
   let mass = 0;
-  for (let j = b + 1; j < TAIL_BINS; j++) mass += p[o + H + j];
+  for (let j = b + 1; j < TAIL_BINS; j++) mass += p[o + (H + j) * k];
   // This bin: the part above L counts fully, the part below through the soft tail.
   if (beta !== kBeta) {
     kBeta = beta;
@@ -94,35 +98,35 @@ function surprise(p: Float32Array, o: number, z: number, b: number, inc: number,
   // beyond (a 90x spike after a 50x one is news); counting the bin as "at or above L" made
   // every z above ~400 equally ordinary once one had been seen.
   if (b === TAIL_BINS - 1) {
-    const over = L - p[o + OPEN_MAX];
-    mass += p[o + H + b] * (over <= 0 ? 1 : Math.exp(-over / beta));
-  } else mass += p[o + H + b] * (1 - frac + r * (1 - u));
+    const over = L - p[o + OPEN_MAX * k];
+    mass += p[o + (H + b) * k] * (over <= 0 ? 1 : Math.exp(-over / beta));
+  } else mass += p[o + (H + b) * k] * (1 - frac + r * (1 - u));
   // Lower bins, through the soft tail (each bin a factor k further down; three are plenty).
-  const k = kK;
-  let w = r * u * (1 - k);
+  const kk = kK;
+  let w = r * u * (1 - kk);
   for (let j = b - 1; j >= 0 && j >= b - 3; j--) {
-    mass += p[o + H + j] * w;
-    w *= k;
+    mass += p[o + (H + j) * k] * w;
+    w *= kk;
   }
   const tail = (mass / inc + prior / (1 + z)) / (p[o + TOT] / inc + prior);
   return tail >= 1 ? 0 : -Math.log10(tail);
 }
 
 /** Recomputes the skip bin: the bin below which at least 1% of the mass lies above (minus one for safety). */
-export function tailRefresh(p: Float32Array, o: number): void {
+export function tailRefresh(p: Float32Array, o: number, k = 1): void {
   const tot = p[o + TOT];
   let c = 0;
   let q = TAIL_BINS;
   for (let j = TAIL_BINS - 1; j >= 0; j--) {
-    c += p[o + H + j];
+    c += p[o + (H + j) * k];
     if (c > 0.01 * tot) break;
     q = j;
   }
-  p[o + SKIP] = q - 1;
+  p[o + SKIP * k] = q - 1;
 }
 
 /** Divides a calibrator's masses by `inc` (the caller then resets its increment to 1). */
-export function tailRenormalise(p: Float32Array, o: number, inc: number): void {
+export function tailRenormalise(p: Float32Array, o: number, inc: number, k = 1): void {
   p[o + TOT] /= inc;
-  for (let j = 0; j < TAIL_BINS; j++) p[o + H + j] /= inc;
+  for (let j = 0; j < TAIL_BINS; j++) p[o + (H + j) * k] /= inc;
 }
