@@ -132,6 +132,8 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
 
     describe('series', () => {
       test('intern is idempotent and ignores label order and empty values', async ({ store }) => {
+        const before = await store.series.maxId();
+        assert.ok(Number.isSafeInteger(before) && before >= 0);
         const [a, b, c, d, e, f] = await store.series.intern([
           { tenant: 'acme', metric: 'cpu', labels: { host: 'h1', dc: 'eu' } },
           { tenant: 'acme', metric: 'cpu', labels: { dc: 'eu', host: 'h1', empty: '' } },
@@ -148,6 +150,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
         assert.equal(await store.series.get('other', a), undefined, 'another tenant reads nothing');
         assert.equal(await store.series.get('acme', 987_654), undefined);
         assert.deepEqual(await store.series.intern([]), []);
+        assert.equal(await store.series.maxId(), Math.max(before, a, c, d, e, f), 'maxId is the highest id of any tenant');
       });
       test('a batch with one bad key interns nothing', async ({ store }) => {
         await rejectsWith(

@@ -130,6 +130,71 @@ export function translatePgError(err: unknown): unknown {
   return err;
 }
 
+const INT8_OID = 20;
+const BYTEA_OID = 17;
+const FLOAT8_OID = 701;
+/** ndim, has-nulls flag, element type, then (length, lower bound) of the one dimension. */
+const ARRAY_HEADER = 20;
+const TWO_32 = 2 ** 32;
+
+/**
+ * `col[pick[k]]` for k < pick.length (or all of `col`) as a one-dimensional int8[] or float8[] in PostgreSQL's
+ * binary array format (what array_recv reads: every element a 4-byte length and 8 big-endian
+ * bytes). node-postgres sends a Buffer parameter as binary, so the server parses no text, and
+ * float8 travels bit for bit (-0, infinities). NaN is NULL: a missing point. Built at once,
+ * which is also the copy `append` promises. Integers are safe integers (checked by the caller).
+ */
+export function binaryArray(col: ArrayLike<number>, pick: Int32Array | undefined, int: boolean): Buffer {
+  const n = pick ? pick.length : col.length;
+  const buf = Buffer.allocUnsafe(ARRAY_HEADER + n * 12);
+  buf.writeInt32BE(1, 0);
+  buf.writeInt32BE(0, 4);
+  buf.writeInt32BE(int ? INT8_OID : FLOAT8_OID, 8);
+  buf.writeInt32BE(n, 12);
+  buf.writeInt32BE(1, 16);
+  let o = ARRAY_HEADER;
+  let nulls = false;
+  for (let k = 0; k < n; k++) {
+    const x = col[pick ? pick[k] : k];
+    if (int) {
+      const hi = Math.floor(x / TWO_32);
+      buf.writeInt32BE(8, o);
+      buf.writeInt32BE(hi, o + 4);
+      buf.writeUInt32BE(x - hi * TWO_32, o + 8);
+      o += 12;
+    } else if (x !== x) {
+      buf.writeInt32BE(-1, o);
+      nulls = true;
+      o += 4;
+    } else {
+      buf.writeInt32BE(8, o);
+      buf.writeDoubleBE(x, o + 4);
+      o += 12;
+    }
+  }
+  if (nulls) buf.writeInt32BE(1, 4);
+  return buf.subarray(0, o);
+}
+
+/** Byte strings as a one-dimensional bytea[] in the binary array format: sent as they are, where an array literal would hex-encode each. */
+export function binaryByteaArray(items: readonly Uint8Array[]): Buffer {
+  let size = ARRAY_HEADER;
+  for (const b of items) size += 4 + b.byteLength;
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeInt32BE(1, 0);
+  buf.writeInt32BE(0, 4);
+  buf.writeInt32BE(BYTEA_OID, 8);
+  buf.writeInt32BE(items.length, 12);
+  buf.writeInt32BE(1, 16);
+  let o = ARRAY_HEADER;
+  for (const b of items) {
+    buf.writeInt32BE(b.byteLength, o);
+    buf.set(b, o + 4);
+    o += 4 + b.byteLength;
+  }
+  return buf;
+}
+
 /** NULL (how a missing point is stored) reads back as NaN. */
 export function num(x: unknown): number {
   return x === null || x === undefined ? NaN : (x as number);

@@ -17,7 +17,7 @@ import {
 } from './check.ts';
 import { COUNTS_GROUP_BY, COUNTS_ROWS_SELECT, COUNTS_SELECT, addAlertFilters, alertHeld, alertService, checkAlertQuery, foldCounts, matchedRows, type AlertDialect } from './alert-query.ts';
 import { compileMatchers, pinnedMetric } from './match.ts';
-import { type PgContext, type Queryable, type Row, Where, isPgError } from './pg-base.ts';
+import { type PgContext, type Queryable, type Row, Where, binaryArray, binaryByteaArray, isPgError } from './pg-base.ts';
 // The input checks live with the SQLite store; both stores reject the same input with the same message.
 import { checkAlert, checkNotification, jsonText } from './sqlite-domains.ts';
 import {
@@ -280,6 +280,13 @@ export class PgSeries implements SeriesStore {
 
   find(tenant: string, matchers: readonly Matcher[], limit?: number): Promise<Series[]> {
     return this.#ctx.run(() => this.#select(tenant, matchers, checkLimit(limit)));
+  }
+
+  maxId(): Promise<number> {
+    return this.#ctx.run(async () => {
+      const [row] = await this.#ctx.query('SELECT MAX(id) AS id FROM series');
+      return Number(row?.id ?? 0);
+    });
   }
 
   labelNames(tenant: string, matchers: readonly Matcher[] = []): Promise<string[]> {
@@ -1034,7 +1041,8 @@ export class PgCheckpoints implements CheckpointStore {
         `INSERT INTO checkpoints (series_id, seq, blob, at) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[])
          ON CONFLICT (series_id) DO UPDATE SET seq = excluded.seq, blob = excluded.blob, at = excluded.at
          WHERE excluded.seq >= checkpoints.seq RETURNING series_id`,
-        [list.map((c) => c.seriesId), list.map((c) => c.seq), list.map((c) => Buffer.from(c.blob.buffer, c.blob.byteOffset, c.blob.byteLength)), list.map((c) => c.at)],
+        // Binary arrays: the blobs go as they are, not hex-encoded into an array literal.
+        [binaryArray(list.map((c) => c.seriesId), undefined, true), binaryArray(list.map((c) => c.seq), undefined, true), binaryByteaArray(list.map((c) => c.blob)), binaryArray(list.map((c) => c.at), undefined, true)],
       );
       return rows.length;
     });

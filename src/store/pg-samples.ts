@@ -1,5 +1,13 @@
 // Samples, bands and rollups on PostgreSQL: plain rows keyed (series, t), batches written
-// through unnest() of array literals, the retention sweep as ranged DELETEs.
+// through unnest() of arrays sent in PostgreSQL's binary array format, the retention sweep as
+// ranged DELETEs.
+//
+// The write statements skip existing keys with a per-row index probe instead of ON CONFLICT:
+// measured here, ON CONFLICT's speculative insertion nearly doubled the server's CPU time per
+// row (6.8 against 3.8 µs per sample with its band), and the server's CPU is what a cluster
+// runs out of first. The probe cannot see a row that a concurrent transaction has not yet
+// committed; that rare race ends in a unique violation, and the group is then written again
+// with the ON CONFLICT statements, which wait for the other transaction and decide exactly.
 //
 // Writes go through one queue per store: appends and band writes made while a transaction
 // is running are committed together in the next one (group commit: one fsync for many
@@ -8,7 +16,7 @@
 // one worker that owns its partition, so the order question does not arise there.
 import { TidemarkError } from '../errors.ts';
 import { ceilMinute, checkId, checkLimit, checkTime, floorMinute } from './check.ts';
-import { type PgContext, type Queryable, isUnavailable, num } from './pg-base.ts';
+import { type PgContext, type Queryable, binaryArray, isPgError, isUnavailable, num } from './pg-base.ts';
 // The input checks live with the SQLite store; both stores reject the same input with the same message.
 import { checkBandBatch, checkBatch } from './sqlite-samples.ts';
 import type { AppendResult, BandBatch, BandRange, RetentionPolicy, RollupRange, SampleBatch, SampleRange, SampleStore, SweepResult } from './types.ts';
@@ -27,29 +35,59 @@ const IDS = 'ANY(ARRAY(SELECT generate_series($1::bigint, $2::bigint - 1)))';
 /** The sweep's session lock: one sweep at a time over all processes sharing the schema. */
 const SWEEP_LOCK = 'tidemark.sweep';
 
+/**
+ * One statement of a write, in two forms over the same parameters. Named: prepared once per
+ * connection, so the hot statements are planned once.
+ */
+interface Statement {
+  /** The fast form: inserts the rows whose key is not there yet (as this statement sees it). */
+  readonly fast: { name: string; sql: string };
+  /** The exact form (ON CONFLICT), used after a unique violation, and for an upsert that found existing rows. */
+  readonly safe: { name: string; sql: string };
+  /** Rows in the statement. */
+  readonly rows: number;
+  /** Existing rows are replaced (bands): when the fast form inserted fewer than `rows`, the safe form runs too. */
+  readonly upsert: boolean;
+  readonly params: Buffer[];
+}
+
 interface Write {
   /** Statements, in order, that make this batch; each returns its own row count. */
-  /** Named: prepared once per connection, so the hot statements are planned once. */
-  readonly statements: { name: string; sql: string; params: string[] }[];
+  readonly statements: Statement[];
   readonly finish: (counts: number[]) => unknown;
   readonly resolve: (r: never) => void;
   readonly reject: (err: unknown) => void;
 }
 
-/** A number as PostgreSQL's float8 input reads it back exactly; NaN is NULL (a missing point). */
-function float(x: number): string {
-  if (x !== x) return 'NULL';
-  if (x === Infinity) return 'Infinity';
-  if (x === -Infinity) return '-Infinity';
-  return Object.is(x, -0) ? '-0' : String(x);
+/**
+ * `INSERT INTO table (cols) SELECT ... FROM unnest(...)` of the rows whose key is not stored.
+ * The probe is a LATERAL subquery with LIMIT so the planner cannot turn it into a hash
+ * anti-join that reads the whole table (it would, for a large batch whose size it can see).
+ */
+function insertMissing(table: string, cols: readonly string[], types: readonly string[]): string {
+  const u = cols.map((c) => `u.${c}`).join(', ');
+  const args = types.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
+  return `INSERT INTO ${table} (${cols.join(', ')}) SELECT ${u} FROM unnest(${args}) AS u(${cols.join(', ')})
+    LEFT JOIN LATERAL (SELECT 1 AS hit FROM ${table} x WHERE x.series_id = u.series_id AND x.t = u.t LIMIT 1) e ON true
+    WHERE e.hit IS NULL`;
 }
 
-/** `{a,b,c}`: an array literal. Built at once, which is also the copy `append` promises. */
-function literal(n: number, at: (i: number) => string, pick?: Int32Array): string {
-  const parts = new Array<string>(n);
-  for (let k = 0; k < n; k++) parts[k] = at(pick ? pick[k] : k);
-  return `{${parts.join(',')}}`;
-}
+const SAMPLE_COLS = ['series_id', 't', 'v'] as const;
+const SAMPLE_TYPES = ['bigint', 'bigint', 'float8'] as const;
+const SAMPLES_FAST = { name: 'tm_samples_insert_missing', sql: insertMissing('samples', SAMPLE_COLS, SAMPLE_TYPES) };
+const SAMPLES_SAFE = {
+  name: 'tm_samples_insert',
+  sql: 'INSERT INTO samples (series_id, t, v) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) ON CONFLICT (series_id, t) DO NOTHING',
+};
+const BAND_COLS = ['series_id', 't', 'expected', 'lower', 'upper', 'score'] as const;
+const BAND_TYPES = ['bigint', 'bigint', 'float8', 'float8', 'float8', 'float8'] as const;
+const BANDS_FAST = { name: 'tm_bands_insert_missing', sql: insertMissing('bands', BAND_COLS, BAND_TYPES) };
+const BANDS_SAFE = {
+  name: 'tm_bands_insert',
+  sql: `INSERT INTO bands (series_id, t, expected, lower, upper, score)
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
+        ON CONFLICT (series_id, t) DO UPDATE SET expected = excluded.expected, lower = excluded.lower, upper = excluded.upper, score = excluded.score`,
+};
 
 export class PgSamples implements SampleStore {
   readonly #ctx: PgContext;
@@ -79,19 +117,13 @@ export class PgSamples implements SampleStore {
     const { seriesId, t, v } = batch;
     // Repeats inside the batch: the first one wins, like a second statement would decide.
     const keep = firstOfEach(seriesId, t, n, false);
-    const statements: Write['statements'] = [];
-    for (let lo = 0; lo < keep.length; lo += ROWS_PER_STATEMENT) {
-      const pick = keep.subarray(lo, Math.min(keep.length, lo + ROWS_PER_STATEMENT));
-      statements.push({
-        name: 'tm_samples_insert',
-        sql: 'INSERT INTO samples (series_id, t, v) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) ON CONFLICT (series_id, t) DO NOTHING',
-        params: [literal(pick.length, (i) => String(seriesId[i]), pick), literal(pick.length, (i) => String(t[i]), pick), literal(pick.length, (i) => float(v[i]), pick)],
-      });
-    }
-    return this.#enqueue(statements, (counts) => {
-      const inserted = counts.reduce((s, c) => s + c, 0);
-      return { inserted, duplicates: n - inserted };
-    });
+    return this.#write(keep, (pick) => ({
+      fast: SAMPLES_FAST,
+      safe: SAMPLES_SAFE,
+      rows: pick.length,
+      upsert: false,
+      params: [binaryArray(seriesId, pick, true), binaryArray(t, pick, true), binaryArray(v, pick, false)],
+    })).then((inserted) => ({ inserted, duplicates: n - inserted }));
   }
 
   /** A band for an existing (series, t) replaces it; within a batch the last one wins. */
@@ -107,33 +139,33 @@ export class PgSamples implements SampleStore {
     const { seriesId, t, expected, lower, upper, score } = batch;
     // ON CONFLICT DO UPDATE may not touch a row twice in one statement.
     const keep = firstOfEach(seriesId, t, n, true);
-    const statements: Write['statements'] = [];
-    for (let lo = 0; lo < keep.length; lo += ROWS_PER_STATEMENT) {
-      const pick = keep.subarray(lo, Math.min(keep.length, lo + ROWS_PER_STATEMENT));
-      const m = pick.length;
-      statements.push({
-        name: 'tm_bands_insert',
-        sql: `INSERT INTO bands (series_id, t, expected, lower, upper, score)
-              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
-              ON CONFLICT (series_id, t) DO UPDATE SET expected = excluded.expected, lower = excluded.lower, upper = excluded.upper, score = excluded.score`,
-        params: [
-          literal(m, (i) => String(seriesId[i]), pick),
-          literal(m, (i) => String(t[i]), pick),
-          literal(m, (i) => float(expected[i]), pick),
-          literal(m, (i) => float(lower[i]), pick),
-          literal(m, (i) => float(upper[i]), pick),
-          literal(m, (i) => float(score[i]), pick),
-        ],
-      });
-    }
-    return this.#enqueue(statements, () => n);
+    return this.#write(keep, (pick) => ({
+      fast: BANDS_FAST,
+      safe: BANDS_SAFE,
+      rows: pick.length,
+      upsert: true,
+      params: [
+        binaryArray(seriesId, pick, true),
+        binaryArray(t, pick, true),
+        binaryArray(expected, pick, false),
+        binaryArray(lower, pick, false),
+        binaryArray(upper, pick, false),
+        binaryArray(score, pick, false),
+      ],
+    })).then(() => n);
   }
 
-  #enqueue<T>(statements: Write['statements'], finish: (counts: number[]) => T): Promise<T> {
+  /**
+   * Queues the rows `keep` (indexes into the batch, in batch order) as one write, in statements
+   * of at most ROWS_PER_STATEMENT rows; resolves to the rows the statements counted.
+   */
+  #write(keep: Int32Array, statement: (pick: Int32Array) => Statement): Promise<number> {
+    const statements: Statement[] = [];
+    for (let lo = 0; lo < keep.length; lo += ROWS_PER_STATEMENT) statements.push(statement(keep.subarray(lo, Math.min(keep.length, lo + ROWS_PER_STATEMENT))));
     return this.#ctx.run(
       () =>
-        new Promise<T>((resolve, reject) => {
-          this.#queue.push({ statements, finish, resolve: resolve as (r: never) => void, reject });
+        new Promise<number>((resolve, reject) => {
+          this.#queue.push({ statements, finish: (counts) => counts.reduce((a, b) => a + b, 0), resolve: resolve as (r: never) => void, reject });
           this.#writing ??= this.#writeLoop();
         }),
     );
@@ -146,7 +178,7 @@ export class PgSamples implements SampleStore {
         const group = this.#queue;
         this.#queue = [];
         try {
-          const counts = await this.#ctx.tx((c) => this.#run(group, c));
+          const counts = await this.#commit(group);
           group.forEach((w, i) => settle(w, counts[i]));
         } catch (err) {
           // One transaction failed: retry each write alone, so one bad batch fails only itself;
@@ -155,7 +187,7 @@ export class PgSamples implements SampleStore {
           else {
             for (const w of group) {
               try {
-                settle(w, (await this.#ctx.tx((c) => this.#run([w], c)))[0]);
+                settle(w, (await this.#commit([w]))[0]);
               } catch (e) {
                 w.reject(e);
               }
@@ -168,11 +200,28 @@ export class PgSamples implements SampleStore {
     }
   }
 
-  async #run(group: Write[], c: Queryable): Promise<number[][]> {
+  /** One transaction of the fast statements; after a unique violation (a concurrent writer) one of the exact ones. */
+  async #commit(group: Write[]): Promise<number[][]> {
+    try {
+      return await this.#ctx.tx((c) => this.#run(group, c, false));
+    } catch (err) {
+      if (!isPgError(err, '23505')) throw err;
+      return this.#ctx.tx((c) => this.#run(group, c, true));
+    }
+  }
+
+  async #run(group: Write[], c: Queryable, safe: boolean): Promise<number[][]> {
+    // JIT compiling the per-row probe of a large batch costs more than running it.
+    await c.query('SET LOCAL jit = off');
     const out: number[][] = [];
     for (const w of group) {
       const counts: number[] = [];
-      for (const s of w.statements) counts.push((await c.query({ name: s.name, text: s.sql, values: s.params })).rowCount ?? 0);
+      for (const s of w.statements) {
+        const q = safe ? s.safe : s.fast;
+        let n = (await c.query({ name: q.name, text: q.sql, values: s.params })).rowCount ?? 0;
+        if (!safe && s.upsert && n < s.rows) n = (await c.query({ name: s.safe.name, text: s.safe.sql, values: s.params })).rowCount ?? 0;
+        counts.push(n);
+      }
       out.push(counts);
     }
     return out;

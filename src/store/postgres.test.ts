@@ -191,6 +191,83 @@ if (up) {
       }
     });
 
+    it('a sample a concurrent transaction has not committed yet: counted once, as a duplicate, after it commits', async () => {
+      const schema = uniqueSchema();
+      const s = await open({}, schema);
+      const other = createPool(TEST_POSTGRES_URL, schema, { poolSize: 1 });
+      const c = await other.connect();
+      try {
+        await s.tenants.create({ id: 'acme', name: 'Acme' });
+        const [id] = await s.series.intern([{ tenant: 'acme', metric: 'm', labels: {} }]);
+        await c.query('BEGIN');
+        await c.query('INSERT INTO samples (series_id, t, v) VALUES ($1, $2, 7)', [id, T0 + 1000]);
+        // The store's fast insert does not see the uncommitted row, waits on its key, and hits
+        // the unique violation once the other transaction commits; the exact retry must count it.
+        const pending = s.samples.append({ seriesId: [id, id, id], t: [T0, T0 + 1000, T0 + 2000], v: [1, 2, 3] });
+        await new Promise((r) => setTimeout(r, 300));
+        await c.query('COMMIT');
+        assert.deepEqual(await pending, { inserted: 2, duplicates: 1 });
+        assert.deepEqual([...(await s.samples.range('acme', id, T0, T0 + 3000)).v], [1, 7, 3]);
+      } finally {
+        c.release();
+        await other.end();
+        await s.close();
+      }
+    });
+
+    it('two stores appending the same points at once: each point stored once, every insert counted once', async () => {
+      const schema = uniqueSchema();
+      const [a, b] = [await open({}, schema), await open({}, schema)];
+      try {
+        await a.tenants.create({ id: 'acme', name: 'Acme' });
+        const [id] = await a.series.intern([{ tenant: 'acme', metric: 'm', labels: {} }]);
+        const write = (s: typeof a, v: number) =>
+          Promise.all(Array.from({ length: 20 }, (_, k) => {
+            const t = Array.from({ length: 50 }, (_, i) => T0 + (k * 25 + i) * 1000); // batches overlap by half
+            return Promise.all([
+              s.samples.append({ seriesId: t.map(() => id), t, v: t.map(() => v) }),
+              s.samples.appendBands({ seriesId: t.map(() => id), t, expected: t.map(() => v), lower: t.map(() => v), upper: t.map(() => v), score: t.map(() => v) }),
+            ]).then(([r]) => r);
+          }));
+        const [ra, rb] = await Promise.all([write(a, 1), write(b, 2)]);
+        const points = 19 * 25 + 50;
+        assert.equal([...ra, ...rb].reduce((n, r) => n + r.inserted, 0), points);
+        assert.equal([...ra, ...rb].reduce((n, r) => n + r.inserted + r.duplicates, 0), 2 * 20 * 50);
+        const got = await b.samples.range('acme', id, T0, T0 + points * 1000);
+        assert.equal(got.t.length, points);
+        assert.ok([...got.v].every((v) => v === 1 || v === 2));
+        assert.equal((await a.samples.bands('acme', id, T0, T0 + points * 1000)).t.length, points);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('times, values and bands at the ends of their ranges come back bit for bit', async () => {
+      const s = await open();
+      try {
+        await s.tenants.create({ id: 'acme', name: 'Acme' });
+        const [id] = await s.series.intern([{ tenant: 'acme', metric: 'm', labels: {} }]);
+        const t = [-Number.MAX_SAFE_INTEGER, -(2 ** 32) - 1, -(2 ** 32), -1, 0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER - 1];
+        const v = [5e-324, -0, Number.MAX_VALUE, -Number.MAX_VALUE, NaN, Infinity, -Infinity, 0.1 + 0.2];
+        assert.deepEqual(await s.samples.append({ seriesId: t.map(() => id), t, v }), { inserted: t.length, duplicates: 0 });
+        assert.equal(await s.samples.appendBands({ seriesId: t.map(() => id), t, expected: v, lower: v, upper: v, score: [...v].reverse() }), t.length);
+        const got = await s.samples.range('acme', id, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+        assert.deepEqual([...got.t], t);
+        assert.deepEqual([...got.v], v);
+        const b = await s.samples.bands('acme', id, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+        assert.deepEqual([...b.t], t);
+        assert.deepEqual([...b.expected], v);
+        assert.deepEqual([...b.score], [...v].reverse());
+        // A second band batch over some of the same keys replaces them (the upsert path).
+        assert.equal(await s.samples.appendBands({ seriesId: [id, id], t: [0, 1], expected: [42, 43], lower: [0, 0], upper: [0, 0], score: [0, 0] }), 2);
+        const again = await s.samples.bands('acme', id, -1, 2);
+        assert.deepEqual([...again.t], [-1, 0, 1]);
+        assert.deepEqual([...again.expected], [-Number.MAX_VALUE, 42, 43]);
+      } finally {
+        await s.close();
+      }
+    });
+
     it('sweeps from two stores at once do the work once', async () => {
       const MIN = 60_000;
       const schema = uniqueSchema();

@@ -128,7 +128,9 @@ export function createPool(url: string, schema: string, options: { poolSize?: nu
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     // A startup parameter: set before the first query of every connection, pool-wide.
     options: `-c search_path=${schema}`,
-    application_name: 'tidemark',
+    // PGAPPNAME (libpq's variable) names a process's sessions in pg_stat_activity: the cluster
+    // benchmark finds each process's backends by it to charge their CPU time.
+    application_name: process.env.PGAPPNAME || 'tidemark',
     // A peer that vanished without closing (a partitioned network) is noticed by TCP keepalive
     // instead of a query waiting forever.
     keepAlive: true,

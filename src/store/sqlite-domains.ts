@@ -221,6 +221,7 @@ export class SqliteSeries implements SeriesStore {
   readonly #select: Statement<[string, string, string], number>;
   readonly #insert: Statement<[string, string, string, number]>;
   readonly #get: Statement<[number]>;
+  readonly #maxId: Statement<[]>;
   readonly #internMisses: (misses: { key: string; tenant: string; metric: string; labels: string; index: number }[], out: number[], created: Series[]) => void;
 
   constructor(ctx: SqliteContext, maxCached: number) {
@@ -230,6 +231,7 @@ export class SqliteSeries implements SeriesStore {
     this.#select = db.prepare<[string, string, string], number>('SELECT id FROM series WHERE tenant = ? AND metric = ? AND labels = ?').pluck();
     this.#insert = db.prepare('INSERT INTO series (tenant, metric, labels, created_at) VALUES (?, ?, ?, ?)');
     this.#get = db.prepare('SELECT * FROM series WHERE id = ?');
+    this.#maxId = db.prepare('SELECT MAX(id) AS id FROM series');
     this.#internMisses = db.transaction((misses, out, created: Series[]) => {
       const now = ctx.now();
       // The same new key twice in one batch: the second sees the first's id here.
@@ -288,6 +290,10 @@ export class SqliteSeries implements SeriesStore {
 
   find(tenant: string, matchers: readonly Matcher[], limit?: number): Promise<Series[]> {
     return this.#ctx.run(() => this.#select_(tenant, matchers, checkLimit(limit)));
+  }
+
+  maxId(): Promise<number> {
+    return this.#ctx.run(() => Number((this.#maxId.get() as { id: number | null }).id ?? 0));
   }
 
   labelNames(tenant: string, matchers: readonly Matcher[] = []): Promise<string[]> {

@@ -9,9 +9,9 @@
 // - A block is sealed when it holds `blockPoints` points or is BLOCK_MS old, then flushed in
 //   the background: per series one `sample_chunks` row holding its samples and bands (times
 //   and values as typed arrays), keyed (block, series) so a flush appends to the B-tree in
-//   order; a few thousand series per transaction; then the block's `sample_blocks` row (its
-//   time span) and the deletion of its log rows commit together. Chunk keys
-//   carry the block id, so re-flushing a block after a crash rewrites the same rows.
+//   order; as many series per transaction as a few milliseconds allow; then the block's
+//   `sample_blocks` row (its time span) and the deletion of its log rows commit together.
+//   Chunk keys carry the block id, so re-flushing a block after a crash rewrites the same rows.
 // - With a data dir the log is not the `sample_log` table but one append-only file per block
 //   (sample-log.ts), deleted after the block's last flush transaction has committed; a crash
 //   in between replays that block and rewrites the same rows. The table stays for in-memory
@@ -24,7 +24,7 @@ import type { Statement } from 'better-sqlite3';
 import { TidemarkError } from '../errors.ts';
 import { ceilMinute, checkId, checkLimit, checkTime, floorMinute } from './check.ts';
 import { decodeChunk, decodeLogRow, encodeChunk, encodeLogRow, type ChunkPoints } from './sample-codec.ts';
-import { HeadBlock, IdValues, type PointBuffer } from './sample-head.ts';
+import { HeadBlock, IdValues, PointBuffer } from './sample-head.ts';
 import { FileSampleLog, LOG_FRAME } from './sample-log.ts';
 import { type SqliteContext, translateError } from './sqlite-base.ts';
 import type {
@@ -43,21 +43,6 @@ import type {
 export const DEFAULT_BLOCK_POINTS = 4_000_000;
 /** Age after which a non-empty active block is sealed at its next commit (ms). */
 const BLOCK_MS = 300_000;
-/** The time span of a block's live points (undefined when it has none). */
-function spanOf(block: HeadBlock): { tMin: number; tMax: number } | undefined {
-  let tMin = Infinity;
-  let tMax = -Infinity;
-  for (const buf of [block.samples, block.bands]) {
-    for (let i = 0; i < buf.length; i++) {
-      if (buf.dead[i] !== 0) continue;
-      const t = buf.t[i];
-      if (t < tMin) tMin = t;
-      if (t > tMax) tMax = t;
-    }
-  }
-  return tMin <= tMax ? { tMin, tMax } : undefined;
-}
-
 /** Distinct series of a block's samples and bands, ascending. */
 function seriesOf(block: HeadBlock): Float64Array {
   const a = block.samples.seriesIds();
@@ -74,15 +59,59 @@ function seriesOf(block: HeadBlock): Float64Array {
   return all.subarray(0, n);
 }
 
+/** Progress of one sealed block's flush: its series in order, and the span of the points written. */
+class BlockFlush {
+  readonly block: HeadBlock;
+  readonly ids: Float64Array;
+  /** Index into `ids` of the next series to write. */
+  next = 0;
+  tMin = Infinity;
+  tMax = -Infinity;
+  done = false;
+  constructor(block: HeadBlock) {
+    this.block = block;
+    this.ids = seriesOf(block);
+  }
+}
+
 /** Blocks in memory (sealed ones waiting included) before flushing stops yielding to ingest. */
 const MAX_BLOCKS = 3;
-/** Series per flush transaction: a few milliseconds each, so requests interleave with a flush. */
-const FLUSH_SERIES = 500;
-/** Series per sweep transaction. */
+/**
+ * Milliseconds of chunk writing per flush transaction, between which requests run. A fixed
+ * count of series (500) made a transaction's pause grow with the points per series and the
+ * machine's load; a time budget bounds the pause and makes transactions as large as it allows.
+ */
+const FLUSH_SLICE_MS = 8;
+/** Series written between two looks at the clock. */
+const FLUSH_SERIES_CHECK = 64;
+/** Series per flush transaction at most (flushAll's transactions, and WAL growth per commit). */
+const FLUSH_SERIES_MAX = 5000;
+/** Series per sweep transaction to start with; SweepPace adapts it. */
 const SWEEP_CHUNK = 1000;
+/** Milliseconds a sweep transaction aims for: ingest runs between them. */
+const SWEEP_SLICE_MS = 10;
+
+/**
+ * Series per sweep transaction, adapted to how long the last one took: with a fixed count a
+ * transaction's pause grew with the points per series (and a rollup row per minute of each).
+ */
+class SweepPace {
+  series = SWEEP_CHUNK;
+  #started = 0;
+  start(): void {
+    this.#started = performance.now();
+  }
+  /** After a transaction over `this.series` series. */
+  done(): void {
+    const ms = performance.now() - this.#started;
+    if (ms > 2 * SWEEP_SLICE_MS) this.series = Math.max(16, Math.floor(this.series / 2));
+    else if (ms < SWEEP_SLICE_MS / 2) this.series = Math.min(16 * SWEEP_CHUNK, this.series * 2);
+  }
+}
 
 const SAMPLES = 0;
 const BANDS = 1;
+const EMPTY_INDEX = new Int32Array(0);
 
 interface Pending {
   kind: typeof SAMPLES | typeof BANDS;
@@ -126,6 +155,8 @@ export class SqliteSamples implements SampleStore {
   readonly #retention: RetentionPolicy;
   readonly #groupCommit: boolean;
   readonly #blockPoints: number;
+  /** Points of the last block flushed and dropped, to size the next block when none is left. */
+  #lastSize: { readonly samples: number; readonly bands: number } | undefined;
   readonly #owner: Statement<[number], string>;
   readonly #chunkOf: Statement<[number, number], Buffer>;
   readonly #putChunk: Statement<[number, number, number, number, number, number, Buffer]>;
@@ -318,7 +349,11 @@ export class SqliteSamples implements SampleStore {
   #active(): HeadBlock {
     const last = this.#blocks[this.#blocks.length - 1];
     if (last !== undefined && !last.sealed) return last;
-    const b = new HeadBlock(this.#nextBlock++);
+    // Sized like the block sealed before it (capped at a block's worth): no doubling copies
+    // under steady load. That block may already be flushed and gone, hence #lastSize.
+    const prev = last ? { samples: last.samples.length, bands: last.bands.length } : this.#lastSize;
+    const cap = (n: number): number => Math.min(n, this.#blockPoints);
+    const b = new HeadBlock(this.#nextBlock++, prev && { samples: cap(prev.samples), bands: cap(prev.bands) });
     this.#blocks.push(b);
     this.#inMemory.add(b.id);
     return b;
@@ -401,52 +436,70 @@ export class SqliteSamples implements SampleStore {
   }
 
   async #flushLoop(): Promise<void> {
+    // A seal happens in a group commit: let its requests answer before the series are sorted.
+    await yieldToEventLoop();
     while (!this.#ctx.closed && this.#blocks.length > 0 && this.#blocks[0].sealed) {
-      const block = this.#blocks[0];
-      for (const step of this.#flushSteps(block)) {
+      const flush = new BlockFlush(this.#blocks[0]);
+      while (!flush.done) {
         if (this.#ctx.closed) return;
-        step();
-        // Back-pressure: when sealed blocks pile up, flush without yielding, so the head's
-        // memory stays bounded even if ingest outruns the background flush.
+        // Back-pressure: the more sealed blocks wait, the longer each slice; past MAX_BLOCKS
+        // flush without yielding, so the head's memory stays bounded even if ingest outruns
+        // the background flush.
+        const waiting = this.#blocks.length;
+        this.#flushSlice(flush, waiting > MAX_BLOCKS ? Infinity : waiting === MAX_BLOCKS ? FLUSH_SLICE_MS * 3 : FLUSH_SLICE_MS);
         if (this.#blocks.length <= MAX_BLOCKS) await yieldToEventLoop();
       }
     }
   }
 
   /**
-   * The transactions that move a sealed block into chunks, in order: chunk rows for a few
-   * thousand series each, then the deletion of its log rows and its release from memory.
+   * One transaction of a sealed block's flush: chunk rows for series until `budgetMs` has
+   * passed (at most FLUSH_SERIES_MAX), or, once every series is written, the block's row, the
+   * deletion of its log and its release from memory.
    */
-  #flushSteps(block: HeadBlock): (() => void)[] {
+  #flushSlice(flush: BlockFlush, budgetMs: number): void {
+    const { block, ids } = flush;
     const db = this.#ctx.db;
-    const steps: (() => void)[] = [];
-    const ids = seriesOf(block);
-    for (let lo = 0; lo < ids.length; lo += FLUSH_SERIES) {
-      const slice = ids.subarray(lo, lo + FLUSH_SERIES);
-      steps.push(() => db.transaction(() => this.#writeChunks(block, slice))());
-    }
-    steps.push(() => {
-      const span = spanOf(block);
-      this.#ctx.db.transaction(() => {
-        if (span !== undefined) this.#putBlock.run(block.id, span.tMin, span.tMax);
-        this.#dropLog.run(block.id);
-        // A file log's segment names its block: once the segment is gone, only this keeps the id from being reused.
-        if (this.#logToFile && block.id > (this.#getMeta.get('sample_block') ?? 0)) this.#setMeta.run('sample_block', block.id);
+    if (flush.next < ids.length) {
+      const until = performance.now() + budgetMs;
+      // Progress is recorded once the transaction has committed (a failed one is redone whole).
+      flush.next = db.transaction(() => {
+        const last = Math.min(ids.length, flush.next + FLUSH_SERIES_MAX);
+        let next = flush.next;
+        while (next < last) {
+          const to = Math.min(last, next + FLUSH_SERIES_CHECK);
+          this.#writeChunks(block, ids.subarray(next, to), flush);
+          next = to;
+          if (performance.now() >= until) break;
+        }
+        return next;
       })();
-      if (span !== undefined && !this.#stored.some((b) => b.id === block.id)) this.#addStored({ id: block.id, ...span });
-      if (this.#blocks[0] === block) this.#blocks.shift();
-      this.#inMemory.delete(block.id);
-      try {
-        this.#fileLog?.drop(block.id);
-      } catch (err) {
-        // The block is in chunks: a segment left behind is flushed again (the same rows) at the next open.
-        process.emitWarning(`sample log segment of block ${block.id} not deleted: ${(err as Error).message}`);
-      }
-    });
-    return steps;
+      return;
+    }
+    const span = flush.tMin <= flush.tMax ? { tMin: flush.tMin, tMax: flush.tMax } : undefined;
+    db.transaction(() => {
+      if (span !== undefined) this.#putBlock.run(block.id, span.tMin, span.tMax);
+      this.#dropLog.run(block.id);
+      // A file log's segment names its block: once the segment is gone, only this keeps the id from being reused.
+      if (this.#logToFile && block.id > (this.#getMeta.get('sample_block') ?? 0)) this.#setMeta.run('sample_block', block.id);
+    })();
+    flush.done = true;
+    if (span !== undefined && !this.#stored.some((b) => b.id === block.id)) this.#addStored({ id: block.id, ...span });
+    if (this.#blocks[0] === block) {
+      this.#blocks.shift();
+      this.#lastSize = { samples: block.samples.length, bands: block.bands.length };
+    }
+    this.#inMemory.delete(block.id);
+    try {
+      this.#fileLog?.drop(block.id);
+    } catch (err) {
+      // The block is in chunks: a segment left behind is flushed again (the same rows) at the next open.
+      process.emitWarning(`sample log segment of block ${block.id} not deleted: ${(err as Error).message}`);
+    }
   }
 
-  #writeChunks(block: HeadBlock, ids: Float64Array): void {
+  /** Writes the chunk rows of `ids` (inside a transaction); widens `span` to their points' times. */
+  #writeChunks(block: HeadBlock, ids: Float64Array, span: { tMin: number; tMax: number }): void {
     const { samples, bands } = block;
     const none = new Int32Array(0);
     for (let s = 0; s < ids.length; s++) {
@@ -456,6 +509,8 @@ export class SqliteSamples implements SampleStore {
       if (si.length + bi.length === 0) continue;
       const tMin = Math.min(si.length > 0 ? samples.t[si[0]] : Infinity, bi.length > 0 ? bands.t[bi[0]] : Infinity);
       const tMax = Math.max(si.length > 0 ? samples.t[si[si.length - 1]] : -Infinity, bi.length > 0 ? bands.t[bi[bi.length - 1]] : -Infinity);
+      if (tMin < span.tMin) span.tMin = tMin;
+      if (tMax > span.tMax) span.tMax = tMax;
       this.#putChunk.run(block.id, sid, tMin, tMax, si.length, bi.length, encodeChunk(samples, si, bands, bi));
       this.#chunks++;
     }
@@ -472,7 +527,11 @@ export class SqliteSamples implements SampleStore {
   flushAll(): void {
     this.commit();
     this.#seal();
-    for (const block of [...this.#blocks]) if (block.sealed) for (const step of this.#flushSteps(block)) step();
+    for (const block of [...this.#blocks]) {
+      if (!block.sealed) continue;
+      const flush = new BlockFlush(block);
+      while (!flush.done) this.#flushSlice(flush, Infinity);
+    }
   }
 
   /** Releases the log file (the store is closing; call after `flushAll`). */
@@ -557,12 +616,10 @@ export class SqliteSamples implements SampleStore {
             buf.push(sid, row[0] as number, vals, 0);
           }
         }
-        this.#writeChunks(block, Float64Array.of(sid));
-        const span = spanOf(block);
-        if (span !== undefined) {
-          tMin = Math.min(tMin, span.tMin);
-          tMax = Math.max(tMax, span.tMax);
-        }
+        const span = { tMin, tMax };
+        this.#writeChunks(block, Float64Array.of(sid), span);
+        tMin = span.tMin;
+        tMax = span.tMax;
       }
       if (tMin <= tMax) {
         this.#putBlock.run(0, tMin, tMax);
@@ -752,12 +809,15 @@ export class SqliteSamples implements SampleStore {
          ON CONFLICT (series_id, t) DO UPDATE SET n = excluded.n, sum = excluded.sum, min = excluded.min, max = excluded.max`,
       );
       const blocks = this.#stored.filter((b) => b.tMax >= start && b.tMin < cutoff);
-      for (let lo = 1; lo <= maxId && blocks.length > 0; lo += SWEEP_CHUNK) {
+      const pace = new SweepPace();
+      for (let lo = 1; lo <= maxId && blocks.length > 0; ) {
+        const hi = lo + pace.series;
+        pace.start();
         rolledUp += await this.#ctx.run(() =>
           db.transaction(() => {
             const per = new Map<number, MinuteRollups>();
             for (const b of blocks) {
-              for (const [sid, data] of overlapping.all(b.id, lo, lo + SWEEP_CHUNK, start, cutoff) as [number, Buffer][]) {
+              for (const [sid, data] of overlapping.all(b.id, lo, hi, start, cutoff) as [number, Buffer][]) {
                 const c = decodeChunk(data, SAMPLES);
                 let acc = per.get(sid);
                 for (let i = 0; i < c.t.length; i++) {
@@ -775,6 +835,8 @@ export class SqliteSamples implements SampleStore {
             return rows;
           })(),
         );
+        pace.done();
+        lo = hi;
         await yieldToEventLoop();
       }
     }
@@ -802,8 +864,10 @@ export class SqliteSamples implements SampleStore {
     let deletedRollups = 0;
     const expired = this.#stored.filter((b) => b.tMax < rawCut);
     const cut = this.#stored.filter((b) => b.tMin < rawCut && b.tMax >= rawCut);
-    for (let lo = 1; lo <= maxId; lo += SWEEP_CHUNK) {
-      const hi = lo + SWEEP_CHUNK;
+    const pace = new SweepPace();
+    for (let lo = 1; lo <= maxId; ) {
+      const hi = lo + pace.series;
+      pace.start();
       await this.#ctx.run(() =>
         db.transaction(() => {
           for (const b of expired) {
@@ -812,6 +876,11 @@ export class SqliteSamples implements SampleStore {
             deleted[BANDS] += nb;
             delChunks.run(b.id, lo, hi);
           }
+          // The points kept of every straddling chunk in this transaction, appended one series
+          // after another (a chunk is encoded from index ranges). One pair per transaction: a
+          // HeadBlock per series cost two 4,096-point buffers and an id index as large as the
+          // series id, about 1 MB of allocation per series.
+          let keep: { samples: PointBuffer; bands: PointBuffer } | undefined;
           for (const b of cut) {
             for (const [sid, tMax, data] of straddling.all(b.id, lo, hi, rawCut) as [number, number, Buffer][]) {
               if (tMax < rawCut) {
@@ -822,24 +891,28 @@ export class SqliteSamples implements SampleStore {
                 delChunks.run(b.id, sid, sid + 1);
                 continue;
               }
-              const rest = new HeadBlock(b.id);
+              keep ??= { samples: new PointBuffer(1), bands: new PointBuffer(4) };
+              const kept = [EMPTY_INDEX, EMPTY_INDEX];
               for (const kind of [SAMPLES, BANDS] as const) {
                 const c = decodeChunk(data, kind);
-                const buf = kind === SAMPLES ? rest.samples : rest.bands;
+                const buf = kind === SAMPLES ? keep.samples : keep.bands;
+                const from = buf.length;
                 for (let i = 0; i < c.t.length; i++) {
                   if (c.t[i] < rawCut) deleted[kind]++;
                   else buf.push(sid, c.t[i], c.vals, i);
                 }
+                if (buf.length > from) kept[kind] = Int32Array.from({ length: buf.length - from }, (_, i) => from + i);
               }
-              const si = Int32Array.from({ length: rest.samples.length }, (_, i) => i);
-              const bi = Int32Array.from({ length: rest.bands.length }, (_, i) => i);
-              const tMin = Math.min(si.length > 0 ? rest.samples.t[0] : Infinity, bi.length > 0 ? rest.bands.t[0] : Infinity);
-              trim.run(tMin, si.length, bi.length, encodeChunk(rest.samples, si, rest.bands, bi), b.id, sid);
+              const [si, bi] = kept;
+              const tMin = Math.min(si.length > 0 ? keep.samples.t[si[0]] : Infinity, bi.length > 0 ? keep.bands.t[bi[0]] : Infinity);
+              trim.run(tMin, si.length, bi.length, encodeChunk(keep.samples, si, keep.bands, bi), b.id, sid);
             }
           }
           deletedRollups += delRollups.run(lo, hi, rollupCut).changes;
         })(),
       );
+      pace.done();
+      lo = hi;
       await yieldToEventLoop();
     }
     await this.#ctx.run(() =>

@@ -189,6 +189,44 @@ describe('sqlite store', () => {
     }
   });
 
+  it('a sweep trims every series of a block that straddles the raw cut, samples and bands apart', async () => {
+    const MIN = 60_000;
+    const store = await openSqliteStore({ path: ':memory:', retention: { rawMs: 10 * MIN, rollupMs: 60 * MIN, lateMs: MIN } });
+    try {
+      await store.tenants.create({ id: 'acme', name: 'Acme' });
+      const ids = await store.series.intern(Array.from({ length: 5 }, (_, i) => ({ tenant: 'acme', metric: 'm', labels: { i: String(i) } })));
+      // 20 minutes of points, one a minute per series, value = 100 * series + minute; series 4 has no bands.
+      const sid: number[] = [];
+      const t: number[] = [];
+      const v: number[] = [];
+      for (let m = 0; m < 20; m++) {
+        for (let k = 0; k < ids.length; k++) {
+          sid.push(ids[k]);
+          t.push(T0 + m * MIN);
+          v.push(100 * k + m);
+        }
+      }
+      await store.samples.append({ seriesId: sid, t, v });
+      const withBands = sid.map((_, i) => i).filter((i) => sid[i] !== ids[4]);
+      const pick = (a: number[]) => withBands.map((i) => a[i]);
+      await store.samples.appendBands({ seriesId: pick(sid), t: pick(t), expected: pick(v), lower: pick(v).map((x) => x - 1), upper: pick(v).map((x) => x + 1), score: pick(v).map(() => 0.5) });
+      const r = await store.samples.sweep(T0 + 20 * MIN);
+      assert.equal(r.deletedSamples, 5 * 10, 'minutes 0..9 of every series');
+      assert.equal(r.deletedBands, 4 * 10);
+      const minutes = Array.from({ length: 10 }, (_, m) => T0 + (10 + m) * MIN);
+      for (let k = 0; k < ids.length; k++) {
+        const raw = await store.samples.range('acme', ids[k], 0, T0 + 30 * MIN);
+        assert.deepEqual([...raw.t], minutes, `series ${k}: times`);
+        assert.deepEqual([...raw.v], minutes.map((_, m) => 100 * k + 10 + m), `series ${k}: values`);
+        const b = await store.samples.bands('acme', ids[k], 0, T0 + 30 * MIN);
+        assert.deepEqual([...b.expected], k === 4 ? [] : minutes.map((_, m) => 100 * k + 10 + m), `series ${k}: bands`);
+        assert.deepEqual([...b.upper], k === 4 ? [] : minutes.map((_, m) => 100 * k + 11 + m));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('head, flushed chunks and reopen agree: late points, duplicates and replaced bands', async () => {
     const dataDir = freshDir();
     // 4-point blocks: most of what follows is in chunks by the time it is read.

@@ -29,6 +29,7 @@ import {
   SqliteTokens,
 } from './sqlite-domains.ts';
 import { FileSampleLog } from './sample-log.ts';
+import { type CheckpointerStats, WalCheckpointer } from './sqlite-checkpointer.ts';
 import { SqliteSamples } from './sqlite-samples.ts';
 import { DEFAULT_RETENTION, type RetentionPolicy, type Store, type StoreOptions } from './types.ts';
 
@@ -56,7 +57,12 @@ export interface SqliteStoreOptions extends StoreOptions {
   readonly pageSize?: number;
   /** Points (samples + bands) held in memory before they are flushed into chunks (default 4,000,000, ~160 MB). */
   readonly sampleBlockPoints?: number;
-  /** Series ids kept in the interning cache before it is reset (default 1,000,000). */
+  /**
+   * Series ids kept in the interning cache before it is reset, and the largest tenant whose
+   * parsed series list is kept for queries (default 131,072: ~200 bytes per cached id and
+   * ~400 per listed series; at a million series a larger default cost ~600 MB for lookups
+   * the engine makes only for series it does not hold already).
+   */
   readonly internCacheSize?: number;
   /** Migrations to run (default: all of migrations/). Tests pass their own. */
   readonly migrations?: readonly Migration[];
@@ -79,14 +85,18 @@ export class SqliteStore implements Store {
   readonly audit: SqliteAudit;
   readonly checkpoints: SqliteCheckpoints;
   readonly #ctx: SqliteContext;
+  readonly #lock: Database.Database | undefined;
+  readonly #checkpointer: WalCheckpointer | undefined;
 
   /** @internal Use openSqliteStore: the schema must be migrated first. */
-  constructor(ctx: SqliteContext, path: string, retention: RetentionPolicy, options: SqliteStoreOptions) {
+  constructor(ctx: SqliteContext, path: string, retention: RetentionPolicy, options: SqliteStoreOptions, lock?: Database.Database, checkpointer?: WalCheckpointer) {
     this.#ctx = ctx;
+    this.#lock = lock;
+    this.#checkpointer = checkpointer;
     this.path = path;
     this.tenants = new SqliteTenants(ctx);
     this.tokens = new SqliteTokens(ctx);
-    this.series = new SqliteSeries(ctx, options.internCacheSize ?? 1_000_000);
+    this.series = new SqliteSeries(ctx, options.internCacheSize ?? 1 << 17);
     // With the table log, segments a file log left (a crash before switching) are still replayed.
     const logDir = `${path}-samples`;
     const toFile = path !== ':memory:' && options.sampleLog !== 'table';
@@ -111,12 +121,23 @@ export class SqliteStore implements Store {
       this.samples.closeLog();
     }
     this.#ctx.closed = true;
+    // The checkpoint thread's connection goes first, so closing the main one (the last) removes the WAL.
+    await this.#checkpointer?.close();
     try {
       this.#ctx.db.pragma('optimize');
     } finally {
-      // Closing checkpoints the WAL into the main file and removes it.
-      this.#ctx.db.close();
+      try {
+        // Closing checkpoints the WAL into the main file and removes it.
+        this.#ctx.db.close();
+      } finally {
+        this.#lock?.close();
+      }
     }
+  }
+
+  /** The WAL checkpoint thread's counters (undefined in memory). */
+  walStats(): CheckpointerStats | undefined {
+    return this.#checkpointer?.stats();
   }
 }
 
@@ -137,18 +158,23 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     }
     path = join(options.dataDir, SQLITE_FILE);
   }
+  const onDisk = path !== ':memory:';
+  // One process per database: a file database is guarded by an exclusive lock on a lock file
+  // beside it, held until close, because the database itself is shared with this process's
+  // WAL checkpoint thread (sqlite-checkpointer.ts) and so cannot use EXCLUSIVE locking.
+  const lock = onDisk ? takeLock(path) : undefined;
   let db: Database.Database;
   try {
-    // No busy wait: with the exclusive lock below nobody else should hold the file, and a
-    // second process should fail at once, not after better-sqlite3's default 5 s.
+    // A short busy wait: only this process's checkpoint thread shares the file, and it never
+    // takes the write lock.
     db = new Database(path, { timeout: 100 });
   } catch (err) {
+    lock?.close();
     throw new TidemarkError('TM_ERR_STORE', `cannot open the database: ${(err as Error).message}`, path);
   }
   try {
-    // EXCLUSIVE locking: this process holds the file from first use to close (other processes
-    // get SQLITE_BUSY), and WAL then needs no shared-memory file.
-    db.pragma('locking_mode = EXCLUSIVE');
+    // In memory there is no other thread: EXCLUSIVE locking spares the lock calls.
+    if (!onDisk) db.pragma('locking_mode = EXCLUSIVE');
     // 16 KiB pages (a new file only; an existing one keeps its size): a sample chunk row of a
     // few dozen points is ~1 KB, just past what a 4 KiB page holds inline in a WITHOUT ROWID
     // table (~1,000 bytes), so each row took an overflow page and flushes cost twice the I/O.
@@ -162,21 +188,20 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     db.pragma('foreign_keys = ON');
     db.pragma(`cache_size = -${Math.max(1024, Math.floor(options.cacheKiB ?? 65536))}`);
     db.pragma('temp_store = MEMORY');
-    // When the WAL holds this much, the commit that crossed it copies it into the database (on
-    // the event loop: the pause is proportional). With the sample log in the table, 64 MiB let
-    // most log rows be deleted before they were ever copied; the file log (the default with a
-    // data dir) takes them out of the WAL, leaving rows that must be copied anyway, so shorter
-    // pauses cost nothing: 16 MiB. The WAL is truncated back to this size after each checkpoint.
-    const walMiB = path !== ':memory:' && options.sampleLog !== 'table' ? 16 : 64;
-    db.pragma(`wal_autocheckpoint = ${Math.round((walMiB * 1024 * 1024) / Number(db.pragma('page_size', { simple: true })))}`);
-    db.pragma(`journal_size_limit = ${walMiB * 1024 * 1024}`);
-    // Take the lock now, so a second process fails at open rather than at its first write.
-    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    // The checkpoint thread (sqlite-checkpointer.ts) copies the WAL into the database every
+    // CHECKPOINT_EVERY_MS. The automatic checkpoint, which runs on the event loop in the commit
+    // that crossed its limit (two fsyncs and the copy: 20-120 ms stalls at 16 MiB), is only
+    // the backstop should that thread fall behind. The WAL is truncated back to
+    // journal_size_limit when it restarts; truncating a WAL that had grown freed its pages for
+    // up to 170 ms on the event loop, and a WAL kept at its size is rewritten in place, so
+    // both are the backstop size.
+    if (onDisk) {
+      db.pragma(`wal_autocheckpoint = ${Math.round((BACKSTOP_WAL_MIB * 1024 * 1024) / Number(db.pragma('page_size', { simple: true })))}`);
+      db.pragma(`journal_size_limit = ${BACKSTOP_WAL_MIB * 1024 * 1024}`);
+    }
   } catch (err) {
     db.close();
-    if (isSqliteError(err) && err.code.startsWith('SQLITE_BUSY')) {
-      throw new TidemarkError('TM_ERR_STORE', 'the database is in use by another Tidemark process; stop it or use another data dir', path);
-    }
+    lock?.close();
     throw translateError(err);
   }
   const now = options.now ?? Date.now;
@@ -184,9 +209,42 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     await runMigrations(sqliteMigrationDriver(db), options.migrations ?? allMigrations, now);
   } catch (err) {
     db.close();
+    lock?.close();
     throw translateError(err);
   }
-  return new SqliteStore(new SqliteContext(db, now), path, retention, options);
+  // After the migrations: the WAL mode and the schema are in place before the thread connects.
+  const checkpointer = onDisk ? new WalCheckpointer(path, options.synchronous === 'full' ? 'FULL' : 'NORMAL') : undefined;
+  return new SqliteStore(new SqliteContext(db, now), path, retention, options, lock, checkpointer);
+}
+
+/** WAL size (MiB) at which the main connection checkpoints itself when the checkpoint thread has not. */
+const BACKSTOP_WAL_MIB = 256;
+
+/**
+ * Takes the exclusive lock that keeps a second process off the database: an exclusive
+ * transaction on `<path>-lock` in EXCLUSIVE locking mode, held until that connection closes
+ * (the operating system releases it if the process dies).
+ */
+function takeLock(path: string): Database.Database {
+  const file = `${path}-lock`;
+  let lock: Database.Database;
+  try {
+    // No busy wait: a second process should fail at once, not after better-sqlite3's default 5 s.
+    lock = new Database(file, { timeout: 0 });
+  } catch (err) {
+    throw new TidemarkError('TM_ERR_STORE', `cannot open the database lock file: ${(err as Error).message}`, file);
+  }
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (err) {
+    lock.close();
+    if (isSqliteError(err) && err.code.startsWith('SQLITE_BUSY')) {
+      throw new TidemarkError('TM_ERR_STORE', 'the database is in use by another Tidemark process; stop it or use another data dir', path);
+    }
+    throw translateError(err);
+  }
+  return lock;
 }
 
 /** The migration runner's view of a SQLite connection. */

@@ -115,6 +115,8 @@ export interface SeriesStore {
   get(tenant: string, id: number): Promise<Series | undefined>;
   /** A tenant's series matching every matcher, by id. No matchers lists all (up to `limit`). */
   find(tenant: string, matchers: readonly Matcher[], limit?: number): Promise<Series[]>;
+  /** The highest series id of any tenant (0 when there is none), without listing the series. */
+  maxId(): Promise<number>;
   /** Sorted label names (including `__name__`) over the series the matchers select. */
   labelNames(tenant: string, matchers?: readonly Matcher[]): Promise<string[]>;
   /** Sorted distinct values of one label (`__name__` gives metric names) over the selected series. */
