@@ -31,8 +31,11 @@
  * and quantile have no additive split, so each leaf's own statistic is compared with its EWMA,
  * which names the leaves that moved, with shares that are only indicative.
  *
- * Not checkpointed: open windows and leaf EWMAs live in memory (the derived series' detector
- * state is checkpointed like any series'); after a restart the leaves relearn their share.
+ * In one process open windows and leaf EWMAs live in memory (the derived series' detector state
+ * is checkpointed like any series'); after a restart the leaves relearn their share. A cluster
+ * worker owns each group on its own (see src/cluster/feeds.ts): there each group keeps its own
+ * window clock, fed the rule's watermark by the ingest node (`add`'s `wm`), and the worker
+ * checkpoints whole groups (`snapshotGroups` / `restoreGroups`) with the bus cursor.
  *
  * Bounded memory: per input series a ring of its last AGGREGATE_DEFAULTS.ring points (dedupe of
  * retries, late counter points), per leaf one accumulator per open window, and at most
@@ -41,7 +44,7 @@
  */
 import { compileSelector, type Rule } from '../config/index.ts';
 import { drill, drillRatio, OTHER_VALUE, type ChildObservation, type DrillResult, type RatioChildObservation } from '../explain/index.ts';
-import { QuantileSketch } from '../series/sketch.ts';
+import { QuantileSketch, type SketchData } from '../series/sketch.ts';
 import type { Labels } from '../store/index.ts';
 
 /** Defaults of the aggregation, with units. */
@@ -212,6 +215,18 @@ export class AggGroup {
   materialising = false;
   /** Recent drills of anomalous windows, oldest first. */
   readonly drills: AggregateDrill[] = [];
+  /**
+   * The group's own window clock, used only when samples come with the rule's watermark (a
+   * cluster worker that owns this group but not the rule's other groups): newest watermark,
+   * windows closed through, windows with data.
+   */
+  watermark = -Infinity;
+  closedThrough = -Infinity;
+  readonly open = new Set<number>();
+  /** The derived series is being interned: settles when its pending windows are judged. */
+  settling: Promise<void> | undefined;
+  /** Cluster: the bus partition that owns this group (computed once). */
+  partition = -1;
 
   constructor(agg: RuleAggregator, key: string, labels: Labels) {
     this.agg = agg;
@@ -289,6 +304,11 @@ export class RuleAggregator {
   lateDropped = 0;
   /** Windows closed and not yet judged, in time order. */
   readonly closed: ClosedWindow[] = [];
+  /**
+   * Cluster feeds (src/cluster/feeds.ts): per input series key, its feeds and newest accepted
+   * time. In one process the engine's series entries hold both.
+   */
+  readonly inputs = new Map<string, FeedInput>();
   readonly #num: (metric: string, labels: Labels) => boolean;
   readonly #den: ((metric: string, labels: Labels) => boolean) | undefined;
   /** Labels fixed by the selectors of a ratio rule (status codes): not leaf dimensions. */
@@ -331,8 +351,7 @@ export class RuleAggregator {
 
   #feed(labels: Labels, role: 0 | 1): Feed {
     const gb = this.rule.groupBy;
-    let gkey = '';
-    for (const k of gb) gkey += `${labels[k] ?? ''}\u0000`;
+    const gkey = groupKeyOf(gb, labels);
     let g = this.groups.get(gkey);
     if (!g) {
       const gl: Record<string, string> = {};
@@ -362,14 +381,29 @@ export class RuleAggregator {
    * One sample of an input series (any order within the tolerance; retries are idempotent).
    * Windows the watermark leaves behind are closed onto `closed` before the sample is placed.
    */
-  add(f: Feed, t: number, v: number): void {
-    if (t > this.watermark) {
-      this.watermark = t;
-      const due = Math.floor((t - this.toleranceMs) / this.windowMs) - 1;
-      if (due > this.closedThrough) this.#closeThrough(due);
+  add(f: Feed, t: number, v: number, wm?: number): void {
+    let closedThrough: number;
+    if (wm === undefined) {
+      if (t > this.watermark) {
+        this.watermark = t;
+        const due = Math.floor((t - this.toleranceMs) / this.windowMs) - 1;
+        if (due > this.closedThrough) this.#closeThrough(due);
+      }
+      closedThrough = this.closedThrough;
+    } else {
+      // The rule's watermark as one process would have it here, but only this group's windows close.
+      const g = f.group;
+      const m = wm > t ? wm : t;
+      if (m > g.watermark) {
+        g.watermark = m;
+        if (m > this.watermark) this.watermark = m;
+        const due = Math.floor((m - this.toleranceMs) / this.windowMs) - 1;
+        if (due > g.closedThrough) this.#closeGroupThrough(g, due);
+      }
+      closedThrough = g.closedThrough;
     }
     const idx = Math.floor(t / this.windowMs);
-    if (idx <= this.closedThrough) {
+    if (idx <= closedThrough) {
       this.lateDropped++;
       return;
     }
@@ -408,7 +442,12 @@ export class RuleAggregator {
     f.lo = lo;
     f.hi = hi;
     const leaf = f.leaf;
-    const o = this.#place(leaf, idx);
+    let o: number;
+    if (wm === undefined) o = this.#place(leaf, idx);
+    else {
+      f.group.open.add(idx);
+      o = leaf.slot(idx) * FIELDS;
+    }
     const sum = f.role === 0 ? NUM_SUM : DEN_SUM;
     const count = f.role === 0 ? NUM_COUNT : DEN_COUNT;
     if (this.increases) {
@@ -450,6 +489,17 @@ export class RuleAggregator {
       this.#lastPlaced = idx;
     }
     return leaf.slot(idx) * FIELDS;
+  }
+
+  /** Closes one group's open windows up to `due` (its own clock), in time order. */
+  #closeGroupThrough(g: AggGroup, due: number): void {
+    const list = [...g.open].filter((i) => i <= due).sort((a, b) => a - b);
+    for (const idx of list) {
+      g.open.delete(idx);
+      const w = this.#closeGroup(g, idx);
+      if (w) this.closed.push(w);
+    }
+    g.closedThrough = due;
   }
 
   /** Closes every open window up to `due`, in time order. */
@@ -528,6 +578,81 @@ export class RuleAggregator {
   }
 
   /**
+   * The cluster state of the groups `keep` selects: clock, open windows, leaf expectations and
+   * their input series' recent points. Closed windows must have been judged (`closed` empty).
+   */
+  snapshotGroups(keep: (g: AggGroup) => boolean): AggregatorState {
+    const groups: GroupState[] = [];
+    const inputs = new Map<AggGroup, GroupState['inputs']>();
+    for (const [key, inp] of this.inputs) {
+      const g = inp.feeds[0]?.group;
+      if (g === undefined || !keep(g)) continue;
+      let list = inputs.get(g);
+      if (!list) inputs.set(g, (list = []));
+      list.push({ key, lastT: inp.lastT, feeds: inp.feeds.map((f) => ({ leaf: f.leaf.key, role: f.role, t: f.ringT.slice(f.lo, f.hi), v: f.ringV.slice(f.lo, f.hi) })) });
+    }
+    for (const g of this.groups.values()) {
+      if (!keep(g)) continue;
+      groups.push({
+        key: g.key,
+        labels: { ...g.labels },
+        watermark: g.watermark,
+        closedThrough: g.closedThrough,
+        open: [...g.open],
+        leaves: [...g.leaves.values()].map(leafState),
+        overflow: g.overflow ? leafState(g.overflow) : null,
+        inputs: inputs.get(g) ?? [],
+      });
+    }
+    return { signature: this.signature, groups };
+  }
+
+  /**
+   * Puts back groups from `snapshotGroups` (a worker taking over their partition), replacing
+   * groups of the same key. False when the state is of another config of the rule (nothing restored).
+   */
+  restoreGroups(st: AggregatorState): boolean {
+    if (st.signature !== this.signature) return false;
+    for (const gs of st.groups) {
+      this.dropGroups((g) => g.key === gs.key);
+      const g = new AggGroup(this, gs.key, Object.freeze({ ...gs.labels }));
+      g.watermark = gs.watermark;
+      g.closedThrough = gs.closedThrough;
+      for (const i of gs.open) g.open.add(i);
+      for (const ls of gs.leaves) g.leaves.set(ls.key, leafFrom(ls, this.#slots));
+      if (gs.overflow) g.overflow = leafFrom(gs.overflow, this.#slots);
+      if (g.watermark > this.watermark) this.watermark = g.watermark;
+      this.groups.set(g.key, g);
+      for (const inp of gs.inputs) {
+        const feeds = inp.feeds.map((fs) => {
+          const leaf = fs.leaf === g.overflow?.key ? g.overflow : g.leaves.get(fs.leaf);
+          if (!leaf) throw new Error(`group ${JSON.stringify(gs.key)}: an input names leaf ${JSON.stringify(fs.leaf)}, which it does not hold`);
+          const f = new Feed(this, g, leaf, fs.role === 1 ? 1 : 0, this.#ring);
+          const n = Math.min(fs.t.length, f.cap);
+          f.ringT.set(fs.t.subarray(fs.t.length - n));
+          f.ringV.set(fs.v.subarray(fs.v.length - n));
+          f.hi = n;
+          return f;
+        });
+        this.inputs.set(inp.key, { feeds, lastT: inp.lastT });
+      }
+    }
+    return true;
+  }
+
+  /** Removes the groups `drop` selects with their inputs (a worker gave up their partition); returns them. */
+  dropGroups(drop: (g: AggGroup) => boolean): AggGroup[] {
+    const out: AggGroup[] = [];
+    for (const [k, g] of this.groups) {
+      if (!drop(g)) continue;
+      this.groups.delete(k);
+      out.push(g);
+    }
+    if (out.length > 0) for (const [k, inp] of this.inputs) if (inp.feeds.length > 0 && out.includes(inp.feeds[0].group)) this.inputs.delete(k);
+    return out;
+  }
+
+  /**
    * After the engine judged a closed window: an anomalous one is drilled against the leaves'
    * expectations (returned); a normal one teaches the leaves' EWMAs. `expected` is the
    * aggregate's expected value from its detectors (NaN when none).
@@ -584,6 +709,76 @@ export class RuleAggregator {
     }
     return kids.length >= 2 ? drill(kids, { exclude, counts: this.increases }) : undefined;
   }
+}
+
+
+/** A cluster input series of an aggregator: its feeds (none when the rule no longer selects it) and newest accepted time. */
+export interface FeedInput {
+  readonly feeds: readonly Feed[];
+  lastT: number;
+}
+
+/** The group key of a series' labels under a rule's group_by (the derived series' identity). */
+export function groupKeyOf(groupBy: readonly string[], labels: Readonly<Record<string, string>>): string {
+  let gkey = '';
+  for (const k of groupBy) gkey += `${labels[k] ?? ''}\u0000`;
+  return gkey;
+}
+
+interface LeafState {
+  key: string;
+  labels: Record<string, string>;
+  slotIdx: Float64Array;
+  acc: Float64Array;
+  qs: ({ exact: Float64Array; sketch: SketchData | null } | null)[];
+  expNum: number;
+  expDen: number;
+}
+
+interface GroupState {
+  key: string;
+  labels: Record<string, string>;
+  watermark: number;
+  closedThrough: number;
+  open: number[];
+  leaves: LeafState[];
+  overflow: LeafState | null;
+  inputs: { key: string; lastT: number; feeds: { leaf: string; role: number; t: Float64Array; v: Float64Array }[] }[];
+}
+
+/** What `snapshotGroups` returns: plain data for encodeCheckpoint. */
+export interface AggregatorState {
+  signature: string;
+  groups: GroupState[];
+}
+
+function leafState(l: Leaf): LeafState {
+  return {
+    key: l.key,
+    labels: { ...l.labels },
+    slotIdx: l.slotIdx.slice(),
+    acc: l.acc.slice(),
+    qs: l.qs.map((q) => (q ? { exact: Float64Array.from(q.exact), sketch: q.sketch ? q.sketch.toData() : null } : null)),
+    expNum: l.expNum,
+    expDen: l.expDen,
+  };
+}
+
+function leafFrom(st: LeafState, slots: number): Leaf {
+  const l = new Leaf(st.key, Object.freeze({ ...st.labels }), slots);
+  if (st.slotIdx.length !== slots || st.acc.length !== slots * FIELDS) throw new Error(`leaf ${st.key}: ${st.slotIdx.length} window slots, expected ${slots}`);
+  l.slotIdx.set(st.slotIdx);
+  l.acc.set(st.acc);
+  st.qs.forEach((q, i) => {
+    if (!q) return;
+    const a = new QuantileAcc();
+    a.exact = Array.from(q.exact);
+    if (q.sketch) a.sketch = QuantileSketch.fromData(q.sketch);
+    l.qs[i] = a;
+  });
+  l.expNum = st.expNum;
+  l.expDen = st.expDen;
+  return l;
 }
 
 /** The top contributors of a drill, as the anomaly carries them. */

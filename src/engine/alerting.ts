@@ -8,7 +8,7 @@
 import { AlertStage, isBudgetSummary, resolvePolicy, type AlertEffects, type AlertPolicy, type Dispatch } from '../alert/index.ts';
 import type { Receiver, TenantConfig } from '../config/index.ts';
 import { Notifier, type DeliveryOutcome, type NotifierOptions } from '../notify/index.ts';
-import type { Ack, Alert, NotificationInput, Store } from '../store/index.ts';
+import type { Ack, Alert, Labels, NotificationInput, Store } from '../store/index.ts';
 import { TriageWiring, type TriageOptions } from './triage.ts';
 
 /** Options of the alerting wiring (EngineOptions.alerting). */
@@ -34,7 +34,26 @@ export interface AlertingOptions {
   readonly sink?: (d: Dispatch) => void;
   /** False: no triage packets are built (backtests read their alerts, not their packets). Default true. */
   readonly packets?: boolean;
+  /**
+   * Cluster fencing, consulted right before each delivery for every alert of the dispatch whose
+   * series the stage knows: `deliver` (this process provably owns the alert's partition),
+   * `hold` (ownership not provable now: the delivery waits and asks again) or `drop` (the
+   * partition is lost: its new owner restores the alert and announces it). A dispatch goes
+   * without the dropped alerts, and not at all when every alert is dropped. Unset (`serve`): every dispatch goes.
+   */
+  readonly fence?: (alert: FencedAlert) => FenceVerdict;
+  /** How often a held delivery asks the fence again (ms). Default 50. */
+  readonly fenceRetryMs?: number;
 }
+
+/** An alert of a dispatch as the fence sees it: the series the stage judged it on. */
+export interface FencedAlert {
+  readonly tenant: string;
+  readonly fingerprint: string;
+  readonly metric: string;
+  readonly labels: Labels;
+}
+export type FenceVerdict = 'deliver' | 'hold' | 'drop';
 
 const MAX_CONCURRENT_SENDS = 256;
 const MAX_SENDS_PER_RECEIVER = 64;
@@ -78,6 +97,14 @@ export class Alerting {
   readonly #sending = new Set<Promise<unknown>>();
   /** Triage follow-ups waiting for their packets. */
   readonly #followUps = new Set<Promise<unknown>>();
+  /**
+   * With a fence: each queued dispatch's alerts and their series, looked up when the stage
+   * produced it (a partition given up later forgets its alerts, and its queued dispatches must
+   * still be mapped to it to be dropped).
+   */
+  readonly #fenced = new WeakMap<Dispatch, readonly FencedAlert[]>();
+  /** Deliveries the fence held, and alerts it dropped from dispatches (tests, the cluster's /metrics). */
+  readonly fenceCounters = { held: 0, droppedAlerts: 0, droppedDispatches: 0 };
   /** Per receiver and group: the id of its latest notification (a follow-up only follows that one). */
   readonly #latest = new Map<string, string>();
   /** Notification log rows not written yet: one store task writes all that piled up. */
@@ -255,6 +282,7 @@ export class Alerting {
     if (!lane) this.#lanes.set(key, (lane = { queue: [], inflight: 0, busy: new Set() }));
     lane.queue.push(d);
     this.#queued++;
+    if (this.#o.fence && !this.#fenced.has(d)) this.#fenced.set(d, this.#fencedAlerts(d));
     if (d.kind === 'update') return;
     const group = `${key}\u0000${d.groupId}`;
     if (d.status === 'resolved') this.#latest.delete(group);
@@ -299,9 +327,11 @@ export class Alerting {
     lane.inflight++;
     lane.busy.add(d.groupId);
     // Held at most briefly for a triage packet: what is ready goes now, the rest follows in an update.
-    const p = this.triage.annotate(d).catch(() => ({ dispatch: d, followUp: undefined })).then(({ dispatch, followUp }) => {
+    const p = this.triage.annotate(d).catch(() => ({ dispatch: d, followUp: undefined })).then(async ({ dispatch, followUp }) => {
       if (followUp) this.#follow(d, followUp);
-      return this.notifier.send(dispatch);
+      const fenced = this.#o.fence ? await this.#fence(d, dispatch) : dispatch;
+      // Nothing awaited between the fence's answer and the send: a stall cannot slip in between.
+      if (fenced) return this.notifier.send(fenced);
     }).finally(() => {
       lane.inflight--;
       lane.busy.delete(d.groupId);
@@ -318,12 +348,58 @@ export class Alerting {
       .then((u) => {
         // A newer notification of the group carries the summary itself (or it resolved).
         if (u === undefined || this.#closed || this.#latest.get(group) !== d.id) return;
+        // The same alerts as the notification it follows (the stage may have let them go by now).
+        const fenced = this.#fenced.get(d);
+        if (fenced) this.#fenced.set(u, fenced);
         this.#enqueue(u);
         this.#drainQueue();
       })
       .catch((err) => process.emitWarning(`triage follow-up of ${d.id} not sent: ${(err as Error).message}`))
       .finally(() => this.#followUps.delete(f));
     this.#followUps.add(f);
+  }
+
+  /** The alerts of a dispatch whose series the stage holds (a budget summary's alerts have none: never fenced). */
+  #fencedAlerts(d: Dispatch): readonly FencedAlert[] {
+    const out: FencedAlert[] = [];
+    for (const a of d.alerts) {
+      const s = this.stage.seriesOf(d.tenant, a.fingerprint);
+      if (s) out.push({ tenant: d.tenant, fingerprint: a.fingerprint, metric: s.metric, labels: s.labels });
+    }
+    return out;
+  }
+
+  /**
+   * Asks the fence about every alert of a dispatch, waiting while any is held; resolves to what
+   * may go (without the dropped alerts) or undefined when nothing may. The lane's slot and the
+   * group stay taken meanwhile, so later notifications of the group cannot overtake this one.
+   */
+  async #fence(queued: Dispatch, d: Dispatch): Promise<Dispatch | undefined> {
+    const fence = this.#o.fence!;
+    const alerts = this.#fenced.get(queued) ?? [];
+    if (alerts.length === 0) return d;
+    for (let held = false; ; held = true) {
+      const dropped = new Set<string>();
+      let hold = false;
+      for (const a of alerts) {
+        const v = fence(a);
+        if (v === 'hold') hold = true;
+        else if (v === 'drop') dropped.add(a.fingerprint);
+      }
+      if (hold) {
+        if (!held) this.fenceCounters.held++;
+        await new Promise((r) => setTimeout(r, this.#o.fenceRetryMs ?? 50));
+        continue;
+      }
+      if (dropped.size === 0) return d;
+      this.fenceCounters.droppedAlerts += dropped.size;
+      const rest = d.alerts.filter((a) => !dropped.has(a.fingerprint));
+      if (rest.length === 0) {
+        this.fenceCounters.droppedDispatches++;
+        return undefined;
+      }
+      return { ...d, alerts: rest };
+    }
   }
 
   /** Notifications waiting for a free slot, plus those being delivered. */

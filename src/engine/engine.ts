@@ -11,11 +11,11 @@ import { TidemarkError } from '../errors.ts';
 import { STALE_FLAG, type IngestBatch } from '../ingest/index.ts';
 import type { ChangeEvent, ChangeInput, Checkpoint, ConfigVersion, Labels, Store } from '../store/index.ts';
 import { DEFAULT_RETENTION } from '../store/index.ts';
-import { AGGREGATE_DEFAULTS, contributorsOf, type AggGroup, type AggregateDrill, type ClosedWindow } from './aggregate.ts';
+import { AGGREGATE_DEFAULTS, contributorsOf, type AggGroup, type AggregateDrill, type ClosedWindow, type RuleAggregator } from './aggregate.ts';
 import { Alerting } from './alerting.ts';
 import { MultivariateStage } from './multivariate.ts';
 import { BINARY_CHECKPOINT, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
-import { checkpointState, hold, resume, SeriesEntry, TenantState, type SeriesRefusal } from './tenant.ts';
+import { checkpointState, hold, resume, SeriesEntry, TenantState, type CompiledRule, type SeriesRefusal } from './tenant.ts';
 import type { Anomaly, EngineOptions, IngestOutcome, RejectionCount } from './types.ts';
 import type { DrillResult } from '../explain/index.ts';
 
@@ -89,6 +89,13 @@ export class Engine {
   #checkpointsWritten = 0;
   #replayedSamples = 0;
   readonly #restored = { checkpoint: 0, replay: 0, new: 0 };
+  /**
+   * False in a cluster worker: raw points do not feed the rule aggregates here, since each
+   * aggregate group is fed on its own bus partition (src/cluster/feeds.ts, `judgeAggregates`).
+   */
+  feedAggregates = true;
+  /** False in a cluster worker: each multivariate entity is fed on its own bus partition (src/cluster/feeds.ts). */
+  feedMultivariate = true;
   /** Called for every live anomaly. */
   onAnomaly: ((a: Anomaly) => void) | undefined;
   /** Called synchronously with every batch before it is applied (src/engine/backtest-shadow.ts). */
@@ -129,8 +136,9 @@ export class Engine {
         if (config) state.applyConfig(config, latest.version);
         else process.emitWarning(`tenant ${t.id}: stored config v${latest.version} no longer loads: ${errors[0]?.message}`);
       }
-      for (const s of await this.store.series.find(t.id, [])) if (s.id > this.#maxIdAtStart) this.#maxIdAtStart = s.id;
     }
+    // Not a listing of every series: at 1M series that built ~0.5 GB of objects at each start.
+    this.#maxIdAtStart = await this.store.series.maxId();
     // Forests and reservoirs from the last checkpoints, so they need not learn a day again.
     await this.multivariate.restore(this.store.checkpoints, [...this.#tenants.values()].map((ts) => [ts.id, ts.config] as const));
     await this.alerting?.init([...this.#tenants.keys()], this.options.restoreEvery !== true);
@@ -254,6 +262,7 @@ export class Engine {
   /** Creates entries for series not live yet: admission, interning, restore. */
   async #materialise(ts: TenantState, b: BatchView, missing: number[], entries: (SeriesEntry | null)[], refusals: (SeriesRefusal | undefined)[], now: number): Promise<void> {
     const created: SeriesEntry[] = [];
+    const keys: { tenant: string; metric: string; labels: Labels }[] = []; // for interning; entries keep only their keys
     for (const s of missing) {
       const key = b.seriesKey(s);
       const raced = ts.series.get(key); // the same new series twice in this batch, or a concurrent batch
@@ -273,16 +282,17 @@ export class Engine {
       }
       const e = new SeriesEntry(0, key, metric, Object.freeze(labels), ts.ruleFor(metric, labels));
       e.lastSeen = now;
-      ts.add(e); // counted at once, so the next series of this batch sees the limit
+      ts.add(e, labels); // counted at once, so the next series of this batch sees the limit
       entries[s] = e;
       created.push(e);
+      keys.push({ tenant: ts.id, metric, labels });
     }
     if (created.length === 0) return;
     let release!: () => void;
     const ready = new Promise<void>((r) => (release = r));
     for (const e of created) e.ready = ready;
     try {
-      const ids = await this.store.series.intern(created.map((e) => ({ tenant: ts.id, metric: e.metric, labels: e.labels })));
+      const ids = await this.store.series.intern(keys);
       for (let i = 0; i < created.length; i++) created[i].id = ids[i];
       const old = created.filter((e) => this.options.restoreEvery === true || e.id <= this.#maxIdAtStart);
       if (old.length > 0) await this.#restore(ts, old, now);
@@ -308,6 +318,8 @@ export class Engine {
           if (cp.blob[0] === BINARY_CHECKPOINT) {
             const body = decodeCheckpoint(cp.blob);
             if (body.entries === entriesText(e.rule.set)) {
+              // A state of another layout (an older build) throws: replayed below instead.
+              e.rule.set.check?.(body.state);
               e.state = body.state;
               e.lastT = body.lastT;
               e.origin = 'checkpoint';
@@ -316,7 +328,9 @@ export class Engine {
             // Format 1 (JSON), written before binary checkpoints.
             const body = JSON.parse(Buffer.from(cp.blob).toString('utf8')) as CheckpointBody;
             if (body.format === CHECKPOINT_FORMAT && JSON.stringify(body.entries) === entriesText(e.rule.set)) {
-              e.state = restoreState(JSON.stringify(body.state));
+              const state = restoreState(JSON.stringify(body.state));
+              e.rule.set.check?.(state);
+              e.state = state;
               e.lastT = body.lastT ?? -Infinity;
               e.origin = 'checkpoint';
             }
@@ -370,7 +384,8 @@ export class Engine {
     // Alert stage: `watch` says per series id whether every judged point or only anomalies go in.
     const al = live ? this.alerting?.stage : undefined;
     const observed = al?.counters.verdicts ?? 0;
-    const aggs = ts.aggregators.length > 0;
+    const aggs = this.feedAggregates && ts.aggregators.length > 0;
+    const mv = this.feedMultivariate && (ts.config?.multivariate?.length ?? 0) > 0;
     const started = process.hrtime.bigint();
     for (let j = 0; j < n; j++) {
       const i = order === null ? j : order[j];
@@ -388,7 +403,8 @@ export class Engine {
         continue;
       }
       const v = values[i];
-      if (v < e.min || v > e.max) {
+      const range = e.range;
+      if (v < range.min || v > range.max) {
         this.#reject(outcome, 'out_of_range', `series ${e.key}`, `${v} is outside the valid range [${e.min}, ${e.max}] of metric ${e.metric}`);
         continue;
       }
@@ -412,7 +428,7 @@ export class Engine {
         // the drill. An impact gate may still read it (SLO counters): the stage gets it unjudged.
         if (al !== undefined) {
           let w = e.id < al.watch.length ? al.watch[e.id] : 0;
-          if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
+          if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labelsNow(), e.rule.name, ts.configVersion);
           if (w === 2) al.observe(ts.id, e.id, e.metric, e.labels, e.rule.name, e.rule.threshold, t, v, NOT_JUDGED, ts.configVersion);
         }
         e.lastT = t;
@@ -442,7 +458,7 @@ export class Engine {
       e.learning = stillLearning(e, verdict);
       if (al !== undefined) {
         let w = e.id < al.watch.length ? al.watch[e.id] : 0;
-        if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
+        if (w === 0) w = al.classify(ts.id, e.id, e.metric, e.labelsNow(), e.rule.name, ts.configVersion);
         if (w === 2 || (!verdict.learning && verdict.score >= e.rule.threshold)) al.observe(ts.id, e.id, e.metric, e.labels, e.rule.name, e.rule.threshold, t, v, verdict, ts.configVersion);
       }
       e.lastT = t;
@@ -452,7 +468,8 @@ export class Engine {
       sId[k] = e.id;
       sT[k] = t;
       sV[k++] = v;
-      if (live) this.multivariate.observe(ts.id, ts.config, ts.configVersion, e.metric, e.labels, t, v, verdict.learning ? 0 : verdict.score);
+      // Only tenants with multivariate detectors make an entry keep its labels (bindings are keyed by them).
+      if (live && mv) this.multivariate.observe(ts.id, ts.config, ts.configVersion, e.metric, e.labels, t, v, verdict.learning ? 0 : verdict.score);
       if (!verdict.learning) {
         bId[kb] = e.id;
         bT[kb] = t;
@@ -555,7 +572,7 @@ export class Engine {
     const al = live ? this.alerting?.stage : undefined;
     if (al !== undefined) {
       let wf = e.id < al.watch.length ? al.watch[e.id] : 0;
-      if (wf === 0) wf = al.classify(ts.id, e.id, e.metric, e.labels, e.rule.name, ts.configVersion);
+      if (wf === 0) wf = al.classify(ts.id, e.id, e.metric, e.labelsNow(), e.rule.name, ts.configVersion);
       if (wf === 2 || (!verdict.learning && verdict.score >= e.rule.threshold)) al.observe(ts.id, e.id, e.metric, e.labels, e.rule.name, e.rule.threshold, t, v, verdict, ts.configVersion);
     }
     const anomalous = !verdict.learning && verdict.score >= e.rule.threshold;
@@ -581,9 +598,9 @@ export class Engine {
     const e = new SeriesEntry(0, `\u0001${agg.rule.name}\u0000${g.key}`, agg.metric, g.labels, ts.ruleNamed(agg.rule.name));
     e.group = g;
     e.lastSeen = this.clock();
-    const p = (async () => {
+    const p: Promise<void> = (async () => {
       try {
-        const [id] = await this.store.series.intern([{ tenant: ts.id, metric: e.metric, labels: e.labels }]);
+        const [id] = await this.store.series.intern([{ tenant: ts.id, metric: e.metric, labels: g.labels }]);
         e.id = id;
         if (this.options.restoreEvery === true || id <= this.#maxIdAtStart) await this.#restore(ts, [e], this.clock());
         else this.#restored.new++;
@@ -592,7 +609,7 @@ export class Engine {
       }
       // A config reload meanwhile may have dropped the aggregation.
       if (!ts.aggregators.includes(agg)) return;
-      ts.add(e);
+      ts.add(e, g.labels);
       g.entry = e;
       const sink = new DerivedSink();
       for (const { window, live } of g.pending.splice(0)) this.#judgeWindow(ts, e, window, live, sink, undefined);
@@ -600,7 +617,57 @@ export class Engine {
       await sink.write(this.store);
     })().catch((err) => process.emitWarning(`tenant ${ts.id}: aggregate ${agg.metric} of rule ${agg.rule.name} not stored: ${(err as Error).message}`));
     this.#inflight.add(p);
-    void p.finally(() => this.#inflight.delete(p));
+    g.settling = p;
+    void p.finally(() => {
+      this.#inflight.delete(p);
+      if (g.settling === p) g.settling = undefined;
+    });
+  }
+
+  /** Cluster feeds (src/cluster/feeds.ts): the compiled rule a series of a tenant runs with. */
+  seriesRule(tenant: string, metric: string, labels: Labels): CompiledRule {
+    return this.#tenant(tenant).ruleFor(metric, labels);
+  }
+
+  /** Cluster feeds (src/cluster/feeds.ts): a tenant's rule aggregators and what feeding them checks. */
+  aggregation(tenant: string): { aggregators: readonly RuleAggregator[]; toleranceMs: number; configVersion: number | null; range: (metric: string) => { min?: number; max?: number } | undefined } {
+    const ts = this.#tenant(tenant);
+    return { aggregators: ts.aggregators, toleranceMs: ts.limits.outOfOrderToleranceMs, configVersion: ts.configVersion, range: (m) => ts.schemas.get(m) };
+  }
+
+  /**
+   * Cluster: judges the windows that feeds closed (as a batch's pass does in one process).
+   * Resolves once their derived points are stored and new derived series interned, so a
+   * checkpoint taken after it covers them.
+   */
+  async judgeAggregates(tenant: string, mode: IngestMode): Promise<void> {
+    const ts = this.#tenant(tenant);
+    const al = mode === 'live' ? this.alerting?.stage : undefined;
+    const observed = al?.counters.verdicts ?? 0;
+    const groups = new Set<AggGroup>();
+    for (const a of ts.aggregators) for (const w of a.closed) groups.add(w.group);
+    await this.#judgeClosed(ts, mode === 'live', undefined);
+    if (al !== undefined && al.counters.verdicts !== observed) this.alerting!.kick();
+    for (const g of groups) await g.settling;
+  }
+
+  /**
+   * Cluster: forgets the aggregate groups `drop` selects (their partition moved) with their
+   * derived series; with `save`, checkpoints first so the next owner restores the derived state.
+   */
+  async dropAggregateGroups(drop: (tenant: string, g: AggGroup) => boolean, save: boolean): Promise<number> {
+    if (save) await this.checkpoint();
+    let n = 0;
+    for (const ts of this.#tenants.values()) {
+      for (const a of ts.aggregators) {
+        for (const g of a.dropGroups((g) => drop(ts.id, g))) {
+          const e = g.entry as SeriesEntry | undefined;
+          if (e !== undefined) ts.remove(e);
+          n++;
+        }
+      }
+    }
+    return n;
   }
 
   /**
@@ -643,7 +710,7 @@ export class Engine {
   /** How one live series started (for tests and debugging): undefined when it is not live. */
   seriesInfo(tenant: string, key: string): { id: number; origin: string; replayed: number; lastT: number; labels: Labels } | undefined {
     const e = this.#tenants.get(tenant)?.series.get(key);
-    return e && { id: e.id, origin: e.origin, replayed: e.replayed, lastT: e.lastT, labels: e.labels };
+    return e && { id: e.id, origin: e.origin, replayed: e.replayed, lastT: e.lastT, labels: e.labelsNow() };
   }
 
   /**
@@ -656,7 +723,7 @@ export class Engine {
     if (!ts) return false;
     const want = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)).join('\u0000');
     for (const e of ts.series.values()) {
-      if (e.metric !== metric || e.id === 0 || Object.entries(e.labels).sort(([a], [b]) => (a < b ? -1 : 1)).join('\u0000') !== want) continue;
+      if (e.metric !== metric || e.id === 0 || Object.entries(e.labelsNow()).sort(([a], [b]) => (a < b ? -1 : 1)).join('\u0000') !== want) continue;
       e.state = e.rule.set.init();
       e.learning = true;
       e.held = null;

@@ -18,6 +18,9 @@
  * Checkpoints: each entity's vector under construction, forest and reservoir are written with
  * the engine's checkpoints (under the same id), plus one index per detector naming
  * its entities; `restore` reads them back on start, so forests do not wait a day to fit again.
+ * A cluster worker instead owns entities by bus partition (src/cluster/feeds.ts): it feeds them
+ * through `observe`'s `accept`, and moves them with `snapshotEntities` / `restoreEntities` /
+ * `dropEntities` together with the partition's cursor.
  */
 import { ENTITY_ID_BASE, type AlertStage, type VerdictView } from '../alert/index.ts';
 import { compileSelector, multivariateRuleName, type MultivariateDetector, type TenantConfig } from '../config/index.ts';
@@ -138,7 +141,7 @@ export class MultivariateStage {
    * One judged live point of a series: `score` is its fused score from its own detector set.
    * Cheap when the tenant declares no multivariate detector or the series feeds none.
    */
-  observe(tenant: string, config: TenantConfig | undefined, configVersion: number | null, metric: string, labels: Labels, t: number, value: number, score: number): void {
+  observe(tenant: string, config: TenantConfig | undefined, configVersion: number | null, metric: string, labels: Labels, t: number, value: number, score: number, accept?: (detector: string, entityKey: string) => boolean): void {
     const mv = config?.multivariate;
     if (mv === undefined || mv.length === 0) return;
     let ten = this.#tenants.get(tenant);
@@ -148,7 +151,62 @@ export class MultivariateStage {
     let bs = byMetric.get(metric);
     if (bs === undefined) byMetric.set(metric, (bs = bind(ten.dets, metric, labels)));
     if (bs === NONE || value !== value) return;
-    for (let i = 0; i < bs.length; i++) this.#point(tenant, configVersion, bs[i], t, value, score);
+    for (let i = 0; i < bs.length; i++) if (accept === undefined || accept(bs[i].det.def.name, bs[i].entityKey)) this.#point(tenant, configVersion, bs[i], t, value, score);
+  }
+
+  /**
+   * Cluster: the state of a tenant's entities that `keep` selects (by detector name and entity
+   * key), as plain data, marked clean (the worker writes it with its partition's cursor).
+   */
+  snapshotEntities(tenant: string, keep: (detector: string, entityKey: string) => boolean): unknown[] {
+    const out: unknown[] = [];
+    for (const det of this.#tenants.get(tenant)?.dets ?? []) {
+      for (const e of det.entities.values()) {
+        if (!keep(det.def.name, e.key)) continue;
+        e.dirty = false;
+        out.push({ detector: det.def.name, text: det.text, key: e.key, labels: { ...e.labels }, step: e.step, values: e.values.slice(), last: e.last.slice(), suspect: e.suspect, sinceScored: e.sinceScored, hot: e.hot, episode: e.episode.slice(), forest: packForest(e.forest.toJSON()) });
+      }
+    }
+    return out;
+  }
+
+  /** Cluster: whether any of a tenant's entities that `keep` selects changed since its last snapshot. */
+  changedEntities(tenant: string, keep: (detector: string, entityKey: string) => boolean): boolean {
+    for (const det of this.#tenants.get(tenant)?.dets ?? []) for (const e of det.entities.values()) if (e.dirty && keep(det.def.name, e.key)) return true;
+    return false;
+  }
+
+  /**
+   * Cluster: puts back entities from `snapshotEntities` under the tenant's config (a worker took
+   * their partition over). Those of a changed definition are dropped: their forests learn afresh.
+   */
+  restoreEntities(tenant: string, config: TenantConfig | undefined, states: readonly unknown[]): number {
+    if (!config?.multivariate?.length) return 0;
+    let ten = this.#tenants.get(tenant);
+    if (ten === undefined || ten.config !== config) ten = this.#compile(tenant, config, ten);
+    let n = 0;
+    for (const x of states) {
+      const st = x as EntityState & { detector: string; text: string };
+      const det = ten.dets.find((d) => d.def.name === st.detector);
+      if (!det || det.text !== st.text || st.forest.dims !== det.def.features.length) continue;
+      det.entities.set(st.key, entityFrom(tenant, det.def.name, st));
+      det.indexDirty = true;
+      n++;
+    }
+    return n;
+  }
+
+  /** Cluster: forgets the entities `drop` selects (their partition moved to another worker). */
+  dropEntities(tenant: string, drop: (detector: string, entityKey: string) => boolean): number {
+    let n = 0;
+    for (const det of this.#tenants.get(tenant)?.dets ?? []) {
+      for (const [k, e] of det.entities) {
+        if (!drop(det.def.name, e.key)) continue;
+        det.entities.delete(k);
+        n++;
+      }
+    }
+    return n;
   }
 
   #point(tenant: string, configVersion: number | null, b: Binding, t: number, value: number, score: number): void {
@@ -275,20 +333,7 @@ export class MultivariateStage {
       if (!k.startsWith(prefix)) continue;
       this.#restored.delete(k);
       if (st.forest.dims !== def.features.length || (st as { text?: string }).text !== text) continue;
-      out.set(st.key, {
-        key: st.key,
-        id: entityId(tenant, def.name, st.key),
-        labels: Object.freeze({ ...st.labels }),
-        step: st.step,
-        values: Float64Array.from(st.values),
-        last: Float64Array.from(st.last),
-        suspect: st.suspect,
-        sinceScored: st.sinceScored,
-        hot: st.hot,
-        episode: Float64Array.from(st.episode),
-        forest: StreamingForest.fromJSON(unpackForest(st.forest)),
-        dirty: false,
-      });
+      out.set(st.key, entityFrom(tenant, def.name, st));
     }
     return out;
   }
@@ -449,6 +494,24 @@ function packForest(d: StreamingForestData): StreamingForestData {
 }
 
 /** Back to number arrays, so a restored forest's state is the same plain data as the original's. */
+/** An entity back from its stored state (checkpoint restore or a cluster takeover). */
+function entityFrom(tenant: string, detector: string, st: EntityState): Entity {
+  return {
+    key: st.key,
+    id: entityId(tenant, detector, st.key),
+    labels: Object.freeze({ ...st.labels }),
+    step: st.step,
+    values: Float64Array.from(st.values),
+    last: Float64Array.from(st.last),
+    suspect: st.suspect,
+    sinceScored: st.sinceScored,
+    hot: st.hot,
+    episode: Float64Array.from(st.episode),
+    forest: StreamingForest.fromJSON(unpackForest(st.forest)),
+    dirty: false,
+  };
+}
+
 function unpackForest(d: StreamingForestData): StreamingForestData {
   const f = d.forest;
   return {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { escapeLabelValue, isValidLabelName, isValidMetricName, otlpLabelName, otlpMetricName, seriesKey, telegrafName } from './names.ts';
+import { escapeLabelValue, isValidLabelName, isValidMetricName, otlpLabelName, otlpMetricName, parseSeriesKey, seriesKey, telegrafName } from './names.ts';
 
 describe('name validation', () => {
   const metric: [string, boolean][] = [
@@ -30,6 +30,28 @@ describe('seriesKey', () => {
     assert.equal(seriesKey('m', ['a', 'x', 'b', 'say "hi"\\\n'], 4), 'm{a="x",b="say \\"hi\\"\\\\\\n"}');
     assert.equal(seriesKey('m', ['a', 'x'], 0), 'm');
     assert.equal(escapeLabelValue('plain'), 'plain');
+  });
+});
+
+describe('parseSeriesKey', () => {
+  it('inverts seriesKey, escapes included', () => {
+    const cases: [string, string[]][] = [
+      ['m', []],
+      ['http_requests_total', ['code', '200', 'path', '/a,b="c"}', 'x', '']],
+      ['m:x', ['a', 'say "hi"\\\n', 'b', '\\n', 'c', '{}']],
+    ];
+    for (const [metric, flat] of cases) {
+      const key = seriesKey(metric, flat, flat.length);
+      const labels: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) labels[flat[i]] = flat[i + 1];
+      assert.deepEqual(parseSeriesKey(key), { metric, labels });
+      assert.deepEqual(Object.keys(parseSeriesKey(key)!.labels), Object.keys(labels));
+    }
+  });
+  it('refuses what seriesKey cannot produce', () => {
+    for (const bad of ['', '1m', 'm{', 'm{a="x"', 'm{a="x",}', 'm{a=x}', 'm{a="x"b="y"}', 'm{a="\\q"}', 'm{a="x",a="y"}', 'm{9a="x"}', '\u0001rule\u0000g']) {
+      assert.equal(parseSeriesKey(bad), undefined, bad);
+    }
   });
 });
 

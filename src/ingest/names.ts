@@ -50,6 +50,54 @@ export function seriesKey(metric: string, labels: readonly string[], count: numb
 
 let flattened = 0;
 
+/**
+ * The inverse of `seriesKey`: metric and labels (a fresh object, names in key order) of a
+ * canonical key, or undefined when `key` is not one. Lets a holder of millions of series keep
+ * the key alone and rebuild labels when asked, instead of a labels object per series beside it.
+ */
+export function parseSeriesKey(key: string): { metric: string; labels: Record<string, string> } | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return isValidMetricName(key) ? { metric: key, labels: {} } : undefined;
+  const metric = key.slice(0, open);
+  if (!isValidMetricName(metric) || key.charCodeAt(key.length - 1) !== 125 /* } */) return undefined;
+  const labels: Record<string, string> = {};
+  let i = open + 1;
+  const end = key.length - 1;
+  while (i < end) {
+    const eq = key.indexOf('="', i);
+    if (eq < 0) return undefined;
+    const name = key.slice(i, eq);
+    if (!isValidLabelName(name) || Object.prototype.hasOwnProperty.call(labels, name)) return undefined;
+    let value = '';
+    let j = eq + 2;
+    let from = j;
+    for (;;) {
+      if (j >= end) return undefined;
+      const c = key.charCodeAt(j);
+      if (c === 34 /* " */) break;
+      if (c === 92 /* \ */) {
+        const n = key.charCodeAt(j + 1);
+        const ch = n === 110 ? '\n' : n === 92 ? '\\' : n === 34 ? '"' : undefined;
+        if (ch === undefined) return undefined;
+        value += key.slice(from, j) + ch;
+        j += 2;
+        from = j;
+        continue;
+      }
+      j++;
+    }
+    value += key.slice(from, j);
+    labels[name] = value;
+    i = j + 1;
+    if (i < end) {
+      if (key.charCodeAt(i) !== 44 /* , */) return undefined;
+      i++;
+      if (i === end) return undefined;
+    }
+  }
+  return { metric, labels };
+}
+
 const OTLP_LABEL_INVALID_RE = /[^a-zA-Z0-9_]/gu;
 const OTLP_METRIC_SPLIT_RE = /[^a-zA-Z0-9_:]+/u;
 
