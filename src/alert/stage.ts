@@ -430,6 +430,15 @@ export class AlertStage {
   }
 
   /**
+   * The series (metric and labels, as judged) of an alert held here, open or resolved but not yet
+   * announced; undefined for one not here. A cluster worker maps it to the partition it leases.
+   */
+  seriesOf(tenant: string, fingerprint: string): { readonly metric: string; readonly labels: Labels } | undefined {
+    const a = this.#tenants.get(tenant)?.alerts.get(fingerprint);
+    return a && { metric: a.metric, labels: a.seriesLabels };
+  }
+
+  /**
    * Drops the open alerts (and series watches) of the series `drop` selects, without resolving
    * or announcing anything: a cluster worker gave their partition to another worker, which
    * restores them from the store. Changed alerts are persisted first (the caller pumps and

@@ -61,5 +61,11 @@ export function changeAnnouncer(bus: Bus, log: (line: string) => void = () => un
 export function nodeAnnouncer(bus: Bus, engine: Engine, log?: (line: string) => void): (c: ClusterChange) => Promise<void> {
   const announce = changeAnnouncer(bus, log);
   engine.configListeners.add((tenant) => void announce({ kind: 'config', tenant }));
+  // The node routes rule-aggregate feeds by its tenants' configs (feeds.ts): it follows versions
+  // stored through other nodes on their announcement. One missed (NATS away) is made good by the
+  // workers, which apply a feed under the newest stored config (see feeds.ts).
+  bus.onAnnounce((data) => {
+    if (decodeChange(data)?.kind === 'config') void engine.refreshConfigs().catch((err: Error) => log?.(`tidemark: reloading configs: ${err.message}`));
+  });
   return announce;
 }

@@ -6,6 +6,8 @@
  * Layout (little endian): u8 version, u8 mode (0 live, 1 replay), str tenant, u32 series,
  * per series { str metric, u8 kind, u16 label pairs, str name, str value, ... }, u32 samples,
  * per sample { u32 series row, f64 t, f64 value, u8 flags }. `str` is u32 length + UTF-8.
+ * Version 2 is a rule-aggregate feed (feeds.ts): a worker of this build reads both, and one of
+ * an older build skips version 2 messages as unknown (logged), leaving aggregates unfed.
  */
 import type { IngestMode } from '../engine/index.ts';
 import { TidemarkError } from '../errors.ts';
@@ -108,12 +110,19 @@ export function encodeByPartition(tenant: string, b: BatchSource, mode: IngestMo
   return out;
 }
 
-/** The tenant and mode of a message without decoding its samples (undefined: malformed). */
-export function peekHeader(data: Uint8Array): { tenant: string; mode: IngestMode } | undefined {
-  if (data.length < 6 || data[0] !== VERSION) return undefined;
+/** Message kinds by their first byte: a batch's samples (above), or a rule-aggregate feed (feeds.ts). */
+export type MessageKind = 'samples' | 'feed';
+const FEED = 2;
+
+/**
+ * The kind, tenant and mode of a message without decoding its samples (undefined: malformed or
+ * of a version this build does not know). Both kinds start with u8 version, u8 mode, str tenant.
+ */
+export function peekHeader(data: Uint8Array): { kind: MessageKind; tenant: string; mode: IngestMode } | undefined {
+  if (data.length < 6 || (data[0] !== VERSION && data[0] !== FEED)) return undefined;
   const len = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(2, true);
   if (6 + len > data.length) return undefined;
-  return { tenant: td.decode(data.subarray(6, 6 + len)), mode: data[1] === 1 ? 'replay' : 'live' };
+  return { kind: data[0] === FEED ? 'feed' : 'samples', tenant: td.decode(data.subarray(6, 6 + len)), mode: data[1] === 1 ? 'replay' : 'live' };
 }
 
 /**

@@ -5,7 +5,6 @@
 // spike must give exactly one alert and one firing notification, and the detector state must
 // equal a single-process run over the same data.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +16,8 @@ import { IngestBatch } from '../ingest/index.ts';
 import { startReceiver, type LocalReceiver } from '../notify/testkit.ts';
 import { hashToken, openSqliteStore, openStoreFromUrl, type Store } from '../store/index.ts';
 import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
-import { batchCount, fillBatch, jsonBatch, makeWorkload, seriesLabels, type Workload } from './testkit.ts';
+import { batchCount, CliProc, fillBatch, jsonBatch, makeWorkload, seriesLabels, waitFor, type Workload } from './testkit.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/tidemark.js');
 const TOKEN = 'tmk_test_cluster_failover_token_0123456789';
 const LEASE_TTL_MS = 3000;
 
@@ -45,33 +43,6 @@ rules:
     group_by: [instance]
     timing: { group_wait: 0s, group_interval: 1m, trigger: { m: 1, n: 1 }, recovery: { points: 200 } }
 `;
-}
-
-class Proc {
-  readonly out: string[] = [];
-  readonly child: ChildProcess;
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (b: Buffer) => this.out.push(b.toString()));
-    this.child.stderr!.on('data', (b: Buffer) => this.out.push(b.toString()));
-  }
-  get text(): string {
-    return this.out.join('');
-  }
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill(signal);
-    await exited;
-  }
-}
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, logs: () => string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${logs()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Detector state per series key, as hex checkpoint bytes. */
@@ -108,7 +79,7 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
   const schema = uniqueSchema('tm_cluster_');
   const prefix = uniqueName('tmfail');
   const pgUrl = `${TEST_POSTGRES_URL}?schema=${schema}`;
-  const procs: Proc[] = [];
+  const procs: CliProc[] = [];
   let rx: LocalReceiver | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'tidemark-cluster-node-'));
   after(async () => {
@@ -137,22 +108,15 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
       await setup.close();
 
       const cluster = ['--nats', TEST_NATS_URL, '--postgres', pgUrl, '--prefix', prefix, '--lease-ttl', `${LEASE_TTL_MS}ms`];
-      const node = new Proc(['serve', '--cluster', ...cluster, '--partitions', '8', '--listen', '127.0.0.1:0', '--data', dataDir]);
+      const node = new CliProc(['serve', '--cluster', ...cluster, '--partitions', '8', '--listen', '127.0.0.1:0', '--data', dataDir]);
       procs.push(node);
       const logs = () => procs.map((p, i) => `--- process ${i}\n${p.text}`).join('\n');
       await waitFor('the ingest node', () => /listening on http/.test(node.text), logs);
       const url = /listening on (http:\/\/[^\s]+)/.exec(node.text)![1];
-      const a = new Proc(['worker', ...cluster, '--id', 'a', '--checkpoint-every', '300ms']);
-      const b = new Proc(['worker', ...cluster, '--id', 'b', '--checkpoint-every', '300ms']);
+      const a = new CliProc(['worker', ...cluster, '--id', 'a', '--checkpoint-every', '300ms']);
+      const b = new CliProc(['worker', ...cluster, '--id', 'b', '--checkpoint-every', '300ms']);
       procs.push(a, b);
-      const owned = (p: Proc, id: string) => {
-        const held = new Set<number>();
-        for (const line of p.text.split('\n')) {
-          const m = new RegExp(`worker ${id}: (took|released|lost) partition (\\d+)`).exec(line);
-          if (m) m[1] === 'took' ? held.add(Number(m[2])) : held.delete(Number(m[2]));
-        }
-        return held;
-      };
+      const owned = (p: CliProc, id: string) => p.owned(id);
       await waitFor('both workers hold partitions', () => owned(a, 'a').size + owned(b, 'b').size === 8 && owned(a, 'a').size > 0 && owned(b, 'b').size > 0, logs);
 
       const post = async (k: number) => {
@@ -212,7 +176,17 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
 
       const per = firing();
       assert.deepEqual([...per.keys()].sort(), plantedInstances, 'notified series are the planted ones');
-      for (const [i, c] of per) assert.equal(c, 1, `firing notifications for ${i}`);
+      // Who sent what when: the dispatch ids (same id: one stage's dispatch sent twice), receipt
+      // times against the kill, and the log rows the store kept for the instance's alerts.
+      const detail = async (i: string) => {
+        const pages = rx!.received.filter((r) => r.url === '/chat' && (r.body as { groupLabels?: Record<string, string> }).groupLabels?.instance === i)
+          .map((r) => { const x = r.body as { id: string; kind: string; status: string; alerts: { fingerprint: string; startsAt: number }[] }; return `${x.id} ${x.kind}/${x.status} at kill${r.at - killedAt >= 0 ? '+' : ''}${r.at - killedAt}ms fps ${x.alerts.map((al) => al.fingerprint).join(',')}`; });
+        const fps = new Set((await store.alerts.list({ tenant: 'default' })).filter((x) => x.labels.instance === i).map((x) => x.fingerprint));
+        const rows = [];
+        for (const fp of fps) for (const n of await store.notifications.list({ tenant: 'default', fingerprint: fp })) rows.push(`${n.status} ${n.alertState} at kill${n.at - killedAt >= 0 ? '+' : ''}${n.at - killedAt}ms`);
+        return `${pages.join('\n')}\nlog rows: ${rows.join('; ')}\n${logs()}`;
+      };
+      for (const [i, c] of per) if (c !== 1) assert.fail(`firing notifications for ${i}: ${c}\n${await detail(i)}`);
       const alerts = await store.alerts.list({ tenant: 'default' });
       assert.deepEqual(alerts.map((x) => x.labels.instance).sort(), plantedInstances, 'one alert per planted spike');
 

@@ -8,6 +8,7 @@ import type { IngestMode, IngestOutcome } from '../engine/index.ts';
 import { TidemarkError } from '../errors.ts';
 import type { IngestBatch } from '../ingest/index.ts';
 import { encodeByPartition } from './codec.ts';
+import { encodeFeeds, type FeedConfig } from './feeds.ts';
 
 /** Where the API hands decoded batches (AppOptions.sink). */
 export interface IngestSink {
@@ -25,9 +26,18 @@ export interface PublishStats {
 export class BusSink implements IngestSink {
   readonly stats: PublishStats = { batches: 0, messages: 0, samples: 0, failures: 0 };
   readonly #bus: Bus;
+  /**
+   * The tenant config batches are routed by (the node's engine): series that feed a rule
+   * aggregate also go, as feed messages, to their aggregate group's partition (feeds.ts).
+   * Unset: no feeds are published, and workers compute no rule aggregates.
+   */
+  configs: ((tenant: string) => FeedConfig) | undefined;
+  /** Per tenant and rule, the newest sample time routed (the rule's watermark as this node saw it). */
+  readonly #marks = new Map<string, number>();
 
-  constructor(bus: Bus) {
+  constructor(bus: Bus, configs?: (tenant: string) => FeedConfig) {
     this.#bus = bus;
+    this.configs = configs;
   }
 
   /**
@@ -42,6 +52,9 @@ export class BusSink implements IngestSink {
     const stale = batch.staleCount;
     let samples = 0;
     for (const p of parts) samples += p.samples;
+    // Feeds are acknowledged with the batch: a client retry after a partial failure sends them
+    // again, which the aggregates ignore (same series and time, see RuleAggregator.add).
+    if (this.configs) for (const f of encodeFeeds(tenant, batch, mode, this.#bus.partitions, this.configs(tenant), this.#marks)) parts.push(f);
     const encodeNs = Number(process.hrtime.bigint() - started);
     const t0 = performance.now();
     return Promise.all(parts.map((p) => this.#bus.publish(p.partition, p.data))).then(

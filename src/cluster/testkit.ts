@@ -3,6 +3,8 @@
  * smooth wave and small noise, one point every `stepMs`, and planted spikes (each a single
  * point far outside the band) that every run of the same detectors must flag.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { IngestBatch } from '../ingest/index.ts';
 
 export interface Workload {
@@ -65,4 +67,46 @@ export function jsonBatch(w: Workload, k: number): string {
     for (let step = from; step < to; step++) samples.push({ metric: WORKLOAD_METRIC, labels: seriesLabels(s), t: w.t0 + step * w.stepMs, value: valueAt(w, s, step) });
   }
   return JSON.stringify({ samples });
+}
+
+const BIN = join(import.meta.dirname, '../../bin/tidemark.js');
+
+/** A `tidemark` command as a child process, its output kept for assertions and failure logs. */
+export class CliProc {
+  readonly out: string[] = [];
+  readonly child: ChildProcess;
+  constructor(args: readonly string[], o: { env?: Record<string, string>; nodeArgs?: readonly string[] } = {}) {
+    this.child = spawn(process.execPath, [...(o.nodeArgs ?? []), BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+    this.child.stdout!.on('data', (b: Buffer) => this.out.push(b.toString()));
+    this.child.stderr!.on('data', (b: Buffer) => this.out.push(b.toString()));
+  }
+  get text(): string {
+    return this.out.join('');
+  }
+  /** Signals the process and resolves once it has exited (at once if it already has). */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill(signal);
+    await exited;
+  }
+  /** Partitions worker `id` holds, from its log. */
+  owned(id: string): Set<number> {
+    const held = new Set<number>();
+    const re = new RegExp(`worker ${id}: (took|released|lost) partition (\\d+)`);
+    for (const line of this.text.split('\n')) {
+      const m = re.exec(line);
+      if (m) m[1] === 'took' ? held.add(Number(m[2])) : held.delete(Number(m[2]));
+    }
+    return held;
+  }
+}
+
+/** Polls `ok` every `everyMs` until it holds; past `ms`, throws naming `what` with the logs. */
+export async function waitFor(what: string, ok: () => boolean | Promise<boolean>, logs: () => string, ms = 60_000, everyMs = 100): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${logs()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }

@@ -10,13 +10,18 @@
  * or not (they are judged now, live, and alert upserts by fingerprint absorb a second judgement).
  */
 import { partitionOf, Leases, type Bus, type BusMessage, type Lease, type PartitionReader } from '../bus/index.ts';
+import { groupKeyOf, RULE_LABEL, type AggGroup, type AggregatorState } from '../engine/aggregate.ts';
+import { decodeCheckpoint, encodeCheckpoint } from '../engine/checkpoint.ts';
+import type { FencedAlert, FenceVerdict } from '../engine/alerting.ts';
 import { createEngine, type Engine, type EngineOptions, type IngestMode } from '../engine/index.ts';
+import { entityId } from '../engine/multivariate.ts';
 import { TidemarkError } from '../errors.ts';
 import { IngestBatch } from '../ingest/index.ts';
 import { seriesKey } from '../ingest/names.ts';
-import type { Alert, Labels, Store } from '../store/index.ts';
+import type { Alert, Checkpoint, Labels, Store } from '../store/index.ts';
 import { decodeChange, type ClusterChange } from './changes.ts';
 import { decodeInto, peekHeader } from './codec.ts';
+import { applyFeed, decodeFeed, entityPartition, MultivariateFeeds, unitPartition, type ShadowState } from './feeds.ts';
 
 export interface WorkerOptions {
   readonly bus: Bus;
@@ -37,6 +42,13 @@ export interface WorkerOptions {
   readonly batchMessages?: number;
   /** At most this many partitions (default: a fair share of the live workers). */
   readonly maxPartitions?: number;
+  /**
+   * Notifications of a partition's alerts go only while its lease has more than this left (ms),
+   * by the expiry this worker computed before its last successful renewal; otherwise they wait
+   * for the renewal, or are dropped when the lease is lost (the new owner announces them).
+   * Default a third of the lease TTL: one renewal may be late before a delivery waits.
+   */
+  readonly fenceMarginMs?: number;
   /** Engine options (alerting, limits); store, clock and the cluster switches are set here. */
   readonly engine?: Partial<EngineOptions>;
   readonly log?: (line: string) => void;
@@ -55,6 +67,9 @@ export interface WorkerStats {
   changes: number;
   /** Open alerts dropped from the alert stage with the partitions given up. */
   forgotten: number;
+  /** Feed messages (rule aggregates, multivariate entities) applied, and their records. */
+  feeds: number;
+  feedRecords: number;
 }
 
 const DEFAULTS = Object.freeze({
@@ -72,6 +87,16 @@ const MERGE_BYTES = 4 << 20; // 4 MiB of messages at most in one engine batch
 // small steps (its timers run on the wall clock between batches).
 const MERGE_MESSAGES = 8;
 const CURSOR = 'cursor.';
+/** What a partition's unit checkpoint (aggregate groups, multivariate entities) records as its detector entries (a format tag). */
+const UNIT_STATE = 'cluster-units/1';
+const MV_PREFIX = 'multivariate:';
+
+/** A partition's units of one tenant, as checkpointed. */
+interface UnitState {
+  rules: AggregatorState[];
+  shadows: ShadowState[];
+  entities: unknown[];
+}
 const te = new TextEncoder();
 const td = new TextDecoder();
 
@@ -113,19 +138,26 @@ interface Run {
   cursor: number;
   cursorRevision: number;
   stopping: boolean;
+  /** A renewal found the lease taken: nothing of it may be delivered any more, even before `#lose` ran. */
+  revoked: boolean;
   loop: Promise<void> | undefined;
   readonly batch: IngestBatch;
+  /**
+   * Per tenant, the sequence the partition's unit state (restored or last written) covers: feed
+   * messages at or below it are in that state already (its checkpoint can be newer than the cursor).
+   */
+  readonly feedsCovered: Map<string, number>;
 }
 
 export class ClusterWorker {
   readonly id: string;
   readonly engine: Engine;
-  readonly stats: WorkerStats = { messages: 0, samples: 0, acquired: 0, released: 0, lost: 0, checkpoints: 0, retries: 0, changes: 0, forgotten: 0 };
+  readonly stats: WorkerStats = { messages: 0, samples: 0, acquired: 0, released: 0, lost: 0, checkpoints: 0, retries: 0, changes: 0, forgotten: 0, feeds: 0, feedRecords: 0 };
   readonly #bus: Bus;
   readonly #store: Store;
   readonly #leases: Leases;
   readonly #clock: () => number;
-  readonly #o: Required<Pick<WorkerOptions, 'checkpointEveryMs' | 'batchMessages' | 'refreshEveryMs'>> & { tickMs: number; maxPartitions: number };
+  readonly #o: Required<Pick<WorkerOptions, 'checkpointEveryMs' | 'batchMessages' | 'refreshEveryMs' | 'fenceMarginMs'>> & { tickMs: number; maxPartitions: number };
   readonly #log: (line: string) => void;
   readonly #runs = new Map<number, Run>();
   readonly #gate = new Gate();
@@ -141,6 +173,10 @@ export class ClusterWorker {
   #unsubscribe: (() => void) | undefined;
   /** Announced changes apply one after another, in the order they were heard. */
   #changes: Promise<void> = Promise.resolve();
+  /** The engine's checkpoint sequence (unit-state checkpoints share it). */
+  #checkpointSeq: () => number = () => 0;
+  /** Shadows of the member series of the multivariate entities this worker's partitions own. */
+  readonly #mv = new MultivariateFeeds();
 
   private constructor(o: WorkerOptions, engine: Engine, clock: () => number) {
     this.#bus = o.bus;
@@ -155,7 +191,11 @@ export class ClusterWorker {
       refreshEveryMs: o.refreshEveryMs ?? DEFAULTS.refreshMs,
       tickMs: o.tickMs ?? Math.max(50, Math.floor(o.bus.leaseTtlMs / 3)),
       maxPartitions: o.maxPartitions ?? Infinity,
+      fenceMarginMs: o.fenceMarginMs ?? Math.floor(o.bus.leaseTtlMs / 3),
     };
+    if (!(this.#o.fenceMarginMs >= 0 && this.#o.fenceMarginMs < o.bus.leaseTtlMs)) {
+      throw new TidemarkError('TM_ERR_INPUT', `fenceMarginMs must be at least 0 and below the lease TTL (${o.bus.leaseTtlMs} ms), got ${o.fenceMarginMs}`, 'fenceMarginMs');
+    }
     this.#log = o.log ?? (() => undefined);
   }
 
@@ -166,17 +206,32 @@ export class ClusterWorker {
   static async start(o: WorkerOptions): Promise<ClusterWorker> {
     const clock = o.clock ?? Date.now;
     let lastSeq = 0;
+    // Clock-based and increasing, so the next owner's checkpoints are never refused as older.
+    const checkpointSeq = () => (lastSeq = Math.max(lastSeq + 1, clock() * 1000));
+    // The engine is built before the worker: until it is, nothing is owned, so nothing may go.
+    let fence: (a: FencedAlert) => FenceVerdict = () => 'hold';
     const engine = await createEngine({
       ...o.engine,
+      alerting: o.engine?.alerting === false ? false : { ...o.engine?.alerting, fence: (a) => fence(a) },
       store: o.store,
       clock,
       checkpointIntervalMs: 0, // the worker checkpoints, with the cursors
       restoreEvery: true,
       replayStored: false,
-      // Clock-based and increasing, so the next owner's checkpoints are never refused as older.
-      checkpointSeq: () => (lastSeq = Math.max(lastSeq + 1, clock() * 1000)),
+      checkpointSeq,
     });
-    const w = new ClusterWorker(o, engine, clock);
+    let w: ClusterWorker;
+    try {
+      w = new ClusterWorker(o, engine, clock);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    fence = (a) => w.#fence(a);
+    // Aggregate groups and multivariate entities are fed on their own partitions (feeds.ts), not by the series' owners.
+    engine.feedAggregates = false;
+    engine.feedMultivariate = false;
+    w.#checkpointSeq = checkpointSeq;
     w.#unsubscribe = o.bus.onAnnounce((data) => {
       const c = decodeChange(data);
       if (c) w.#changes = w.#changes.then(() => w.#apply(c)).catch((err: Error) => w.#log(`worker ${w.id}: applying ${c.kind} of tenant ${c.tenant}: ${err.message}`));
@@ -306,7 +361,11 @@ export class ClusterWorker {
       if (run.stopping) return;
       const l = await this.#leases.renew(run.lease, this.#bus.leaseTtlMs);
       if (l) run.lease = l;
-      else lost.push(run);
+      else {
+        // At once, not after the gate: a checkpoint holding the gate may be waiting for a held delivery of it.
+        run.revoked = true;
+        lost.push(run);
+      }
     }));
     if (lost.length > 0) await this.#gate.exclusive(async () => lost.forEach((r) => this.#runs.get(r.partition) === r && this.#lose(r)));
   }
@@ -320,14 +379,58 @@ export class ClusterWorker {
     this.#log(`worker ${this.id}: lost partition ${run.partition}`);
     this.stats.lost++;
     run.stopping = true;
+    run.revoked = true;
     this.#runs.delete(run.partition);
     void run.loop?.then(() => run.reader?.close()).catch(() => undefined);
     void this.engine.release((_tenant, key) => partitionOf(key, this.#bus.partitions) === run.partition, false);
+    void this.engine.dropAggregateGroups((t, g) => this.#groupPartition(t, g) === run.partition, false);
+    this.#dropEntities(run.partition);
     this.#forget(run.partition, false);
   }
 
-  /** The partition of a series given by metric and labels (the key ingest nodes hash). */
-  #partitionOfSeries(metric: string, labels: Labels): number {
+  /**
+   * Whether a notification of this alert may go now (Alerting's fence). Split brain: a worker
+   * stalled past its lease TTL (GC, CPU starvation) must not page for a partition another worker
+   * has taken over and restored. Proof of ownership is the expiry computed before the last
+   * renewal that won its compare-and-set; with less than the margin left the delivery waits for
+   * the next renewal, which either extends the lease (deliver) or finds it taken (drop: the new
+   * owner restores the alert and, seeing no `sent` row, announces it). A partition being handed
+   * over or a stopping worker renews no more: its deliveries go while the lease lasts, then drop.
+   */
+  #fence(a: FencedAlert): FenceVerdict {
+    const run = this.#runs.get(this.#partitionOfSeries(a.tenant, a.metric, a.labels));
+    if (!run || run.revoked) return 'drop';
+    const left = run.lease.expiresAt - this.#clock();
+    if (run.stopping || this.#stopped) return left > 0 ? 'deliver' : 'drop';
+    return left > this.#o.fenceMarginMs ? 'deliver' : 'hold';
+  }
+
+  /** Forgets the multivariate entities of a partition and their shadows. */
+  #dropEntities(partition: number): void {
+    this.#mv.drop(partition);
+    for (const tenant of this.engine.stats().activeSeries.keys()) this.engine.multivariate.dropEntities(tenant, (d, k) => entityPartition(tenant, d, k, this.#bus.partitions) === partition);
+  }
+
+  /** The partition that owns an aggregate group (cached on the group). */
+  #groupPartition(tenant: string, g: AggGroup): number {
+    if (g.partition < 0) g.partition = unitPartition(tenant, g.agg.rule.name, g.key, this.#bus.partitions);
+    return g.partition;
+  }
+
+  /**
+   * The partition of a series given by metric and labels: the key ingest nodes hash, or for a
+   * rule aggregate's derived series, its group's partition.
+   */
+  #partitionOfSeries(tenant: string, metric: string, labels: Labels): number {
+    if (metric.startsWith(MV_PREFIX)) {
+      const det = this.engine.config(tenant).config?.multivariate?.find((d) => `${MV_PREFIX}${d.name}` === metric);
+      if (det) return entityPartition(tenant, det.name, det.joinOn.map((l) => `${l}=${labels[l] ?? ''}`).join(','), this.#bus.partitions);
+    }
+    const rule = labels[RULE_LABEL];
+    if (rule !== undefined) {
+      const agg = this.engine.aggregation(tenant).aggregators.find((a) => a.rule.name === rule && a.metric === metric);
+      if (agg) return unitPartition(tenant, rule, groupKeyOf(agg.rule.groupBy, labels), this.#bus.partitions);
+    }
     const flat = Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flat();
     return partitionOf(seriesKey(metric, flat, flat.length), this.#bus.partitions);
   }
@@ -336,8 +439,8 @@ export class ClusterWorker {
   #forget(partition: number, persist = true): void {
     const al = this.engine.alerting;
     if (!al) return;
-    const n = al.stage.forget((_tenant, metric, labels) => {
-      return this.#partitionOfSeries(metric, labels) === partition;
+    const n = al.stage.forget((tenant, metric, labels) => {
+      return this.#partitionOfSeries(tenant, metric, labels) === partition;
     }, persist);
     this.stats.forgotten += n;
     al.pump(); // writes the changed alerts persisted on the way out
@@ -364,30 +467,80 @@ export class ClusterWorker {
     // Start at a point of our own so workers starting together do not all race for partition 0.
     let start = 0;
     for (let i = 0; i < this.id.length; i++) start = (start * 31 + this.id.charCodeAt(i)) >>> 0;
-    for (let k = 0; k < P && this.#runs.size < share && !this.#stopped; k++) {
+    const taken: [number, Lease][] = [];
+    for (let k = 0; k < P && this.#runs.size + taken.length < share && !this.#stopped; k++) {
       const p = (start + k) % P;
       if (this.#runs.has(p)) continue;
       const lease = await this.#leases.acquire(`${LEASE}${p}`, this.id, this.#bus.leaseTtlMs);
-      if (lease) await this.#startRun(p, lease);
+      if (lease) taken.push([p, lease]);
+    }
+    if (taken.length === 0) return;
+    const tenants = (await this.#store.tenants.list()).map((t) => t.id);
+    // The configs in force decide where aggregate groups and entities live: the newest before restoring them.
+    await this.engine.refreshConfigs();
+    await this.#restoreAlerts(tenants, new Set(taken.map(([p]) => p)));
+    for (const [p, lease] of taken) await this.#startRun(p, lease, tenants);
+  }
+
+  /**
+   * Open alerts of the series of the partitions just taken: their episodes continue instead of
+   * opening new ones. Once per lease round, however many partitions it took.
+   */
+  async #restoreAlerts(tenants: readonly string[], partitions: ReadonlySet<number>): Promise<void> {
+    const al = this.engine.alerting;
+    if (!al) return;
+    for (const tenant of tenants) {
+      const mine = new Set<string>();
+      for (const a of await this.#store.alerts.list({ tenant, states: ['pending', 'firing'] })) {
+        if (a.seriesId === null) continue;
+        // A multivariate entity has no series: its alert names it.
+        const s = a.metric.startsWith(MV_PREFIX) ? a : await this.#store.series.get(tenant, a.seriesId);
+        if (s && partitions.has(this.#partitionOfSeries(tenant, s.metric, s.labels))) mine.add(a.fingerprint);
+      }
+      if (mine.size > 0) await al.restoreOpen(tenant, (a: Alert) => mine.has(a.fingerprint), true);
     }
   }
 
-  async #startRun(partition: number, lease: Lease): Promise<void> {
+  /** The id of a tenant's unit-state checkpoint for a partition (in the id space of multivariate entities, above every series id). */
+  #unitStateId(tenant: string, partition: number): number {
+    return entityId(tenant, '\u0001aggregates', String(partition));
+  }
+
+  /**
+   * Puts back the units of a partition (aggregate groups, multivariate entities and their member
+   * series' shadows) from its last checkpoint. Returns per tenant the sequence it covers. A unit
+   * of another config (changed rule, detector or detector set) is dropped: it starts afresh.
+   */
+  async #restoreUnits(partition: number, tenants: readonly string[]): Promise<Map<string, number>> {
+    const covered = new Map<string, number>();
+    const ids = tenants.map((t) => this.#unitStateId(t, partition));
+    const cps = await this.#store.checkpoints.getMany(ids);
+    tenants.forEach((tenant, i) => {
+      const cp = cps.get(ids[i]);
+      if (!cp) return;
+      try {
+        const d = decodeCheckpoint(cp.blob);
+        if (d.entries !== UNIT_STATE) return;
+        const units = d.state as UnitState;
+        const aggs = this.engine.aggregation(tenant).aggregators;
+        for (const st of units.rules) {
+          const agg = aggs.find((a) => a.signature === st.signature);
+          if (agg?.restoreGroups(st)) for (const g of agg.groups.values()) if (st.groups.some((x) => x.key === g.key)) g.partition = partition;
+        }
+        this.#mv.restore(partition, tenant, units.shadows, (m, l) => this.engine.seriesRule(tenant, m, l));
+        this.engine.multivariate.restoreEntities(tenant, this.engine.config(tenant).config, units.entities);
+        covered.set(tenant, d.lastT);
+      } catch (err) {
+        this.#log(`worker ${this.id}: partition ${partition}: unit state of tenant ${tenant} not restored, its aggregate groups and entities start afresh: ${(err as Error).message}`);
+      }
+    });
+    return covered;
+  }
+
+  async #startRun(partition: number, lease: Lease, tenants: readonly string[]): Promise<void> {
     const cur = await this.#bus.meta.get(`${CURSOR}${partition}`);
     const cursor = cur ? Number(JSON.parse(td.decode(cur.value)).seq) : 0;
-    // Open alerts of this partition's series: continue their episodes instead of opening new ones.
-    if (this.engine.alerting) {
-      for (const t of await this.#store.tenants.list()) {
-        const mineAlerts: Alert[] = [];
-        for (const a of await this.#store.alerts.list({ tenant: t.id, states: ['pending', 'firing'] })) {
-          if (a.seriesId === null) continue;
-          const s = await this.#store.series.get(t.id, a.seriesId);
-          if (!s) continue;
-          if (this.#partitionOfSeries(s.metric, s.labels) === partition) mineAlerts.push(a);
-        }
-        if (mineAlerts.length > 0) await this.engine.alerting.restoreOpen(t.id, (a) => mineAlerts.some((m) => m.fingerprint === a.fingerprint), true);
-      }
-    }
+    const feedsCovered = await this.#restoreUnits(partition, tenants);
     const run: Run = {
       partition,
       lease,
@@ -396,8 +549,10 @@ export class ClusterWorker {
       cursor,
       cursorRevision: cur?.revision ?? 0,
       stopping: false,
+      revoked: false,
       loop: undefined,
       batch: new IngestBatch({ now: this.#clock, maxFutureMs: Number.MAX_SAFE_INTEGER }),
+      feedsCovered,
     };
     this.#runs.set(partition, run);
     this.stats.acquired++;
@@ -425,11 +580,23 @@ export class ClusterWorker {
           continue;
         }
         const head = peekHeader(msgs[i].data);
+        if (head?.kind === 'feed') {
+          const m = msgs[i++];
+          await this.#gate.enter();
+          try {
+            if (run.stopping) return;
+            await this.#applyFeed(run, m);
+          } finally {
+            this.#gate.leave();
+          }
+          if (run.stopping && run.applied < m.seq) return;
+          continue;
+        }
         let j = i + 1;
         let bytes = msgs[i].data.length;
         while (head && j < msgs.length && j - i < MERGE_MESSAGES && bytes < MERGE_BYTES) {
           const h = peekHeader(msgs[j].data);
-          if (!h || h.tenant !== head.tenant || h.mode !== head.mode) break;
+          if (!h || h.kind !== 'samples' || h.tenant !== head.tenant || h.mode !== head.mode) break;
           bytes += msgs[j].data.length;
           j++;
         }
@@ -490,6 +657,65 @@ export class ClusterWorker {
     }
   }
 
+  /**
+   * Applies a feed (feeds.ts) to the aggregate groups and multivariate entities this partition
+   * owns, and judges the windows it closed. A feed of a config version newer than ours waits for that version (read
+   * from the store, retried while it is down). The aggregation moves with the records, so a
+   * failed write of derived points is not retried (it would find the windows closed): it is
+   * logged, and those derived points are missing from the store.
+   */
+  async #applyFeed(run: Run, m: BusMessage): Promise<void> {
+    let feed;
+    try {
+      feed = decodeFeed(m.data);
+    } catch (err) {
+      this.#log(`worker ${this.id}: partition ${run.partition}: skipped message ${m.seq}: ${(err as Error).message}`);
+      run.applied = m.seq;
+      return;
+    }
+    if (m.seq <= (run.feedsCovered.get(feed.tenant) ?? 0)) {
+      run.applied = m.seq;
+      return;
+    }
+    while (feed.configVersion !== null && (this.engine.config(feed.tenant).version ?? 0) < feed.configVersion) {
+      try {
+        await this.engine.refreshConfigs();
+        if ((this.engine.config(feed.tenant).version ?? 0) < feed.configVersion) {
+          this.#log(`worker ${this.id}: partition ${run.partition}: feed ${m.seq} is of config v${feed.configVersion} of tenant ${feed.tenant}, which the store does not hold; applied under v${this.engine.config(feed.tenant).version}`);
+        }
+        break;
+      } catch (err) {
+        this.stats.retries++;
+        this.#log(`worker ${this.id}: partition ${run.partition}: reading config v${feed.configVersion} of tenant ${feed.tenant}, retrying: ${(err as Error).message}`);
+        this.#gate.leave();
+        await sleep(DEFAULTS.retryMs);
+        await this.#gate.enter();
+        if (run.stopping) return;
+      }
+    }
+    this.stats.feedRecords += applyFeed(feed, this.engine.aggregation(feed.tenant), run.partition, this.#bus.partitions);
+    const tenant = feed.tenant;
+    const { config, version } = this.engine.config(tenant);
+    const mv = this.engine.multivariate;
+    const al = this.engine.alerting;
+    const verdicts = al?.stage.counters.verdicts ?? 0;
+    this.stats.feedRecords += this.#mv.apply(feed, {
+      config,
+      seriesRule: (m, l) => this.engine.seriesRule(tenant, m, l),
+      range: this.engine.aggregation(tenant).range,
+      observe: (m, l, t, v, score, accept) => mv.observe(tenant, config, version, m, l, t, v, score, accept),
+    }, run.partition, this.#bus.partitions);
+    if (al && al.stage.counters.verdicts !== verdicts) al.kick();
+    try {
+      await this.engine.judgeAggregates(feed.tenant, feed.mode);
+    } catch (err) {
+      this.#log(`worker ${this.id}: partition ${run.partition}: derived points of feed ${m.seq} not stored: ${(err as Error).message}`);
+    }
+    this.stats.feeds++;
+    this.stats.messages++;
+    run.applied = m.seq;
+  }
+
   /** True when every series of the batch is live and already judged up to its newest point. */
   #judged(tenant: string, b: IngestBatch): boolean {
     const newest = new Float64Array(b.seriesCount).fill(-Infinity);
@@ -517,6 +743,9 @@ export class ClusterWorker {
     await this.checkpoint([run]);
     await this.#stopRun(run);
     await this.engine.release((tenant, key) => partitionOf(key, this.#bus.partitions) === run.partition);
+    // Checkpointed above with the cursor: the next owner restores them.
+    await this.engine.dropAggregateGroups((t, g) => this.#groupPartition(t, g) === run.partition, false);
+    this.#dropEntities(run.partition);
     this.#forget(run.partition);
     await this.engine.alerting?.settled();
     await this.#leases.release(run.lease).catch(() => false);
@@ -538,8 +767,13 @@ export class ClusterWorker {
         al.pump();
         await al.settled();
       }
+      // Not for a lease whose renewal is overdue (maybe not ours): its new owner's units must stand.
+      const runs = (only ?? [...this.#runs.values()]).filter((r) => r.applied > r.cursor && this.#runs.get(r.partition) === r && r.lease.expiresAt - this.#clock() >= this.#o.tickMs);
+      // Before the engine's pass, which then finds the entities clean and does not write them again.
+      const entities = this.#snapshotEntities(runs);
       await this.engine.checkpoint();
       this.#lastCheckpoint = this.#clock();
+      await this.#checkpointUnits(runs, entities);
       for (const run of only ?? [...this.#runs.values()]) {
         if (run.applied <= run.cursor || this.#runs.get(run.partition) !== run) continue;
         if (run.lease.expiresAt - this.#clock() < this.#o.tickMs) continue; // renewal overdue: maybe not ours
@@ -559,6 +793,44 @@ export class ClusterWorker {
         await this.#bus.trim(run.partition, run.cursor + 1).catch((err: Error) => this.#log(`worker ${this.id}: trim failed: ${err.message}`));
       }
     });
+  }
+
+  /** Per run and tenant: the multivariate entities and shadows of its partition (marked clean). */
+  #snapshotEntities(runs: readonly Run[]): Map<Run, Map<string, Pick<UnitState, 'shadows' | 'entities'>>> {
+    const out = new Map<Run, Map<string, Pick<UnitState, 'shadows' | 'entities'>>>();
+    for (const run of runs) {
+      const m = new Map<string, Pick<UnitState, 'shadows' | 'entities'>>();
+      for (const tenant of this.engine.stats().activeSeries.keys()) {
+        const entities = this.engine.multivariate.snapshotEntities(tenant, (d, k) => entityPartition(tenant, d, k, this.#bus.partitions) === run.partition);
+        m.set(tenant, { shadows: this.#mv.snapshot(run.partition, tenant), entities });
+      }
+      out.set(run, m);
+    }
+    return out;
+  }
+
+  /**
+   * Writes the units (aggregate groups, multivariate entities and their shadows) of each
+   * partition that moved, per tenant, stamped with the sequence they cover; after the derived
+   * series' checkpoints (engine.checkpoint) and before the cursor. A crash between the two
+   * leaves derived series ahead of their groups: the new owner replays those windows and skips
+   * judging them again (the derived series' time says so).
+   */
+  async #checkpointUnits(runs: readonly Run[], mv: Map<Run, Map<string, Pick<UnitState, 'shadows' | 'entities'>>>): Promise<void> {
+    const cps: Checkpoint[] = [];
+    const now = this.#clock();
+    for (const tenant of this.engine.stats().activeSeries.keys()) {
+      const aggs = this.engine.aggregation(tenant).aggregators;
+      for (const run of runs) {
+        const rules = aggs.map((a) => a.snapshotGroups((g) => this.#groupPartition(tenant, g) === run.partition)).filter((st) => st.groups.length > 0);
+        const { shadows, entities } = mv.get(run)?.get(tenant) ?? { shadows: [], entities: [] };
+        if (rules.length === 0 && shadows.length === 0 && entities.length === 0 && !run.feedsCovered.has(tenant)) continue;
+        const state: UnitState = { rules, shadows, entities };
+        cps.push({ seriesId: this.#unitStateId(tenant, run.partition), seq: this.#checkpointSeq(), blob: encodeCheckpoint(run.applied, UNIT_STATE, state), at: now });
+        run.feedsCovered.set(tenant, run.applied);
+      }
+    }
+    if (cps.length > 0) await this.#store.checkpoints.put(cps);
   }
 
   /** Stops consuming, checkpoints, releases every lease, closes the engine (not the bus or store). */

@@ -72,9 +72,17 @@ receivers:
 
 after(async () => {
   if (!present) return;
-  am?.kill('SIGTERM');
+  // Alertmanager writes its snapshot into the data dir on SIGTERM: wait for it to exit (at
+  // most 10 s, then SIGKILL) before removing the dir, or rmdir races its last write.
+  if (am && am.exitCode === null && am.signalCode === null) {
+    const exited = new Promise<void>((r) => am!.once('exit', () => r()));
+    am.kill('SIGTERM');
+    const timer = setTimeout(() => am!.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
   await hook.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 });
 
 interface AmAlert {
