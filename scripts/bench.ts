@@ -35,7 +35,7 @@ for (const [name, run] of Object.entries(benches)) {
   const out = await run();
   const results = Array.isArray(out) ? out : [out];
   for (const result of results) {
-    for (const [k, v] of Object.entries(result)) if (k !== 'name') console.log(`${(result as { name?: unknown }).name}: ${k} = ${v}`);
+    for (const [k, v] of Object.entries(result)) if (k !== 'name') console.log(`${(result as { name?: unknown }).name}: ${k} = ${typeof v === 'object' && v !== null ? JSON.stringify(v) : v}`);
   }
   console.log(`${name}: took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   for (const result of results) console.log(`BENCH ${JSON.stringify(result)}`);

@@ -12,10 +12,10 @@
  * Memory: `memorySeries` series are created (one sample each, plus a second round so their
  * detectors hold state), then the server's resident set size is read from /proc.
  *
- *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000]
+ *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000] [--slice-seconds 10]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,9 +34,11 @@ export interface IngestBenchOptions {
   concurrency: number;
   memorySeries: number;
   prometheusSeconds: number;
+  /** Print p99, CPU and the server's event-loop delay per slice of this many seconds (0: none). */
+  sliceSeconds: number;
 }
 
-const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20 };
+const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20, sliceSeconds: 10 };
 
 /** One 2,000-series WriteRequest with slots for timestamps and values, patched per round. */
 class Template {
@@ -119,9 +121,15 @@ function freePort(): Promise<number> {
 
 /** utime + stime of a process in seconds. */
 function cpuSeconds(pid: number): number {
+  const [user, sys] = cpuSplit(pid);
+  return user + sys;
+}
+
+/** [utime, stime] of a process in seconds: kernel time is mostly the writes of the logs and the database. */
+function cpuSplit(pid: number): [number, number] {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100; // USER_HZ is 100 on Linux
+  return [Number(rest[11]) / 100, Number(rest[12]) / 100]; // USER_HZ is 100 on Linux
 }
 
 function rssBytes(pid: number): number {
@@ -149,12 +157,15 @@ interface LoadResult {
   cpuSeconds: number;
   p99Ms: number;
   p50Ms: number;
+  /** Kernel part of cpuSeconds. */
+  sysSeconds: number;
   errors: number;
   firstError: string;
 }
 
 /** Sends rounds of the templates to `url` until `seconds` pass (after `warmRounds` untimed rounds). */
-async function load(url: string, headers: Record<string, string>, templates: Template[], pid: number, seconds: number, concurrency: number, warmRounds: number, t0: number): Promise<LoadResult> {
+async function load(url: string, headers: Record<string, string>, templates: Template[], pid: number, seconds: number, concurrency: number, warmRounds: number, t0: number, sliceMs = 0, sliceMetrics?: string): Promise<LoadResult> {
+  const log = (s: string) => process.stdout.write(s + '\n');
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const u = new URL(url);
   const post = (body: Buffer) =>
@@ -188,24 +199,61 @@ async function load(url: string, headers: Record<string, string>, templates: Tem
   let errors = 0;
   let firstError = '';
   const cpu0 = cpuSeconds(pid);
+  const sys0 = cpuSplit(pid)[1];
   const start = performance.now();
   const end = start + seconds * 1000;
+  // Per-slice figures, so a run whose latency grows over time shows it (an extra log line per slice).
+  const slice = { lat: [] as number[], samples: 0, cpu: cpu0, at: start };
+  const endSlice = async () => {
+    const now = performance.now();
+    const cpu = cpuSeconds(pid);
+    const sl = slice.lat.sort((a, b) => a - b);
+    const sampled = slice.samples;
+    const from = slice.at;
+    const cpuFrom = slice.cpu;
+    slice.lat = [];
+    slice.samples = 0;
+    slice.cpu = cpu;
+    slice.at = now;
+    const q = (f: number) => (sl[Math.min(sl.length - 1, Math.floor(sl.length * f))] ?? NaN).toFixed(1);
+    let server = '';
+    if (sliceMetrics !== undefined) {
+      try {
+        const m = await (await fetch(sliceMetrics, { signal: AbortSignal.timeout(5000) })).text();
+        const g = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1] ?? NaN);
+        server = `, server event-loop delay p99 ${(1000 * g('tidemark_process_nodejs_eventloop_lag_p99_seconds')).toFixed(1)} ms max ${(1000 * g('tidemark_process_nodejs_eventloop_lag_max_seconds')).toFixed(1)} ms, heap ${(g('tidemark_process_nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(0)} MiB, checkpoints written ${g('tidemark_checkpoints_written')}`;
+      } catch (err) {
+        server = `, /metrics failed: ${(err as Error).message}`;
+      }
+    }
+    log(`  slice ${((from - start) / 1000).toFixed(0)}-${((now - start) / 1000).toFixed(0)} s: ${sl.length} requests, ${Math.round(sampled / (cpu - cpuFrom)).toLocaleString('en-US')} samples per server CPU-second, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms${server}`);
+  };
+  const sliceTimer = sliceMs > 0 ? setInterval(() => void endSlice(), sliceMs) : undefined;
   const worker = async () => {
     while (performance.now() < end) {
       const body = bodyFor();
       const t = performance.now();
       const r = await post(body);
-      lat.push(performance.now() - t);
-      if (r.status < 300) samples += BATCH;
-      else if (errors++ === 0) firstError = `${r.status} ${r.text.slice(0, 300)}`;
+      const ms = performance.now() - t;
+      lat.push(ms);
+      slice.lat.push(ms);
+      if (r.status < 300) {
+        samples += BATCH;
+        slice.samples += BATCH;
+      } else if (errors++ === 0) firstError = `${r.status} ${r.text.slice(0, 300)}`;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const wall = (performance.now() - start) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
+  const sys = cpuSplit(pid)[1] - sys0;
+  if (sliceTimer !== undefined) {
+    clearInterval(sliceTimer);
+    if (slice.lat.length > 0) await endSlice();
+  }
   agent.destroy();
   lat.sort((a, b) => a - b);
-  return { samples, seconds: wall, cpuSeconds: cpu, p99Ms: lat[Math.floor(lat.length * 0.99)] ?? NaN, p50Ms: lat[Math.floor(lat.length / 2)] ?? NaN, errors, firstError };
+  return { samples, seconds: wall, cpuSeconds: cpu, p99Ms: lat[Math.floor(lat.length * 0.99)] ?? NaN, p50Ms: lat[Math.floor(lat.length / 2)] ?? NaN, errors, firstError, sysSeconds: sys };
 }
 
 async function startTidemark(dir: string, config?: string, heapMb?: number): Promise<{ proc: ChildProcess; base: string }> {
@@ -245,16 +293,24 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
     for (let s = 0; s < o.series; s += BATCH) templates.push(new Template(s, Math.min(BATCH, o.series - s)));
 
     const tm = await startTidemark(dir);
-    const r = await load(`${tm.base}/api/v1/write`, { authorization: `Bearer ${TOKEN}` }, templates, tm.proc.pid!, o.seconds, o.concurrency, 1, t0);
+    const r = await load(`${tm.base}/api/v1/write`, { authorization: `Bearer ${TOKEN}` }, templates, tm.proc.pid!, o.seconds, o.concurrency, 1, t0, o.sliceSeconds * 1000, `${tm.base}/metrics`);
     const metrics = await (await fetch(`${tm.base}/metrics`)).text();
+    // How far the WAL got ahead of its checkpoints under sustained load.
+    const walBytes = (() => {
+      try {
+        return statSync(join(dir, 'data', 'tidemark.db-wal')).size;
+      } catch {
+        return NaN;
+      }
+    })();
     await stop(tm.proc);
     const perCore = r.samples / r.cpuSeconds;
     log(`tidemark: ${Math.round(r.samples / r.seconds).toLocaleString('en-US')} samples/s wall, ${Math.round(perCore).toLocaleString('en-US')} samples per server CPU-second, ` +
-      `${(r.cpuSeconds / r.seconds).toFixed(2)} cores busy, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${(1e6 * r.cpuSeconds / r.samples).toFixed(2)} server CPU-µs per sample, ${r.errors} errors ${r.firstError}`);
+      `${(r.cpuSeconds / r.seconds).toFixed(2)} cores busy, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${(1e6 * r.cpuSeconds / r.samples).toFixed(2)} server CPU-µs per sample (${(1e6 * r.sysSeconds / r.samples).toFixed(2)} in the kernel), ${r.errors} errors ${r.firstError}`);
     const detect = /tidemark_detector_seconds_per_sample_sum (\S+)\ntidemark_detector_seconds_per_sample_count (\S+)/.exec(metrics);
     if (detect) log(`tidemark: engine pass per sample (mean of batch means) ${(1e6 * Number(detect[1]) / Number(detect[2])).toFixed(2)} µs`);
     const store = /tidemark_store_write_seconds_sum (\S+)\ntidemark_store_write_seconds_count (\S+)/.exec(metrics);
-    if (store) log(`tidemark: store write per batch (mean) ${(1000 * Number(store[1]) / Number(store[2])).toFixed(1)} ms`);
+    if (store) log(`tidemark: store write per batch (mean) ${(1000 * Number(store[1]) / Number(store[2])).toFixed(1)} ms, WAL file ${(walBytes / 2 ** 20).toFixed(1)} MiB at the end`);
 
     let ratio: number | null = null;
     if (spawnSync('prometheus', ['--version']).status === 0) {
@@ -297,7 +353,7 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, series: { type: 'string' }, 'memory-series': { type: 'string' }, concurrency: { type: 'string' }, 'prometheus-seconds': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, series: { type: 'string' }, 'memory-series': { type: 'string' }, concurrency: { type: 'string' }, 'prometheus-seconds': { type: 'string' }, 'slice-seconds': { type: 'string' } }, strict: true });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   await runIngestBench({
     ...(values.seconds && { seconds: num(values.seconds) }),
@@ -305,5 +361,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(values['memory-series'] !== undefined && { memorySeries: num(values['memory-series']) }),
     ...(values.concurrency && { concurrency: num(values.concurrency) }),
     ...(values['prometheus-seconds'] && { prometheusSeconds: num(values['prometheus-seconds']) }),
+    ...(values['slice-seconds'] !== undefined && { sliceSeconds: num(values['slice-seconds']) }),
   });
 }

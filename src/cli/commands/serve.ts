@@ -116,6 +116,8 @@ export const serveCommand: Command = {
       let ready = false;
       // Acks, silences and configs written on a node reach the workers' alert stages at once.
       const announce = node ? nodeAnnouncer(node.bus, engine, err) : undefined;
+      // Rule aggregates are fed by group (src/cluster/feeds.ts), routed by the tenant configs.
+      if (node) node.sink.configs = (tenant) => engine.config(tenant);
       const app = await buildApp({ store, engine, clock, isReady: () => ready && !closing, sink: node?.sink, announce });
       await registerWeb(app); // the triage UI at / (built into dist/web by npm install)
       if (values.demo) registerDemoReceiver(app); // before listen: Fastify takes no routes after
