@@ -1,8 +1,13 @@
 // Runs every `*.test.ts` beside the code with node's test runner (through tsx).
 // Node 20's `--test` does not expand globs itself, so the files are listed here.
+//
+// Nothing may hang the run: each test has a time limit (--test-timeout), a test file whose
+// tests are done but which still holds a handle is ended (--test-force-exit), and the whole
+// run has a deadline (TIDEMARK_TEST_DEADLINE_S, default 660 s) after which it is stopped and
+// fails with a message, so that CI reports a failure instead of running into its own limit.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -17,5 +22,31 @@ function walk(dir, out) {
 const filter = process.argv.slice(2);
 let files = walk('src', []).sort();
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const deadlineS = Number(process.env.TIDEMARK_TEST_DEADLINE_S ?? 660);
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-force-exit', ...files],
+  { stdio: 'inherit', detached: true },
+);
+const started = Date.now();
+const watchdog = setTimeout(() => {
+  console.error(`\nrun-tests: the test run passed its deadline of ${deadlineS} s; stopping it (this is a failure)`);
+  try {
+    process.kill(-child.pid, 'SIGKILL'); // the runner and every test file it started
+  } catch {
+    child.kill('SIGKILL');
+  }
+}, deadlineS * 1000);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    process.exit(130);
+  });
+}
+child.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  console.error(`run-tests: ${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  process.exit(code ?? (signal ? 1 : 0));
+});
