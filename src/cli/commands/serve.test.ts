@@ -12,7 +12,13 @@ import { openSqliteStore } from '../../store/index.ts';
 const BIN = join(import.meta.dirname, '../../../bin/tidemark.js');
 const TOKEN = 'tmk_test_bootstrap_token_0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-serve-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+// A failed assertion must not leave a server running: its pipes would keep this file's
+// process (and the test run) alive.
+const procs: ChildProcess[] = [];
+after(() => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 interface Server {
   proc: ChildProcess;
@@ -27,6 +33,7 @@ async function start(extra: string[] = []): Promise<Server> {
     env: { ...process.env, TIDEMARK_BOOTSTRAP_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  procs.push(proc);
   const out: string[] = [];
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const url = await new Promise<string>((resolve, reject) => {
