@@ -417,7 +417,7 @@ export class AlertStage {
       }
       if (all) {
         g.ackSent = true;
-        this.#dispatch(g, 'acknowledge', now, [...g.announced].map((fp) => g.alerts.get(fp)!).filter((x) => x && x.state === 'firing'), null, { ackBy: by });
+        this.#dispatch(g, 'acknowledge', now, [...g.announced].map((fp) => g.alerts.get(fp)!).filter((x) => x && x.state === 'firing'), null, { ackBy: by, nonce: `ack ${at}` });
       }
     }
     this.#persist(a);
@@ -821,12 +821,19 @@ export class AlertStage {
     const changed = resolved.length > 0 || (firing.length > 0 && !sameSet(fset, g.lastFiring));
     const unacked = firing.some((a) => !this.#acked(ten, a.fingerprint, now));
     const repeat = firing.length > 0 && unacked && now - g.lastNotifiedAt >= (timing?.repeatIntervalMs ?? 4 * HOUR);
-    if (changed || repeat) this.#notify(g, firing, resolved, now);
+    if (changed || repeat) this.#notify(g, firing, resolved, now, changed ? 0 : this.#repeatOrdinal(firing, now, timing?.repeatIntervalMs ?? 4 * HOUR));
     if (g.alerts.size > 0) this.#schedule(g, now);
     else this.#drop(g);
   }
 
-  #notify(g: Group, firing: AlertRec[], resolved: AlertRec[], now: number): void {
+  /** Which repeat of an unchanged notification this is: repeat intervals since its oldest firing alert started. */
+  #repeatOrdinal(firing: readonly AlertRec[], now: number, intervalMs: number): number {
+    let start = Infinity;
+    for (const a of firing) if (a.startsAt < start) start = a.startsAt;
+    return Math.max(1, Math.floor((now - start) / Math.max(1, intervalMs)));
+  }
+
+  #notify(g: Group, firing: AlertRec[], resolved: AlertRec[], now: number, repeat = 0): void {
     const ten = g.tenant;
     const page = firing.some((a) => SEV_RANK[a.severity] >= 2);
     if (firing.length > 0) {
@@ -854,7 +861,7 @@ export class AlertStage {
     }
     let crossedAt: number | null = null;
     for (const a of firing) if (!g.announced.has(a.fingerprint) && (crossedAt === null || a.crossedAt < crossedAt)) crossedAt = a.crossedAt;
-    this.#dispatch(g, 'notify', now, [...firing, ...resolved], crossedAt);
+    this.#dispatch(g, 'notify', now, [...firing, ...resolved], crossedAt, repeat > 0 ? { nonce: `repeat ${repeat}` } : {});
     const newOnes = firing.some((a) => !g.announced.has(a.fingerprint));
     for (const a of firing) g.announced.add(a.fingerprint);
     if (newOnes) g.ackSent = false;
@@ -1011,7 +1018,21 @@ export class AlertStage {
     }
   }
 
-  #dispatch(g: Group, kind: DispatchKind, now: number, alerts: AlertRec[], crossedAt: number | null, o: { text?: string; url?: string; receiver?: string; ackBy?: string; status?: 'resolved' } = {}): void {
+  /**
+   * A dispatch's id: the group id, the kind, and a hash of what it announces (receiver, status,
+   * each alert with its state and episode start, plus `nonce`: which repeat, which ack). A worker
+   * that takes a partition over, or a restarted process, derives the same id for the same
+   * notification, so receivers can drop a second delivery by id; a new episode, a changed set
+   * of alerts or a repeat reminder is a new id. Budget summaries count (their sequence is stored
+   * with their alert row and restored).
+   */
+  #dispatchId(g: Group, kind: DispatchKind, receiver: string, status: string, views: readonly AlertView[], nonce: string): string {
+    if (kind === 'summary') return `${g.id}:${kind}:${++g.seq}`;
+    const alerts = views.map((a) => `${a.fingerprint}/${a.status}/${a.startsAt}`).sort();
+    return `${g.id}:${kind}:${createHash('sha256').update(JSON.stringify([receiver, status, alerts, nonce])).digest('hex').slice(0, 16)}`;
+  }
+
+  #dispatch(g: Group, kind: DispatchKind, now: number, alerts: AlertRec[], crossedAt: number | null, o: { text?: string; url?: string; receiver?: string; ackBy?: string; status?: 'resolved'; nonce?: string } = {}): void {
     const ten = g.tenant;
     const base = ten.policy.externalUrl;
     const views = alerts.map((a) => view(a, base));
@@ -1023,8 +1044,9 @@ export class AlertStage {
       for (const [k, v] of Object.entries(views[0].labels)) if (views.every((x) => x.labels[k] === v)) common[k] = v;
     }
     const receiver = o.receiver ?? g.receiver;
+    const status = o.status ?? (firing.length > 0 || kind === 'summary' ? 'firing' : 'resolved');
     const d: Dispatch = {
-      id: `${g.id}:${kind}:${++g.seq}`,
+      id: this.#dispatchId(g, kind, receiver, status, views, o.nonce ?? ''),
       tenant: ten.id,
       receiver,
       kind,
@@ -1032,7 +1054,7 @@ export class AlertStage {
       groupKey: g.key.replaceAll('\u0000', '/'),
       groupLabels: g.groupLabels,
       commonLabels: Object.freeze(common),
-      status: o.status ?? (firing.length > 0 || kind === 'summary' ? 'firing' : 'resolved'),
+      status,
       severity: sev,
       page: SEV_RANK[sev] >= 2,
       alerts: views,
