@@ -113,7 +113,8 @@ test('a restart sends a dispatch that was sent and never settled again, with its
     assert.deepEqual([c.raw, [...c.ids.keys()], c.badKeys], [2, [id], 0], 'delivered twice under one id');
     assert.equal(second.intentCounters.resent, 1);
     assert.deepEqual(await store.notifications.pending({ tenant: 'it' }), [], 'settled by the restart');
-    assert.deepEqual((await store.notifications.list({ tenant: 'it', fingerprint: rx.received[0].body && (rx.received[0].body as { alerts: { fingerprint: string }[] }).alerts[0].fingerprint })).map((r) => [r.dispatchId, r.status]), [[id, 'sent']]);
+    const fingerprint = (rx.received[0].body as { alerts: { fingerprint: string }[] }).alerts[0].fingerprint;
+    assert.deepEqual((await store.notifications.list({ tenant: 'it', fingerprint })).map((r) => [r.dispatchId, r.status]), [[id, 'sent']]);
 
     // The alert is restored as announced: it keeps firing without another page.
     second.stage.observe('it', 2, 'latency', { shard: 'b' }, 'lat', 0.9, now + 1_000, 50, HOT, 1);
