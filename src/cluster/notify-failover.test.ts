@@ -115,7 +115,7 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
       assert.deepEqual(pending.map((p) => p.dispatchId).sort(), [...first.values()].map((x) => x.id).sort(), 'both intents recorded before the sends, neither settled');
       assert.equal((await store.notifications.list({ tenant: 'default', status: 'sent' })).length, 0, 'no page is logged as sent: without a re-send, the 503 one is lost');
 
-      const b = new CliProc(['worker', ...cluster, '--id', 'b', '--checkpoint-every', '300ms']);
+      const b = new CliProc(['worker', ...cluster, '--id', 'b', '--checkpoint-every', '300ms', '--metrics', '127.0.0.1:0']);
       procs.push(b);
       await waitFor('b takes every partition', () => b.owned('b').size === 4, logs, 30_000);
       await waitFor('b sends both again', () => rx!.received.filter(firing).length >= 4, logs, 30_000);
@@ -126,13 +126,20 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
       for (const inst of planted) {
         const c = countDeliveries(rx, (r) => firing(r) && instanceOf(r) === inst);
         assert.deepEqual([...c.ids.keys()], [first.get(inst)!.id], `${inst}: one notification id, the one a sent`);
-        assert.equal(c.raw, 2, `${inst}: a's delivery and b's re-send`);
+        const seen = rx.received.filter((r) => firing(r) && instanceOf(r) === inst).map((r) => `${(r.body as { id: string }).id} at ${r.at}`).join('\n');
+        assert.equal(c.raw, 2, `${inst}: a's delivery and b's re-send\n${seen}\n${b.text}`);
         assert.equal(c.badKeys, 0, 'the Idempotency-Key header carries the id');
       }
       const sent = await store.notifications.list({ tenant: 'default', status: 'sent' });
       assert.deepEqual(sent.map((r) => r.dispatchId).sort(), [...first.values()].map((x) => x.id).sort(), 'each page logged sent once, under its id');
       const alerts = await store.alerts.list({ tenant: 'default' });
       assert.deepEqual(alerts.map((x) => x.labels.instance).sort(), planted, 'one alert per planted spike');
+      // b's GET /metrics counts the two re-sent intents and the deliveries its fence let through.
+      const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(b.text)?.[1];
+      assert.ok(metricsUrl, 'b serves /metrics');
+      const text = await (await fetch(metricsUrl)).text();
+      assert.match(text, /^tidemark_notify_intents_total\{event="resent"\} 2$/m);
+      assert.match(text, /^tidemark_notify_fence_total\{verdict="delivered"\} [1-9]\d*$/m);
       process.stdout.write(`# notify failover: ${JSON.stringify(Object.fromEntries([...first].map(([k, v]) => [k, v])))}\n`);
       await b.kill('SIGTERM');
     } finally {
