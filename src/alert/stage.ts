@@ -920,7 +920,8 @@ export class AlertStage {
     if (!esc) return;
     const text = `not acknowledged within ${Math.round(esc.afterMs / 60_000)} min on ${esc.receiver}; escalated to ${esc.next}`;
     for (const a of open) this.#event(a, 'escalated', text);
-    this.#dispatch(g, 'escalation', now, open, null, { receiver: esc.next, text });
+    // Which escalation of the episode: a page repeated after the last level escalates again, under a new id.
+    this.#dispatch(g, 'escalation', now, open, null, { receiver: esc.next, text, nonce: `escalation ${this.#repeatOrdinal(open, now, esc.afterMs)}` });
     // The next level may escalate further.
     const further = ten.policy.escalations.find((e) => e.receiver === esc.next);
     if (further) {

@@ -138,7 +138,8 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
       const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(b.text)?.[1];
       assert.ok(metricsUrl, 'b serves /metrics');
       const text = await (await fetch(metricsUrl)).text();
-      assert.match(text, /^tidemark_notify_intents_total\{event="resent"\} 2$/m);
+      // Two, or one when b's replay derived the other page first (same id: the re-send is then skipped).
+      assert.match(text, /^tidemark_notify_intents_total\{event="resent"\} [12]$/m);
       assert.match(text, /^tidemark_notify_fence_total\{verdict="delivered"\} [1-9]\d*$/m);
       process.stdout.write(`# notify failover: ${JSON.stringify(Object.fromEntries([...first].map(([k, v]) => [k, v])))}\n`);
       await b.kill('SIGTERM');

@@ -69,6 +69,7 @@ const MAX_SENDS_PER_RECEIVER = 64;
 const LOOKAHEAD = 64; // queued dispatches of a receiver scanned for one whose group has nothing in flight
 const WRITE_BATCH = 500; // alerts or log rows per store transaction: bounds how long one synchronous write holds the loop
 const WRITE_SLICE_MS = 10; // the store's writes are synchronous: the event loop gets a turn after this long
+const RECENT_IDS = 10_000; // dispatch ids remembered against sending the same notification twice
 
 /**
  * One receiver's sends (per tenant): dispatches wait in order, at most `maxSendsPerReceiver` go
@@ -119,9 +120,15 @@ export class Alerting {
    */
   readonly fenceCounters = { held: 0, droppedAlerts: 0, droppedDispatches: 0, delivered: 0, stoppedRetries: 0 };
   /** Intents recorded, settled, and sent again after a restart or takeover (tests, /metrics). */
-  readonly intentCounters = { recorded: 0, resent: 0, unwritten: 0 };
+  readonly intentCounters = { recorded: 0, resent: 0, unwritten: 0, deduplicated: 0 };
   /** Re-sends of pending intents: the channels still pending (nothing of the triage is redone). */
   readonly #resends = new WeakMap<Dispatch, ReadonlySet<IntegrationKind>>();
+  /**
+   * Ids of dispatches queued, in flight or sent by this process, oldest first (at most
+   * RECENT_IDS): the stage deriving a notification again (a new owner replaying the points its
+   * re-sent intent announced) does not send it a second time.
+   */
+  readonly #recent = new Map<string, 'queued' | 'sent'>();
   /** Intents waiting for the next store task (one write for all that piled up), with who waits on each. */
   #intents: { intent: NotificationIntent; done: () => void }[] = [];
   /** Per receiver and group: the id of its latest notification (a follow-up only follows that one). */
@@ -243,6 +250,11 @@ export class Alerting {
       }
       const fenced = Array.isArray(payload.fenced) ? payload.fenced : [];
       if (keep && !keep(fenced)) continue;
+      // The stage here derived it again already (same id, same content): that one goes.
+      if (this.#recent.has(d.id)) {
+        this.intentCounters.deduplicated++;
+        continue;
+      }
       const only = new Set<IntegrationKind>();
       for (const c of p.channels) only.add(c.slice(c.lastIndexOf('/') + 1) as IntegrationKind);
       this.#resends.set(d, only);
@@ -333,6 +345,15 @@ export class Alerting {
   }
 
   #enqueue(d: Dispatch): void {
+    if (d.kind !== 'update') {
+      // Same id, same notification (see AlertStage's dispatch ids): already going or gone.
+      if (this.#recent.has(d.id)) {
+        this.intentCounters.deduplicated++;
+        return;
+      }
+      this.#recent.set(d.id, 'queued');
+      if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.keys().next().value!);
+    }
     const key = `${d.tenant}\u0000${d.receiver}`;
     let lane = this.#lanes.get(key);
     if (!lane) this.#lanes.set(key, (lane = { queue: [], inflight: 0, busy: new Set() }));
@@ -406,7 +427,11 @@ export class Alerting {
         return ok;
       });
       return this.notifier.send(out, { only, proceed: proceed || undefined });
-    }).finally(() => {
+    }).then((outcomes) => {
+      // Delivered everywhere: remembered as sent. Dropped, failed or called off: a later identical dispatch may try again.
+      if (outcomes && outcomes.length > 0 && outcomes.every((o) => o.ok)) this.#recent.set(d.id, 'sent');
+      else this.#recent.delete(d.id);
+    }, () => this.#recent.delete(d.id)).finally(() => {
       lane.inflight--;
       lane.busy.delete(d.groupId);
       this.#sending.delete(p);
