@@ -821,7 +821,13 @@ export class AlertStage {
     const changed = resolved.length > 0 || (firing.length > 0 && !sameSet(fset, g.lastFiring));
     const unacked = firing.some((a) => !this.#acked(ten, a.fingerprint, now));
     const repeat = firing.length > 0 && unacked && now - g.lastNotifiedAt >= (timing?.repeatIntervalMs ?? 4 * HOUR);
-    if (changed || repeat) this.#notify(g, firing, resolved, now, changed ? 0 : this.#repeatOrdinal(firing, now, timing?.repeatIntervalMs ?? 4 * HOUR));
+    if (changed || repeat) {
+      // The same alerts announced again is a repeat (which one) or, when the set shrank without a
+      // resolve (an alert muted meanwhile), an update after that set: either way a new id.
+      const shrank = changed && resolved.length === 0 && [...g.lastFiring].some((fp) => !fset.has(fp));
+      const nonce = !changed ? `repeat ${this.#repeatOrdinal(firing, now, timing?.repeatIntervalMs ?? 4 * HOUR)}` : shrank ? `after ${[...g.lastFiring].sort().join(',')}` : '';
+      this.#notify(g, firing, resolved, now, nonce);
+    }
     if (g.alerts.size > 0) this.#schedule(g, now);
     else this.#drop(g);
   }
@@ -833,7 +839,7 @@ export class AlertStage {
     return Math.max(1, Math.floor((now - start) / Math.max(1, intervalMs)));
   }
 
-  #notify(g: Group, firing: AlertRec[], resolved: AlertRec[], now: number, repeat = 0): void {
+  #notify(g: Group, firing: AlertRec[], resolved: AlertRec[], now: number, nonce = ''): void {
     const ten = g.tenant;
     const page = firing.some((a) => SEV_RANK[a.severity] >= 2);
     if (firing.length > 0) {
@@ -861,7 +867,7 @@ export class AlertStage {
     }
     let crossedAt: number | null = null;
     for (const a of firing) if (!g.announced.has(a.fingerprint) && (crossedAt === null || a.crossedAt < crossedAt)) crossedAt = a.crossedAt;
-    this.#dispatch(g, 'notify', now, [...firing, ...resolved], crossedAt, repeat > 0 ? { nonce: `repeat ${repeat}` } : {});
+    this.#dispatch(g, 'notify', now, [...firing, ...resolved], crossedAt, { nonce });
     const newOnes = firing.some((a) => !g.announced.has(a.fingerprint));
     for (const a of firing) g.announced.add(a.fingerprint);
     if (newOnes) g.ackSent = false;
