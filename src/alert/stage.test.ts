@@ -454,3 +454,16 @@ test('dispatch ids are stable: another stage (a new owner) fed the same points d
   const pages = da.filter((d) => d.receiver === 'pager' && d.status === 'firing');
   assert.equal(pages[0].groupId, pages[pages.length - 1].groupId, 'the last episode pages in the group of the first');
 });
+
+test('dispatch ids: a group announcing an earlier set again after an alert was muted gets a new id', () => {
+  const sim = new Sim();
+  impact(sim, T0, 0.9);
+  run(sim, T0, T0 + 2 * MIN, [[1, EU_A, 1]]);
+  run(sim, T0 + 2 * MIN, T0 + 10 * MIN, [[1, EU_A, 1], [2, EU_B, 1]]);
+  // b is silenced while it keeps firing: the group is {a} again, without a resolve.
+  sim.stage.setSilences('t1', [{ id: 's1', tenant: 't1', matchers: [{ name: 'service', op: '=', value: 'b' }], startsAt: T0 + 10 * MIN, endsAt: T0 + 60 * MIN, createdBy: 'ann', reason: 'known', recurrence: null, createdAt: T0 }]);
+  run(sim, T0 + 10 * MIN, T0 + 20 * MIN, [[1, EU_A, 1], [2, EU_B, 1]]);
+  const pages = sim.take('notify', 'pager');
+  assert.deepEqual(pages.map((d) => d.alerts.map((a) => a.labels.service).sort().join('+')), ['a', 'a+b', 'a']);
+  assert.equal(new Set(pages.map((d) => d.id)).size, 3, `three notifications, three ids: ${pages.map((d) => d.id).join(' ')}`);
+});
