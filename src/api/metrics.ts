@@ -122,7 +122,7 @@ export function registerDeliveryMetrics(registry: Registry, al: Alerting): void 
   });
   new Gauge({
     name: 'tidemark_notify_intents_total',
-    help: 'Notification intents since start: recorded before a send, sent again after a restart or takeover (resent, same id), not recorded because the store write failed (unwritten; sent anyway).',
+    help: 'Notification intents since start: recorded before a send, sent again after a restart or takeover (resent, same id), not recorded because the store write failed (unwritten; sent anyway), dispatches not sent because the same id was queued, in flight or sent here already (deduplicated).',
     labelNames: ['event'],
     registers,
     collect() {
@@ -130,6 +130,7 @@ export function registerDeliveryMetrics(registry: Registry, al: Alerting): void 
       this.set({ event: 'recorded' }, c.recorded);
       this.set({ event: 'resent' }, c.resent);
       this.set({ event: 'unwritten' }, c.unwritten);
+      this.set({ event: 'deduplicated' }, c.deduplicated);
     },
   });
 }

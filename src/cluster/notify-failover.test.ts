@@ -4,10 +4,10 @@
 // windows a crash can hit:
 // - i0: the request arrives and the receiver holds its reply until a is dead (the page was
 //   delivered; a never saw the 2xx, so its log row is never settled);
-// - i1: the receiver answers 503 with Retry-After 5 s and a dies while waiting to retry (the
+// - i3: the receiver answers 503 with Retry-After 5 s and a dies while waiting to retry (the
 //   intent is recorded, nothing was delivered: a page lost unless someone sends it again).
 // b takes the partitions over, finds both intents pending and sends them again with the same
-// ids: i0 arrives twice under one id (a duplicate the receiver drops by id), i1 arrives once
+// ids: i0 arrives twice under one id (a duplicate the receiver drops by id), i3 arrives once
 // answered 2xx. Nothing stays pending, and no page goes out under a new id.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,12 +77,20 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
   it('the new owner sends unsettled pages again with their ids: delivered-but-unlogged arrives twice under one id, undelivered arrives once', { timeout: 120_000 }, async () => {
     rx = await startReceiver({ status: 200, body: 'ok' });
     const dead = new Promise<void>((r) => (killed = r));
-    // Only the two planted spikes page (a plain threshold): a's deliveries answer in this order.
-    rx.script = [{ status: 200, until: dead }, { status: 503, headers: { 'retry-after': '5' } }];
+    // Only the two planted spikes page (a plain threshold). a's first delivery of each ends in
+    // its window; everything after (b's) is answered 200.
+    const firstOf = new Set<string>();
+    rx.decide = (r) => {
+      if (!firing(r) || firstOf.has(instanceOf(r))) return undefined;
+      firstOf.add(instanceOf(r));
+      return instanceOf(r) === 'i0' ? { status: 200, until: dead } : { status: 503, headers: { 'retry-after': '5' } };
+    };
     const yaml = config(rx.url);
-    const w = makeWorkload({ series: 4, steps: 150, t0: Date.now() - 150 * 60_000, stepsPerBatch: 10, plantEvery: 10 });
+    // Both spikes at the same step, so a judges them in one batch and sends both pages at once:
+    // a held delivery holds a's next checkpoint, and with it the partitions' later messages.
+    const w = { ...makeWorkload({ series: 4, steps: 150, t0: Date.now() - 150 * 60_000, stepsPerBatch: 10 }), planted: [{ series: 0, step: 125 }, { series: 3, step: 125 }] };
     const planted = w.planted.map((p) => seriesLabels(p.series).instance).sort();
-    assert.equal(planted.length, 2);
+    assert.deepEqual(planted, ['i0', 'i3']);
 
     const store = await openStoreFromUrl(pgUrl);
     try {
@@ -106,7 +114,8 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
         assert.equal(res.status, 200, await res.text());
       }
       await waitFor('both pages reached the receiver', () => rx!.received.filter(firing).length === 2, logs, 30_000);
-      const first = new Map(rx.received.filter(firing).map((r, i) => [instanceOf(r), { id: (r.body as { id: string }).id, status: i === 0 ? 200 : 503 }]));
+      const first = new Map(rx.received.filter(firing).map((r) => [instanceOf(r), { id: (r.body as { id: string }).id, reply: instanceOf(r) === 'i0' ? 'held' : '503' }]));
+      assert.deepEqual([...first.keys()].sort(), planted, 'one page of each spike reached the receiver');
       await a.kill('SIGKILL');
       killed(); // the held reply goes to a dead socket
 
@@ -126,8 +135,9 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
       for (const inst of planted) {
         const c = countDeliveries(rx, (r) => firing(r) && instanceOf(r) === inst);
         assert.deepEqual([...c.ids.keys()], [first.get(inst)!.id], `${inst}: one notification id, the one a sent`);
-        const seen = rx.received.filter((r) => firing(r) && instanceOf(r) === inst).map((r) => `${(r.body as { id: string }).id} at ${r.at}`).join('\n');
-        assert.equal(c.raw, 2, `${inst}: a's delivery and b's re-send\n${seen}\n${b.text}`);
+        const seen = rx.received.map((r) => { const x = r.body as { id: string; kind: string; status: string }; return `${instanceOf(r)} ${x.kind}/${x.status} ${x.id} at ${r.at}`; }).join('\n');
+        const mtext = await (await fetch(/metrics on (http:\/\/\S+\/metrics)/.exec(b.text)![1])).text();
+        assert.equal(c.raw, 2, `${inst}: a's delivery and b's re-send\n${seen}\n${b.text}\n${mtext.split('\n').filter((l) => /^tidemark_(notif|notify)/.test(l)).join('\n')}`);
         assert.equal(c.badKeys, 0, 'the Idempotency-Key header carries the id');
       }
       const sent = await store.notifications.list({ tenant: 'default', status: 'sent' });

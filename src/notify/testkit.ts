@@ -23,6 +23,8 @@ export interface LocalReceiver {
   readonly received: Received[];
   /** Replies for the next requests, in order; when empty, `fallback` answers. */
   script: Reply[];
+  /** Asked first for every request: a reply chosen by content (undefined: the script or fallback answers). */
+  decide: ((r: Received) => Reply | undefined) | undefined;
   fallback: Reply;
   close(): Promise<void>;
 }
@@ -30,7 +32,7 @@ export interface LocalReceiver {
 /** Starts an HTTP server on 127.0.0.1 (random port) that records JSON bodies and replies from a script. */
 export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' }): Promise<LocalReceiver> {
   const received: Received[] = [];
-  const state = { script: [] as Reply[], fallback };
+  const state = { script: [] as Reply[], fallback, decide: undefined as ((r: Received) => Reply | undefined) | undefined };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -42,8 +44,9 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
       } catch {
         // Recorded as text: the test asserts it was JSON.
       }
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() });
-      const r = state.script.shift() ?? state.fallback;
+      const rec: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() };
+      received.push(rec);
+      const r = state.decide?.(rec) ?? state.script.shift() ?? state.fallback;
       if ('drop' in r) {
         req.socket.destroy();
         return;
@@ -71,6 +74,12 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
     },
     get fallback() {
       return state.fallback;
+    },
+    get decide() {
+      return state.decide;
+    },
+    set decide(f: ((r: Received) => Reply | undefined) | undefined) {
+      state.decide = f;
     },
     set fallback(f: Reply) {
       state.fallback = f;
