@@ -148,10 +148,12 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
       const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(b.text)?.[1];
       assert.ok(metricsUrl, 'b serves /metrics');
       const text = await (await fetch(metricsUrl)).text();
-      // Two, or one when b's replay derived the other page first (same id: the re-send is then skipped).
-      assert.match(text, /^tidemark_notify_intents_total\{event="resent"\} [12]$/m);
+      // Usually two; one when b's replay derived a page first (same id: the re-send is skipped), more when a
+      // loaded b lost a lease to its own late renewal and took the partition again (its fence dropped the first try).
+      assert.match(text, /^tidemark_notify_intents_total\{event="resent"\} [1-9]\d*$/m);
       assert.match(text, /^tidemark_notify_fence_total\{verdict="delivered"\} [1-9]\d*$/m);
-      process.stdout.write(`# notify failover: ${JSON.stringify(Object.fromEntries([...first].map(([k, v]) => [k, v])))}\n`);
+      const resent = Number(/^tidemark_notify_intents_total\{event="resent"\} (\d+)$/m.exec(text)?.[1]);
+      process.stdout.write(`# notify failover: ${JSON.stringify({ ...Object.fromEntries(planted.map((i) => [i, { id: first.get(i)!.id, reply: first.get(i)!.reply, deliveries: countDeliveries(rx!, (r) => firing(r) && instanceOf(r) === i).raw }])), resent })}\n`);
       await b.kill('SIGTERM');
     } finally {
       await store.close();
