@@ -102,6 +102,8 @@ export class Alerting {
    * restart cannot know the page went out and would send it again.
    */
   #logWrites: Promise<void> = Promise.resolve();
+  /** Intents on a chain of their own: a page's send waits for its intent, never for a backlog of earlier outcomes. */
+  #intentWrites: Promise<void> = Promise.resolve();
   readonly #lanes = new Map<string, Lane>();
   #queued = 0;
   readonly #sending = new Set<Promise<unknown>>();
@@ -527,7 +529,7 @@ export class Alerting {
       this.#intents.push({ intent, done });
       if (!first) return;
       // One store task for every intent recorded until it runs.
-      this.#writeLog(async () => {
+      this.#intentWrites = this.#intentWrites.then(async () => {
         const batch = this.#intents;
         this.#intents = [];
         try {
@@ -544,7 +546,7 @@ export class Alerting {
         } finally {
           for (const x of batch) x.done();
         }
-      });
+      }).catch((err: Error) => process.emitWarning(`notification intents: ${err.message}`));
     });
   }
 
@@ -619,6 +621,7 @@ export class Alerting {
       await this.triage.settled();
       if (this.#followUps.size > 0) await Promise.allSettled([...this.#followUps]);
       await this.#writes;
+      await this.#intentWrites;
       await this.#logWrites;
       if (this.#sending.size === 0 && this.#followUps.size === 0 && this.triage.backlog() === 0) break;
     }
