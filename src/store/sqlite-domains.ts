@@ -610,10 +610,30 @@ function toAlert(r: Row): Alert {
 
 // ---------------------------------------------------------------------------------------------
 
+interface IntentStatements {
+  readonly insert: Statement;
+  readonly payload: Statement;
+  readonly upsert: Statement;
+  readonly drop: Statement;
+}
+
 export class SqliteNotifications implements NotificationStore {
   readonly #ctx: SqliteContext;
+  /** The intent statements, prepared once: every page runs them (preparing cost more than running). */
+  #intentStmts: IntentStatements | undefined;
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
+  }
+  #stmts(): IntentStatements {
+    const db = this.#ctx.db;
+    return (this.#intentStmts ??= {
+      insert: db.prepare(`INSERT INTO notifications (${DISPATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key) DO NOTHING`),
+      payload: db.prepare('INSERT INTO notification_payloads (tenant, dispatch_id, payload, at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, dispatch_id) DO NOTHING'),
+      upsert: db.prepare(`INSERT INTO notifications (${DISPATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (tenant, idempotency_key) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, at = excluded.at, error = excluded.error
+        WHERE notifications.status <> 'sent'`),
+      drop: db.prepare("DELETE FROM notification_payloads WHERE tenant = ? AND dispatch_id = ? AND NOT EXISTS (SELECT 1 FROM notifications WHERE tenant = ? AND dispatch_id = ? AND status = 'pending')"),
+    });
   }
   recordMany(inputs: readonly NotificationInput[]): Promise<number> {
     return this.#ctx.run(() => {
@@ -675,8 +695,7 @@ export class SqliteNotifications implements NotificationStore {
       const checked = intents.map((i) => ({ rows: dispatchRows(i, 'pending', 0, null), payload: [checkTenantId(i.tenant), i.dispatchId, jsonText(i.payload, 'payload') ?? 'null', i.at] as const }));
       for (const c of checked) this.#ctx.requireTenant(c.payload[0]);
       const db = this.#ctx.db;
-      const insert = db.prepare(`INSERT INTO notifications (${DISPATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key) DO NOTHING`);
-      const payload = db.prepare('INSERT INTO notification_payloads (tenant, dispatch_id, payload, at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, dispatch_id) DO NOTHING');
+      const { insert, payload } = this.#stmts();
       return db.transaction(() => {
         let n = 0;
         for (const c of checked) {
@@ -695,10 +714,7 @@ export class SqliteNotifications implements NotificationStore {
       const checked = settlements.map((s) => settlementRows(s));
       for (const rows of checked) for (const r of rows) this.#ctx.requireTenant(r[0]);
       const db = this.#ctx.db;
-      const upsert = db.prepare(`INSERT INTO notifications (${DISPATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (tenant, idempotency_key) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, at = excluded.at, error = excluded.error
-        WHERE notifications.status <> 'sent'`);
-      const drop = db.prepare("DELETE FROM notification_payloads WHERE tenant = ? AND dispatch_id = ? AND NOT EXISTS (SELECT 1 FROM notifications WHERE tenant = ? AND dispatch_id = ? AND status = 'pending')");
+      const { upsert, drop } = this.#stmts();
       return db.transaction(() => {
         let n = 0;
         for (const rows of checked) {
