@@ -417,7 +417,7 @@ export class AlertStage {
       }
       if (all) {
         g.ackSent = true;
-        this.#dispatch(g, 'acknowledge', now, [...g.announced].map((fp) => g.alerts.get(fp)!).filter((x) => x && x.state === 'firing'), null, { ackBy: by });
+        this.#dispatch(g, 'acknowledge', now, [...g.announced].map((fp) => g.alerts.get(fp)!).filter((x) => x && x.state === 'firing'), null, { ackBy: by, nonce: `ack ${at}` });
       }
     }
     this.#persist(a);
@@ -821,12 +821,25 @@ export class AlertStage {
     const changed = resolved.length > 0 || (firing.length > 0 && !sameSet(fset, g.lastFiring));
     const unacked = firing.some((a) => !this.#acked(ten, a.fingerprint, now));
     const repeat = firing.length > 0 && unacked && now - g.lastNotifiedAt >= (timing?.repeatIntervalMs ?? 4 * HOUR);
-    if (changed || repeat) this.#notify(g, firing, resolved, now);
+    if (changed || repeat) {
+      // The same alerts announced again is a repeat (which one) or, when the set shrank without a
+      // resolve (an alert muted meanwhile), an update after that set: either way a new id.
+      const shrank = changed && resolved.length === 0 && [...g.lastFiring].some((fp) => !fset.has(fp));
+      const nonce = !changed ? `repeat ${this.#repeatOrdinal(firing, now, timing?.repeatIntervalMs ?? 4 * HOUR)}` : shrank ? `after ${[...g.lastFiring].sort().join(',')}` : '';
+      this.#notify(g, firing, resolved, now, nonce);
+    }
     if (g.alerts.size > 0) this.#schedule(g, now);
     else this.#drop(g);
   }
 
-  #notify(g: Group, firing: AlertRec[], resolved: AlertRec[], now: number): void {
+  /** Which repeat of an unchanged notification this is: repeat intervals since its oldest firing alert started. */
+  #repeatOrdinal(firing: readonly AlertRec[], now: number, intervalMs: number): number {
+    let start = Infinity;
+    for (const a of firing) if (a.startsAt < start) start = a.startsAt;
+    return Math.max(1, Math.floor((now - start) / Math.max(1, intervalMs)));
+  }
+
+  #notify(g: Group, firing: AlertRec[], resolved: AlertRec[], now: number, nonce = ''): void {
     const ten = g.tenant;
     const page = firing.some((a) => SEV_RANK[a.severity] >= 2);
     if (firing.length > 0) {
@@ -854,7 +867,7 @@ export class AlertStage {
     }
     let crossedAt: number | null = null;
     for (const a of firing) if (!g.announced.has(a.fingerprint) && (crossedAt === null || a.crossedAt < crossedAt)) crossedAt = a.crossedAt;
-    this.#dispatch(g, 'notify', now, [...firing, ...resolved], crossedAt);
+    this.#dispatch(g, 'notify', now, [...firing, ...resolved], crossedAt, { nonce });
     const newOnes = firing.some((a) => !g.announced.has(a.fingerprint));
     for (const a of firing) g.announced.add(a.fingerprint);
     if (newOnes) g.ackSent = false;
@@ -913,7 +926,8 @@ export class AlertStage {
     if (!esc) return;
     const text = `not acknowledged within ${Math.round(esc.afterMs / 60_000)} min on ${esc.receiver}; escalated to ${esc.next}`;
     for (const a of open) this.#event(a, 'escalated', text);
-    this.#dispatch(g, 'escalation', now, open, null, { receiver: esc.next, text });
+    // Which escalation of the episode: a page repeated after the last level escalates again, under a new id.
+    this.#dispatch(g, 'escalation', now, open, null, { receiver: esc.next, text, nonce: `escalation ${this.#repeatOrdinal(open, now, esc.afterMs)}` });
     // The next level may escalate further.
     const further = ten.policy.escalations.find((e) => e.receiver === esc.next);
     if (further) {
@@ -1011,7 +1025,21 @@ export class AlertStage {
     }
   }
 
-  #dispatch(g: Group, kind: DispatchKind, now: number, alerts: AlertRec[], crossedAt: number | null, o: { text?: string; url?: string; receiver?: string; ackBy?: string; status?: 'resolved' } = {}): void {
+  /**
+   * A dispatch's id: the group id, the kind, and a hash of what it announces (receiver, status,
+   * each alert with its state and episode start, plus `nonce`: which repeat, which ack). A worker
+   * that takes a partition over, or a restarted process, derives the same id for the same
+   * notification, so receivers can drop a second delivery by id; a new episode, a changed set
+   * of alerts or a repeat reminder is a new id. Budget summaries count (their sequence is stored
+   * with their alert row and restored).
+   */
+  #dispatchId(g: Group, kind: DispatchKind, receiver: string, status: string, views: readonly AlertView[], nonce: string): string {
+    if (kind === 'summary') return `${g.id}:${kind}:${++g.seq}`;
+    const alerts = views.map((a) => `${a.fingerprint}/${a.status}/${a.startsAt}`).sort();
+    return `${g.id}:${kind}:${createHash('sha256').update(JSON.stringify([receiver, status, alerts, nonce])).digest('hex').slice(0, 16)}`;
+  }
+
+  #dispatch(g: Group, kind: DispatchKind, now: number, alerts: AlertRec[], crossedAt: number | null, o: { text?: string; url?: string; receiver?: string; ackBy?: string; status?: 'resolved'; nonce?: string } = {}): void {
     const ten = g.tenant;
     const base = ten.policy.externalUrl;
     const views = alerts.map((a) => view(a, base));
@@ -1023,8 +1051,9 @@ export class AlertStage {
       for (const [k, v] of Object.entries(views[0].labels)) if (views.every((x) => x.labels[k] === v)) common[k] = v;
     }
     const receiver = o.receiver ?? g.receiver;
+    const status = o.status ?? (firing.length > 0 || kind === 'summary' ? 'firing' : 'resolved');
     const d: Dispatch = {
-      id: `${g.id}:${kind}:${++g.seq}`,
+      id: this.#dispatchId(g, kind, receiver, status, views, o.nonce ?? ''),
       tenant: ten.id,
       receiver,
       kind,
@@ -1032,7 +1061,7 @@ export class AlertStage {
       groupKey: g.key.replaceAll('\u0000', '/'),
       groupLabels: g.groupLabels,
       commonLabels: Object.freeze(common),
-      status: o.status ?? (firing.length > 0 || kind === 'summary' ? 'firing' : 'resolved'),
+      status,
       severity: sev,
       page: SEV_RANK[sev] >= 2,
       alerts: views,

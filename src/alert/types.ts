@@ -141,7 +141,11 @@ export type DispatchKind = 'notify' | 'acknowledge' | 'summary' | 'escalation' |
 
 /** One notification to one receiver, ready for `notify/`. */
 export interface Dispatch {
-  /** Deterministic id: group id, kind and sequence. */
+  /**
+   * Stable id: group id, kind and a hash of what it announces (see AlertStage); the same
+   * notification gets the same id on every worker and across restarts. Receivers deduplicate by
+   * it (the webhook's `id` and `Idempotency-Key`).
+   */
   readonly id: string;
   readonly tenant: string;
   readonly receiver: string;

@@ -1,6 +1,6 @@
 // Self-monitoring: what `GET /metrics` exports, in Prometheus text format (prom-client).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Engine, IngestOutcome } from '../engine/index.ts';
+import type { Alerting, Engine, IngestOutcome } from '../engine/index.ts';
 
 /** The service's own metrics. One registry per app, so tests can build several apps. */
 export class ServiceMetrics {
@@ -77,6 +77,7 @@ export class ServiceMetrics {
         this.set({ origin: 'new' }, r.new);
       },
     });
+    if (engine.alerting) registerDeliveryMetrics(this.registry, engine.alerting);
     new Gauge({
       name: 'tidemark_checkpoints_written',
       help: 'Detector checkpoints written since start.',
@@ -96,4 +97,40 @@ export class ServiceMetrics {
     if (n > 0) this.detectSeconds.observe(o.detectNs / 1e9 / Math.max(1, o.judged || o.accepted));
     if (o.storeMs > 0) this.storeSeconds.observe(o.storeMs / 1000);
   }
+}
+
+/**
+ * At-least-once delivery and the cluster fence, on `registry`: fence verdicts (a `serve`
+ * process has no fence: all zero) and notification intents. Counts since start, read at scrape
+ * time (gauges named like counters, as the other alerting figures in api/alerts.ts).
+ */
+export function registerDeliveryMetrics(registry: Registry, al: Alerting): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'tidemark_notify_fence_total',
+    help: 'Cluster delivery fence since start: deliveries held for a lease renewal (held), dispatches let through (delivered), dispatches and alerts dropped because the lease was lost (dropped, dropped_alerts; their new owner sends them), retries called off for a lost lease (stopped_retries).',
+    labelNames: ['verdict'],
+    registers,
+    collect() {
+      const c = al.fenceCounters;
+      this.set({ verdict: 'held' }, c.held);
+      this.set({ verdict: 'delivered' }, c.delivered);
+      this.set({ verdict: 'dropped' }, c.droppedDispatches);
+      this.set({ verdict: 'dropped_alerts' }, c.droppedAlerts);
+      this.set({ verdict: 'stopped_retries' }, c.stoppedRetries);
+    },
+  });
+  new Gauge({
+    name: 'tidemark_notify_intents_total',
+    help: 'Notification intents since start: recorded before a send, sent again after a restart or takeover (resent, same id), not recorded because the store write failed (unwritten; sent anyway), dispatches not sent because the same id was queued, in flight or sent here already (deduplicated).',
+    labelNames: ['event'],
+    registers,
+    collect() {
+      const c = al.intentCounters;
+      this.set({ event: 'recorded' }, c.recorded);
+      this.set({ event: 'resent' }, c.resent);
+      this.set({ event: 'unwritten' }, c.unwritten);
+      this.set({ event: 'deduplicated' }, c.deduplicated);
+    },
+  });
 }

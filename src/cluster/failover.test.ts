@@ -2,7 +2,9 @@
 // processes on the shared NATS JetStream and PostgreSQL (a unique stream prefix and schema,
 // removed afterwards). A labelled stream with planted spikes goes in over HTTP; one worker is
 // SIGKILLed midway. The survivor must take its partitions within the lease time, every planted
-// spike must give exactly one alert and one firing notification, and the detector state must
+// spike must give exactly one alert and one firing notification id (delivered at least once: a
+// page the dead worker sent but never logged is sent again under its id, which the receiver
+// drops by id), no notification may be missing or left unsettled, and the detector state must
 // equal a single-process run over the same data.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { openJetStreamBus } from '../bus/index.ts';
 import { serviceSkip, TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
 import { createEngine } from '../engine/index.ts';
 import { IngestBatch } from '../ingest/index.ts';
-import { startReceiver, type LocalReceiver } from '../notify/testkit.ts';
+import { countDeliveries, startReceiver, type LocalReceiver, type Received } from '../notify/testkit.ts';
 import { hashToken, openSqliteStore, openStoreFromUrl, type Store } from '../store/index.ts';
 import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
 import { batchCount, CliProc, fillBatch, jsonBatch, makeWorkload, seriesLabels, waitFor, type Workload } from './testkit.ts';
@@ -176,6 +178,14 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
 
       const per = firing();
       assert.deepEqual([...per.keys()].sort(), plantedInstances, 'notified series are the planted ones');
+      const isFiring = (r: Received) => {
+        const body = r.body as { kind?: string; status?: string };
+        return r.url === '/chat' && body.kind === 'notify' && body.status === 'firing';
+      };
+      const byInstance = new Map(plantedInstances.map((i) => [i, countDeliveries(rx!, (r) => isFiring(r) && (r.body as { groupLabels?: Record<string, string> }).groupLabels?.instance === i)]));
+      const all = countDeliveries(rx!, isFiring);
+      // For the soak loop: runs are counted by this line.
+      process.stdout.write(`# failover notifications: ${JSON.stringify({ planted: plantedInstances.length, ids: all.ids.size, deliveries: all.raw, repeated: all.repeated.length, badKeys: all.badKeys, multiIdInstances: [...byInstance].filter(([, c]) => c.ids.size > 1).map(([i]) => i) })}\n`);
       // Who sent what when: the dispatch ids (same id: one stage's dispatch sent twice), receipt
       // times against the kill, and the log rows the store kept for the instance's alerts.
       const detail = async (i: string) => {
@@ -186,7 +196,13 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
         for (const fp of fps) for (const n of await store.notifications.list({ tenant: 'default', fingerprint: fp })) rows.push(`${n.status} ${n.alertState} at kill${n.at - killedAt >= 0 ? '+' : ''}${n.at - killedAt}ms`);
         return `${pages.join('\n')}\nlog rows: ${rows.join('; ')}\n${logs()}`;
       };
-      for (const [i, c] of per) if (c !== 1) assert.fail(`firing notifications for ${i}: ${c}\n${await detail(i)}`);
+      // Exactly one notification id per planted spike, delivered at least once (a repeat under the same id is at-least-once delivery).
+      for (const [i, c] of byInstance) if (c.ids.size !== 1 || c.raw < 1) assert.fail(`firing notification ids for ${i}: ${[...c.ids].map(([id, n]) => `${id} x${n}`).join(', ') || 'none'}\n${await detail(i)}`);
+      assert.equal(all.badKeys, 0, 'every delivery carries its id as Idempotency-Key');
+      // None missing: nothing left pending, and every page logged as sent reached the receiver.
+      assert.deepEqual(await store.notifications.pending({ tenant: 'default' }), [], 'no notification left unsettled');
+      const logged = new Set((await store.notifications.list({ tenant: 'default', status: 'sent', limit: 100_000 })).map((r) => r.dispatchId));
+      for (const id of logged) if (id !== null) assert.ok(rx.received.some((r) => (r.body as { id?: string }).id === id), `notification ${id} is logged as sent but never arrived`);
       const alerts = await store.alerts.list({ tenant: 'default' });
       assert.deepEqual(alerts.map((x) => x.labels.instance).sort(), plantedInstances, 'one alert per planted spike');
 

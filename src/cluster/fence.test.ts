@@ -14,6 +14,7 @@ import { IngestBatch } from '../ingest/index.ts';
 import { startReceiver, type LocalReceiver } from '../notify/testkit.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { BusSink } from './ingest.ts';
+import { serveWorkerMetrics } from './metrics.ts';
 import { ClusterWorker } from './worker.ts';
 
 const TTL = 600;
@@ -169,6 +170,20 @@ describe('delivery fence of cluster workers', () => {
       assert.ok(al.fenceCounters.droppedDispatches > 0, 'a dropped the pages it held');
       assert.deepEqual([...firing(rx)].sort(), [...Array(SERIES).keys()].map((s) => [`i${s}`, 1]));
       assert.equal(b.engine.alerting!.fenceCounters.droppedDispatches, 0);
+      // The fence's verdicts on GET /metrics: a held and dropped, b delivered.
+      for (const [worker, want] of [[w, { held: true, dropped: true, delivered: false }], [b, { held: false, dropped: false, delivered: true }]] as const) {
+        const m = await serveWorkerMetrics(worker, '127.0.0.1', 0);
+        try {
+          const text = await (await fetch(`${m.url}/metrics`)).text();
+          const value = (verdict: string) => Number(new RegExp(`^tidemark_notify_fence_total\\{verdict="${verdict}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+          assert.equal(value('held') > 0, want.held, `${worker.id} held: ${value('held')}`);
+          assert.equal(value('dropped') > 0, want.dropped, `${worker.id} dropped: ${value('dropped')}`);
+          assert.equal(value('delivered') >= SERIES, want.delivered, `${worker.id} delivered: ${value('delivered')}`);
+          assert.match(text, /^tidemark_notify_intents_total\{event="recorded"\} \d+$/m);
+        } finally {
+          await m.close();
+        }
+      }
     } finally {
       kv.resume();
       await b?.stop();

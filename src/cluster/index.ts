@@ -1,6 +1,7 @@
 // Cluster mode: stateless ingest nodes publish to the bus (samples by series, feeds by aggregate group
 // and multivariate entity), workers lease partitions and run the engine.
 export { ClusterWorker, type WorkerOptions, type WorkerStats } from './worker.ts';
+export { serveWorkerMetrics, type MetricsServer } from './metrics.ts';
 export { BusSink, type IngestSink, type PublishStats } from './ingest.ts';
 export { decodeInto, encodeByPartition, peekHeader, type MessageKind, type PartitionPart } from './codec.ts';
 export { decodeFeed, encodeFeeds, entityPartition, unitPartition, type Feed, type FeedConfig } from './feeds.ts';

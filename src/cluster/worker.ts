@@ -177,6 +177,8 @@ export class ClusterWorker {
   #checkpointSeq: () => number = () => 0;
   /** Shadows of the member series of the multivariate entities this worker's partitions own. */
   readonly #mv = new MultivariateFeeds();
+  /** Takeovers whose unsettled notifications could not be read yet (the store was down). */
+  #resendLater: { tenants: readonly string[]; partitions: ReadonlySet<number>; before: number }[] = [];
 
   private constructor(o: WorkerOptions, engine: Engine, clock: () => number) {
     this.#bus = o.bus;
@@ -339,6 +341,7 @@ export class ClusterWorker {
 
   /** Checkpoints when due, rebalances, picks up config changes. */
   async #tick(): Promise<void> {
+    for (const r of this.#resendLater.splice(0)) await this.#resendPending(r.tenants, r.partitions, r.before);
     if (this.#clock() - this.#lastCheckpoint >= this.#o.checkpointEveryMs) await this.checkpoint();
     await this.#rebalance();
     if (this.#clock() - this.#lastRefresh >= this.#o.refreshEveryMs) {
@@ -468,6 +471,8 @@ export class ClusterWorker {
     let start = 0;
     for (let i = 0; i < this.id.length; i++) start = (start * 31 + this.id.charCodeAt(i)) >>> 0;
     const taken: [number, Lease][] = [];
+    // Intents recorded before this are the previous owners'; ours, made after the restore below, are in flight here.
+    const takeoverAt = this.#clock();
     for (let k = 0; k < P && this.#runs.size + taken.length < share && !this.#stopped; k++) {
       const p = (start + k) % P;
       if (this.#runs.has(p)) continue;
@@ -480,6 +485,36 @@ export class ClusterWorker {
     await this.engine.refreshConfigs();
     await this.#restoreAlerts(tenants, new Set(taken.map(([p]) => p)));
     for (const [p, lease] of taken) await this.#startRun(p, lease, tenants);
+    // After the runs exist: the fence lets a delivery go only for a partition with a run.
+    await this.#resendPending(tenants, new Set(taken.map(([p]) => p)), takeoverAt);
+  }
+
+  /**
+   * Sends again, with their ids, the notifications of the partitions just taken whose intents
+   * their previous owner recorded and never settled (it died between the send and the log
+   * write, or before the send): at least once, deduplicated by the receivers. Restored alerts
+   * count those intents as announced, so they are not announced a second time under a new id.
+   */
+  async #resendPending(tenants: readonly string[], partitions: ReadonlySet<number>, before: number): Promise<void> {
+    const al = this.engine.alerting;
+    if (!al) return;
+    // Still ours: a partition lost meanwhile is its next owner's to send.
+    const mine = (alerts: readonly FencedAlert[]) => alerts.some((a) => {
+      const p = this.#partitionOfSeries(a.tenant, a.metric, a.labels);
+      return partitions.has(p) && this.#runs.has(p);
+    });
+    const left: string[] = [];
+    for (const tenant of tenants) {
+      try {
+        const n = await al.resendPending(tenant, mine, before);
+        if (n > 0) this.#log(`worker ${this.id}: sending ${n} unsettled notification${n === 1 ? '' : 's'} of tenant ${tenant} again`);
+      } catch (err) {
+        left.push(tenant);
+        this.#log(`worker ${this.id}: reading unsettled notifications of tenant ${tenant}, retrying: ${(err as Error).message}`);
+      }
+    }
+    // The store is down: the next control tick asks again (a lost page is worse than a late one).
+    if (left.length > 0) this.#resendLater.push({ tenants: left, partitions, before });
   }
 
   /**

@@ -4,11 +4,20 @@
  * clears to the store in order, sends its dispatches through the notifier, and logs every
  * delivery in the store's notification log. On start it restores open alerts, active acks and
  * silences from the store, so a restart neither loses an alert nor pages twice.
+ *
+ * Delivery is at least once, with stable ids: before a dispatch goes out its intent is recorded
+ * (a `pending` row per alert and channel, with the dispatch), and the receiver's answer settles
+ * it (`sent` or `failed`). A process that dies between the send and the settlement leaves the
+ * intent pending; the next owner of its alerts (a restart, or the worker taking the partition
+ * over) counts the alerts as announced and sends the dispatch again with the same id
+ * (`resendPending`), which receivers drop by id (webhook Idempotency-Key, PagerDuty dedup_key).
+ * Treating a pending intent as announced without sending it again loses the page when the
+ * process died before the send; sending again without the same id pages twice.
  */
 import { AlertStage, isBudgetSummary, resolvePolicy, type AlertEffects, type AlertPolicy, type Dispatch } from '../alert/index.ts';
 import type { Receiver, TenantConfig } from '../config/index.ts';
-import { Notifier, type DeliveryOutcome, type NotifierOptions } from '../notify/index.ts';
-import type { Ack, Alert, Labels, NotificationInput, Store } from '../store/index.ts';
+import { Notifier, type DeliveryOutcome, type IntegrationKind, type NotifierOptions } from '../notify/index.ts';
+import type { Ack, Alert, Labels, NotificationIntent, NotificationSettlement, Store } from '../store/index.ts';
 import { TriageWiring, type TriageOptions } from './triage.ts';
 
 /** Options of the alerting wiring (EngineOptions.alerting). */
@@ -60,6 +69,7 @@ const MAX_SENDS_PER_RECEIVER = 64;
 const LOOKAHEAD = 64; // queued dispatches of a receiver scanned for one whose group has nothing in flight
 const WRITE_BATCH = 500; // alerts or log rows per store transaction: bounds how long one synchronous write holds the loop
 const WRITE_SLICE_MS = 10; // the store's writes are synchronous: the event loop gets a turn after this long
+const RECENT_IDS = 10_000; // dispatch ids remembered against sending the same notification twice
 
 /**
  * One receiver's sends (per tenant): dispatches wait in order, at most `maxSendsPerReceiver` go
@@ -92,6 +102,8 @@ export class Alerting {
    * restart cannot know the page went out and would send it again.
    */
   #logWrites: Promise<void> = Promise.resolve();
+  /** Intents on a chain of their own: a page's send waits for its intent, never for a backlog of earlier outcomes. */
+  #intentWrites: Promise<void> = Promise.resolve();
   readonly #lanes = new Map<string, Lane>();
   #queued = 0;
   readonly #sending = new Set<Promise<unknown>>();
@@ -103,12 +115,28 @@ export class Alerting {
    * still be mapped to it to be dropped).
    */
   readonly #fenced = new WeakMap<Dispatch, readonly FencedAlert[]>();
-  /** Deliveries the fence held, and alerts it dropped from dispatches (tests, the cluster's /metrics). */
-  readonly fenceCounters = { held: 0, droppedAlerts: 0, droppedDispatches: 0 };
+  /**
+   * The fence's verdicts (tests, /metrics): deliveries held, alerts and dispatches dropped,
+   * dispatches let through (`delivered`, each attempt's check counted once), and retries called
+   * off because the lease was lost meanwhile (`stoppedRetries`).
+   */
+  readonly fenceCounters = { held: 0, droppedAlerts: 0, droppedDispatches: 0, delivered: 0, stoppedRetries: 0 };
+  /** Intents recorded, settled, and sent again after a restart or takeover (tests, /metrics). */
+  readonly intentCounters = { recorded: 0, resent: 0, unwritten: 0, deduplicated: 0 };
+  /** Re-sends of pending intents: the channels still pending (nothing of the triage is redone). */
+  readonly #resends = new WeakMap<Dispatch, ReadonlySet<IntegrationKind>>();
+  /**
+   * Ids of dispatches queued, in flight or sent by this process, oldest first (at most
+   * RECENT_IDS): the stage deriving a notification again (a new owner replaying the points its
+   * re-sent intent announced) does not send it a second time.
+   */
+  readonly #recent = new Map<string, 'queued' | 'sent'>();
+  /** Intents waiting for the next store task (one write for all that piled up), with who waits on each. */
+  #intents: { intent: NotificationIntent; done: () => void }[] = [];
   /** Per receiver and group: the id of its latest notification (a follow-up only follows that one). */
   readonly #latest = new Map<string, string>();
-  /** Notification log rows not written yet: one store task writes all that piled up. */
-  #logRows: NotificationInput[] = [];
+  /** Settlements not written yet: one store task writes all that piled up. */
+  #logRows: NotificationSettlement[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #kicked = false;
@@ -175,22 +203,70 @@ export class Alerting {
       if (!openAlerts) continue;
       const acks = new Map<string, Ack>();
       for (const a of await this.#store.acks.active(tenant, now)) acks.set(a.fingerprint, a);
+      const before = this.#clock();
       for (const alert of await this.#store.alerts.list({ tenant, states: ['pending', 'firing'] })) {
-        const announced = new Set<string>();
-        const seen = new Set<string>();
-        // Newest first: the latest record per channel says whether its receiver believes it is firing.
-        for (const n of await this.#store.notifications.list({ tenant, fingerprint: alert.fingerprint, status: 'sent', limit: 100 })) {
-          if (seen.has(n.channel)) continue;
-          seen.add(n.channel);
-          if (n.alertState === 'firing' && n.at >= alert.startsAt) announced.add(n.channel.split('/')[0]);
-        }
+        const announced = await this.#announced(tenant, alert);
         const ack = acks.get(alert.fingerprint);
         this.stage.restore(alert, [...announced], ack && { by: ack.by, at: ack.at, expiresAt: ack.expiresAt });
         // A budget summary has no series to explain.
         if (!isBudgetSummary(alert)) this.triage.restore(alert);
       }
+      // What the last run recorded and never settled goes again, with its id.
+      await this.resendPending(tenant, undefined, before);
     }
     this.pump();
+  }
+
+  /**
+   * The receivers an open alert's firing was announced to: the newest row per channel, `sent`
+   * or `pending` (an unsettled intent is sent again by resendPending, so it counts as told).
+   */
+  async #announced(tenant: string, alert: Alert): Promise<Set<string>> {
+    const announced = new Set<string>();
+    const seen = new Set<string>();
+    // Newest first: the latest record per channel says whether its receiver believes it is firing.
+    for (const n of await this.#store.notifications.list({ tenant, fingerprint: alert.fingerprint, limit: 100 })) {
+      if (n.status === 'failed' || seen.has(n.channel)) continue;
+      seen.add(n.channel);
+      if (n.alertState === 'firing' && n.at >= alert.startsAt) announced.add(n.channel.split('/')[0]);
+    }
+    return announced;
+  }
+
+  /**
+   * Sends again every dispatch of a tenant whose intent is still pending (recorded before
+   * `before`), with its id, to the channels still pending: those a process recorded and died
+   * before settling. `keep` selects by the dispatch's fenced alerts (a cluster worker: those of
+   * the partitions it just took; a dispatch without series, such as a budget summary, has none).
+   * Each goes through the fence like any delivery. Resolves to the number queued.
+   */
+  async resendPending(tenant: string, keep?: (alerts: readonly FencedAlert[]) => boolean, before = this.#clock()): Promise<number> {
+    if (this.#o.sink || this.#closed) return 0;
+    let n = 0;
+    for (const p of await this.#store.notifications.pending({ tenant, before })) {
+      const payload = p.payload as { dispatch?: Dispatch; fenced?: FencedAlert[] } | null;
+      const d = payload?.dispatch;
+      if (!d || typeof d.id !== 'string' || d.id !== p.dispatchId) {
+        process.emitWarning(`notification ${p.dispatchId} of tenant ${tenant} is pending without its dispatch; not sent again`);
+        continue;
+      }
+      const fenced = Array.isArray(payload.fenced) ? payload.fenced : [];
+      if (keep && !keep(fenced)) continue;
+      // The stage here derived it again already (same id, same content): that one goes.
+      if (this.#recent.has(d.id)) {
+        this.intentCounters.deduplicated++;
+        continue;
+      }
+      const only = new Set<IntegrationKind>();
+      for (const c of p.channels) only.add(c.slice(c.lastIndexOf('/') + 1) as IntegrationKind);
+      this.#resends.set(d, only);
+      if (this.#o.fence) this.#fenced.set(d, fenced);
+      this.intentCounters.resent++;
+      this.#enqueue(d);
+      n++;
+    }
+    if (n > 0) this.#drainQueue();
+    return n;
   }
 
   /**
@@ -206,13 +282,7 @@ export class Alerting {
     for (const alert of await this.#store.alerts.list({ tenant, states: ['pending', 'firing'] })) {
       // Budget summaries are the tenant's, not a partition's: the process that loads tenants (init) resumes them.
       if (isBudgetSummary(alert) || !keep(alert)) continue;
-      const announced = new Set<string>();
-      const seen = new Set<string>();
-      for (const r of await this.#store.notifications.list({ tenant, fingerprint: alert.fingerprint, status: 'sent', limit: 100 })) {
-        if (seen.has(r.channel)) continue;
-        seen.add(r.channel);
-        if (r.alertState === 'firing' && r.at >= alert.startsAt) announced.add(r.channel.split('/')[0]);
-      }
+      const announced = await this.#announced(tenant, alert);
       const ack = acks.get(alert.fingerprint);
       // onlyAnnounced: an episode nobody was told about is left to the replay of the partition,
       // which judges its points again and opens (and announces) it afresh.
@@ -277,13 +347,23 @@ export class Alerting {
   }
 
   #enqueue(d: Dispatch): void {
+    if (d.kind !== 'update') {
+      // Same id, same notification (see AlertStage's dispatch ids): already going or gone.
+      if (this.#recent.has(d.id)) {
+        this.intentCounters.deduplicated++;
+        return;
+      }
+      this.#recent.set(d.id, 'queued');
+      if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.keys().next().value!);
+    }
     const key = `${d.tenant}\u0000${d.receiver}`;
     let lane = this.#lanes.get(key);
     if (!lane) this.#lanes.set(key, (lane = { queue: [], inflight: 0, busy: new Set() }));
     lane.queue.push(d);
     this.#queued++;
     if (this.#o.fence && !this.#fenced.has(d)) this.#fenced.set(d, this.#fencedAlerts(d));
-    if (d.kind === 'update') return;
+    // A re-sent intent is older than what the stage said since: no follow-up waits for it.
+    if (d.kind === 'update' || this.#resends.has(d)) return;
     const group = `${key}\u0000${d.groupId}`;
     if (d.status === 'resolved') this.#latest.delete(group);
     else this.#latest.set(group, d.id);
@@ -327,12 +407,33 @@ export class Alerting {
     lane.inflight++;
     lane.busy.add(d.groupId);
     // Held at most briefly for a triage packet: what is ready goes now, the rest follows in an update.
-    const p = this.triage.annotate(d).catch(() => ({ dispatch: d, followUp: undefined })).then(async ({ dispatch, followUp }) => {
+    // A re-sent intent went through that already.
+    const only = this.#resends.get(d);
+    const annotated = only ? Promise.resolve({ dispatch: d, followUp: undefined }) : this.triage.annotate(d).catch(() => ({ dispatch: d, followUp: undefined }));
+    const p = annotated.then(async ({ dispatch, followUp }) => {
       if (followUp) this.#follow(d, followUp);
-      const fenced = this.#o.fence ? await this.#fence(d, dispatch) : dispatch;
+      const fence = this.#o.fence;
+      // Not even the intent of a dispatch this process may not send (its partition's new owner sends it).
+      let out = fence ? await this.#fence(d, dispatch) : dispatch;
+      if (!out) return;
+      // The intent is stored before the first byte leaves: whoever owns these alerts next sends it again if it never settles.
+      if (!only) await this.#intend(out, d);
+      if (fence) out = await this.#fence(d, out);
       // Nothing awaited between the fence's answer and the send: a stall cannot slip in between.
-      if (fenced) return this.notifier.send(fenced);
-    }).finally(() => {
+      if (!out) return;
+      this.fenceCounters.delivered += fence ? 1 : 0;
+      const proceed = fence && (async () => {
+        // A retry goes only while the lease is still provably ours; a lost one leaves the intent pending for the new owner.
+        const ok = (await this.#fence(d, out!)) !== undefined;
+        if (!ok) this.fenceCounters.stoppedRetries++;
+        return ok;
+      });
+      return this.notifier.send(out, { only, proceed: proceed || undefined });
+    }).then((outcomes) => {
+      // Delivered everywhere: remembered as sent. Dropped, failed or called off: a later identical dispatch may try again.
+      if (outcomes && outcomes.length > 0 && outcomes.every((o) => o.ok)) this.#recent.set(d.id, 'sent');
+      else this.#recent.delete(d.id);
+    }, () => this.#recent.delete(d.id)).finally(() => {
       lane.inflight--;
       lane.busy.delete(d.groupId);
       this.#sending.delete(p);
@@ -407,26 +508,72 @@ export class Alerting {
     return this.#queued + this.#sending.size;
   }
 
+  /**
+   * Records the intent of a dispatch on the channels that will send something, and resolves
+   * once it is stored. A failed write is warned about and the send goes anyway: a page sent
+   * without an intent can at worst go twice (its id is stable), one held back can be lost.
+   */
+  #intend(d: Dispatch, queued: Dispatch): Promise<void> {
+    const { receiver, list } = this.notifier.channels(d);
+    if (list.length === 0) return Promise.resolve();
+    const intent: NotificationIntent = {
+      tenant: d.tenant,
+      dispatchId: d.id,
+      channels: list.map((i) => `${receiver}/${i.kind}`),
+      alerts: logAlerts(d),
+      at: this.#clock(),
+      payload: { dispatch: d, fenced: this.#fenced.get(queued) ?? [] },
+    };
+    return new Promise<void>((done) => {
+      const first = this.#intents.length === 0;
+      this.#intents.push({ intent, done });
+      if (!first) return;
+      // One store task for every intent recorded until it runs.
+      this.#intentWrites = this.#intentWrites.then(async () => {
+        const batch = this.#intents;
+        this.#intents = [];
+        try {
+          for (let i = 0; i < batch.length; i += WRITE_BATCH) {
+            const part = batch.slice(i, i + WRITE_BATCH);
+            try {
+              await this.#store.notifications.intend(part.map((x) => x.intent));
+              this.intentCounters.recorded += part.length;
+            } catch (err) {
+              this.intentCounters.unwritten += part.length;
+              process.emitWarning(`notification intents not recorded (sent anyway): ${(err as Error).message}`);
+            }
+          }
+        } finally {
+          for (const x of batch) x.done();
+        }
+      }).catch((err: Error) => process.emitWarning(`notification intents: ${err.message}`));
+    });
+  }
+
   #log(o: DeliveryOutcome): void {
     this.#o.onDelivery?.(o);
+    // Called off by the fence between attempts: the intent stays pending for the partition's new owner.
+    if (o.stopped) return;
     const d = o.dispatch;
-    const at = this.#clock();
-    const channel = `${o.receiver}/${o.integration}`;
-    const error = o.error ? o.error.message : null;
-    const status = o.ok ? 'sent' : 'failed';
-    const rows = d.alerts.length > 0
-      ? d.alerts.map((a) => ({ fingerprint: a.fingerprint, alertState: a.status }))
-      : [{ fingerprint: `${d.kind}:${d.groupId}`, alertState: d.status }];
     const first = this.#logRows.length === 0;
-    for (const r of rows) this.#logRows.push({ tenant: d.tenant, fingerprint: r.fingerprint, channel, alertState: r.alertState, status, attempt: o.attempts, at, error });
-    // One store task for every row logged until it runs, not one per delivery.
+    this.#logRows.push({
+      tenant: d.tenant,
+      dispatchId: d.id,
+      channels: [`${o.receiver}/${o.integration}`],
+      alerts: logAlerts(d),
+      at: this.#clock(),
+      status: o.ok ? 'sent' : 'failed',
+      attempt: Math.max(1, o.attempts),
+      error: o.error ? o.error.message : null,
+    });
+    // One store task for every outcome logged until it runs, not one per delivery.
     if (first) {
       this.#writeLog(async () => {
         const batch = this.#logRows;
         this.#logRows = [];
         const slice = new Slice();
         for (let i = 0; i < batch.length; i += WRITE_BATCH) {
-          await this.#store.notifications.recordMany(batch.slice(i, i + WRITE_BATCH));
+          await this.#store.notifications.settle(batch.slice(i, i + WRITE_BATCH));
           await slice.next();
         }
       });
@@ -474,6 +621,7 @@ export class Alerting {
       await this.triage.settled();
       if (this.#followUps.size > 0) await Promise.allSettled([...this.#followUps]);
       await this.#writes;
+      await this.#intentWrites;
       await this.#logWrites;
       if (this.#sending.size === 0 && this.#followUps.size === 0 && this.triage.backlog() === 0) break;
     }
@@ -492,6 +640,13 @@ export class Alerting {
     await this.triage.close();
     await this.settled();
   }
+}
+
+/** A dispatch's rows in the notification log: its alerts, or one row for the group when it has none (budget summaries). */
+function logAlerts(d: Dispatch): NotificationIntent['alerts'] {
+  return d.alerts.length > 0
+    ? d.alerts.map((a) => ({ fingerprint: a.fingerprint, alertState: a.status }))
+    : [{ fingerprint: `${d.kind}:${d.groupId}`, alertState: d.status }];
 }
 
 /**

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Dispatch } from '../alert/index.ts';
-import { NotifyError } from './http.ts';
+import { DeliveryStopped, NotifyError } from './http.ts';
 import { Notifier, type Integration } from './notifier.ts';
 import { sampleDispatch, startReceiver, validateBody, type LocalReceiver, type Reply } from './testkit.ts';
 
@@ -91,6 +91,31 @@ export function runIntegrationConformance(kind: 'webhook' | 'slack' | 'pagerduty
       assert.deepEqual(sleeps, [500, 1000, 2000]);
     });
 
+    test('a retry asks `proceed` first: false stops the delivery, neither sent nor failed; true retries', async () => {
+      const asked: number[] = [];
+      for (const [answer, want] of [[false, { ok: false, stopped: true, requests: 2 }], [true, { ok: true, stopped: undefined, requests: 3 }]] as const) {
+        rx.received.length = 0;
+        sleeps.length = 0;
+        rx.script = [{ status: 503 }, { status: 503 }, { status: 200 }];
+        let left = answer ? 2 : 1; // false: the lease is found lost before the second retry
+        const n = new Notifier({ receivers: () => undefined, timeoutMs: 5_000, hooks: { sleep: async (ms) => void sleeps.push(ms), random: () => 0 } });
+        const o = await n.deliver(sampleDispatch(), 'r', make(rx.url), () => {
+          asked.push(rx.received.length);
+          return left-- > 0;
+        });
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(o?.ok, want.ok);
+        assert.equal(o?.stopped, want.stopped);
+        assert.equal(rx.received.length, want.requests);
+        if (!answer) {
+          assert.ok(o?.error instanceof DeliveryStopped);
+          assert.equal(o.attempts, 2);
+          assert.equal(n.counters.failed.size, 0, 'a stopped delivery is not a failure of the receiver');
+        }
+      }
+      assert.deepEqual(asked, [1, 2, 1, 2], 'asked after each failed attempt, before the next');
+    });
+
     test('request shape: POST JSON to the documented path, body of the documented shape', async () => {
       for (const k of ['firing', 'resolved', 'acknowledge'] as const) {
         rx.received.length = 0;
@@ -108,6 +133,9 @@ export function runIntegrationConformance(kind: 'webhook' | 'slack' | 'pagerduty
         assert.match(String(r.headers['content-type']), /^application\/json/);
         assert.notEqual(typeof r.body, 'string', 'the body is JSON');
         assert.deepEqual(validateBody(kind, r.body), [], `${k} body`);
+        // The webhook names the notification, so a receiver can drop a repeat (at-least-once delivery).
+        if (kind === 'webhook') assert.equal(r.headers['idempotency-key'], sampleDispatch(k).id);
+        if (kind === 'pagerduty' && k === 'firing') assert.equal((r.body as { payload: { custom_details: { notification_id: string } } }).payload.custom_details.notification_id, sampleDispatch(k).id);
       }
     });
   });

@@ -95,6 +95,23 @@ export interface RetryHooks {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   readonly onRetry?: (err: NotifyError, attempt: number) => void;
+  /**
+   * Asked right before each retry (after the backoff): false calls the delivery off, and it
+   * rejects with DeliveryStopped. A cluster worker asks its fence here, so a worker that lost the
+   * partition's lease while backing off sends nothing more (the new owner sends it).
+   */
+  readonly proceed?: () => boolean | Promise<boolean>;
+}
+
+/** A delivery called off between attempts by `RetryHooks.proceed`: not a failure of the receiver. */
+export class DeliveryStopped extends NotifyError {
+  readonly last: NotifyError;
+  constructor(last: NotifyError, attempts: number) {
+    super(`called off before attempt ${attempts + 1} (the sender may no longer send it): ${last.message}`, false, last.httpStatus, last.path ?? 'notify');
+    this.name = 'DeliveryStopped';
+    this.last = last;
+    (this as { attempts?: number }).attempts = attempts;
+  }
 }
 
 /**
@@ -115,6 +132,7 @@ export async function withRetry(fn: () => Promise<unknown>, p: RetryPolicy, hook
       hooks.onRetry?.(e, attempt);
       const backoff = Math.min(p.maxMs, p.baseMs * 2 ** (attempt - 1)) * (1 + 0.5 * random());
       await sleep(Math.min(p.maxMs, Math.max(backoff, e.retryAfterMs ?? 0)));
+      if (hooks.proceed && !(await hooks.proceed())) throw new DeliveryStopped(e, attempt);
     }
   }
 }

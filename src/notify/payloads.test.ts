@@ -78,7 +78,7 @@ test('a firing page fans out to the receiver\'s webhook, Slack and PagerDuty wit
       group: 'checkout-error-rate',
       class: 'above_band',
       custom_details: {
-        tenant: 'payments', firing: [SERIES], resolved: [], owner: 'team-payments', held_reason: null, text: null,
+        notification_id: 'g1:notify:1', tenant: 'payments', firing: [SERIES], resolved: [], owner: 'team-payments', held_reason: null, text: null,
         group_labels: { rule: 'checkout-error-rate', region: 'eu' }, alerts: [ALERT],
       },
     },

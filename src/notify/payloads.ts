@@ -7,6 +7,10 @@
  * - Slack incoming webhook: `text` (the fallback every client shows) plus Block Kit sections.
  * - PagerDuty Events API v2: one event per group, `dedup_key` = the group id, so a group is one
  *   incident: trigger while it fires, acknowledge when acked, resolve when every alert resolved.
+ *   The group id is a hash of the group key, the same on every worker, so a trigger sent again
+ *   after a failover (at-least-once delivery) joins the open incident; a per-dispatch key would
+ *   open a second incident per notification and leave acknowledge and resolve without a target.
+ *   The dispatch id rides along in custom_details.notification_id.
  *   A triage `update` is another trigger with the same key (PagerDuty adds it to the open alert's
  *   log); the budget summary has a key per tenant and receiver and is resolved like a group.
  * - Alertmanager API v2: `POST /api/v2/alerts` with postable alerts (labels, annotations,
@@ -136,6 +140,7 @@ export function pagerdutyBody(d: Dispatch, routingKey: string): unknown {
       group: d.groupLabels.rule || undefined,
       class: first?.detectors[0]?.reason,
       custom_details: {
+        notification_id: d.id,
         tenant: d.tenant,
         firing: firing.map((a) => alertLine(a)),
         resolved: d.alerts.filter((a) => a.status === 'resolved').map((a) => alertLine(a)),

@@ -12,14 +12,19 @@ export interface Received {
   readonly at: number;
 }
 
-/** What the receiver does with one request: answer a status (after a delay), or drop the connection. */
-export type Reply = { status: number; delayMs?: number; body?: string; headers?: Record<string, string> } | { drop: true };
+/**
+ * What the receiver does with one request: answer a status (after a delay, or once `until`
+ * settles: a reply held while a test kills the sender), or drop the connection.
+ */
+export type Reply = { status: number; delayMs?: number; until?: Promise<unknown>; body?: string; headers?: Record<string, string> } | { drop: true };
 
 export interface LocalReceiver {
   readonly url: string;
   readonly received: Received[];
   /** Replies for the next requests, in order; when empty, `fallback` answers. */
   script: Reply[];
+  /** Asked first for every request: a reply chosen by content (undefined: the script or fallback answers). */
+  decide: ((r: Received) => Reply | undefined) | undefined;
   fallback: Reply;
   close(): Promise<void>;
 }
@@ -27,7 +32,7 @@ export interface LocalReceiver {
 /** Starts an HTTP server on 127.0.0.1 (random port) that records JSON bodies and replies from a script. */
 export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' }): Promise<LocalReceiver> {
   const received: Received[] = [];
-  const state = { script: [] as Reply[], fallback };
+  const state = { script: [] as Reply[], fallback, decide: undefined as ((r: Received) => Reply | undefined) | undefined };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -39,8 +44,9 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
       } catch {
         // Recorded as text: the test asserts it was JSON.
       }
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() });
-      const r = state.script.shift() ?? state.fallback;
+      const rec: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() };
+      received.push(rec);
+      const r = state.decide?.(rec) ?? state.script.shift() ?? state.fallback;
       if ('drop' in r) {
         req.socket.destroy();
         return;
@@ -50,7 +56,8 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
         res.writeHead(r.status, { 'content-type': 'text/plain', ...r.headers });
         res.end(r.body ?? '');
       };
-      if (r.delayMs) setTimeout(answer, r.delayMs).unref();
+      if (r.until) void r.until.then(answer, answer);
+      else if (r.delayMs) setTimeout(answer, r.delayMs).unref();
       else answer();
     });
   });
@@ -68,6 +75,12 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
     get fallback() {
       return state.fallback;
     },
+    get decide() {
+      return state.decide;
+    },
+    set decide(f: ((r: Received) => Reply | undefined) | undefined) {
+      state.decide = f;
+    },
     set fallback(f: Reply) {
       state.fallback = f;
     },
@@ -76,6 +89,33 @@ export async function startReceiver(fallback: Reply = { status: 200, body: 'ok' 
       server.close(() => resolve());
     }),
   };
+}
+
+/** Deliveries a receiver got, as one that deduplicates by notification id would count them. */
+export interface DeliveryCount {
+  /** Requests received (every repeat counted). */
+  readonly raw: number;
+  /** Per notification id (the webhook body's `id`, which the Idempotency-Key header repeats): requests with it. */
+  readonly ids: ReadonlyMap<string, number>;
+  /** Ids received more than once: what a receiver without deduplication would show twice. */
+  readonly repeated: readonly string[];
+  /** Requests whose Idempotency-Key header did not match the body's id. */
+  readonly badKeys: number;
+}
+
+/** Counts the webhook deliveries `rx` received that `keep` selects (all by default). */
+export function countDeliveries(rx: Pick<LocalReceiver, 'received'>, keep: (r: Received) => boolean = () => true): DeliveryCount {
+  const ids = new Map<string, number>();
+  let raw = 0;
+  let badKeys = 0;
+  for (const r of rx.received) {
+    if (!keep(r)) continue;
+    raw++;
+    const id = String((r.body as { id?: unknown }).id);
+    ids.set(id, (ids.get(id) ?? 0) + 1);
+    if (r.headers['idempotency-key'] !== id) badKeys++;
+  }
+  return { raw, ids, repeated: [...ids].filter(([, n]) => n > 1).map(([id]) => id), badKeys };
 }
 
 const START = Date.UTC(2025, 6, 1, 12, 0, 0);

@@ -629,6 +629,68 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
       });
     });
 
+    describe('notification intents', () => {
+      const intent = { tenant: 'acme', dispatchId: 'g1:notify:abc', channels: ['chat/webhook', 'chat/slack'], alerts: [{ fingerprint: 'fp-1', alertState: 'firing' as const }, { fingerprint: 'fp-2', alertState: 'firing' as const }], at: T0 };
+      test('an intent is pending per alert and channel until settled; its payload goes with the last pending row', async ({ store }) => {
+        const payload = { dispatch: { id: 'g1:notify:abc', alerts: [{ fingerprint: 'fp-1' }] }, fenced: [] };
+        assert.equal(await store.notifications.intend([{ ...intent, payload }, { ...intent, tenant: 'other', dispatchId: 'g9:notify:x', channels: ['chat/webhook'], alerts: [intent.alerts[0]], payload: 1 }]), 5);
+        const rows = await store.notifications.list({ tenant: 'acme', status: 'pending' });
+        assert.equal(rows.length, 4);
+        assert.ok(rows.every((r) => r.dispatchId === 'g1:notify:abc' && r.attempt === 0 && r.at === T0));
+        assert.deepEqual(await store.notifications.pending({ tenant: 'acme' }), [
+          { tenant: 'acme', dispatchId: 'g1:notify:abc', channels: ['chat/slack', 'chat/webhook'], fingerprints: ['fp-1', 'fp-2'], payload, at: T0 },
+        ]);
+        assert.deepEqual(await store.notifications.pending({ tenant: 'acme', before: T0 }), [], 'only intents recorded before `before`');
+        // Recording it again (a restart, another worker) stores nothing.
+        assert.equal(await store.notifications.intend([{ ...intent, at: T0 + 5, payload: 'other' }]), 0);
+        assert.deepEqual((await store.notifications.pending({ tenant: 'acme' }))[0].payload, payload, 'the first payload stays');
+
+        assert.equal(await store.notifications.settle([{ ...intent, channels: ['chat/webhook'], status: 'sent', attempt: 2, at: T0 + 10 }]), 2);
+        const [left] = await store.notifications.pending({ tenant: 'acme' });
+        assert.deepEqual([left.channels, left.fingerprints, left.at], [['chat/slack'], ['fp-1', 'fp-2'], T0]);
+        assert.deepEqual(left.payload, payload, 'kept while a channel is pending');
+        assert.deepEqual((await store.notifications.list({ tenant: 'acme', channel: 'chat/webhook' })).map((r) => [r.fingerprint, r.status, r.attempt, r.at]), [['fp-2', 'sent', 2, T0 + 10], ['fp-1', 'sent', 2, T0 + 10]]);
+        assert.equal((await store.notifications.lastSent('acme', 'fp-1', 'chat/webhook'))?.at, T0 + 10);
+
+        assert.equal(await store.notifications.settle([{ ...intent, channels: ['chat/slack'], status: 'failed', attempt: 4, at: T0 + 20, error: 'HTTP 503' }]), 2);
+        assert.deepEqual(await store.notifications.pending({ tenant: 'acme' }), []);
+        assert.deepEqual((await store.notifications.pending({ tenant: 'other' })).map((p) => p.dispatchId), ['g9:notify:x'], 'intents are per tenant');
+        // Settled: a new intent for it stores nothing and leaves no payload behind.
+        assert.equal(await store.notifications.intend([{ ...intent, payload }]), 0);
+        assert.deepEqual(await store.notifications.pending({ tenant: 'acme' }), []);
+        assert.equal((await store.notifications.list({ tenant: 'acme' })).length, 4);
+      });
+      test('sent is final: a late failure does not undo it, a retry turns a failure into sent', async ({ store }) => {
+        await store.notifications.intend([{ ...intent, payload: null }]);
+        // Two workers settle the same dispatch: the first sent it, the second's attempt failed.
+        assert.equal(await store.notifications.settle([
+          { ...intent, channels: ['chat/webhook'], status: 'sent', attempt: 1, at: T0 + 1 },
+          { ...intent, channels: ['chat/webhook'], status: 'failed', attempt: 3, at: T0 + 2, error: 'timeout' },
+          { ...intent, channels: ['chat/slack'], status: 'failed', attempt: 1, at: T0 + 3, error: 'HTTP 500' },
+        ]), 4);
+        assert.equal(await store.notifications.settle([{ ...intent, channels: ['chat/slack'], status: 'sent', attempt: 2, at: T0 + 4 }]), 2);
+        assert.deepEqual((await store.notifications.list({ tenant: 'acme' })).map((r) => [r.channel, r.fingerprint, r.status, r.at, r.error]).sort(), [
+          ['chat/slack', 'fp-1', 'sent', T0 + 4, null],
+          ['chat/slack', 'fp-2', 'sent', T0 + 4, null],
+          ['chat/webhook', 'fp-1', 'sent', T0 + 1, null],
+          ['chat/webhook', 'fp-2', 'sent', T0 + 1, null],
+        ]);
+        // An outcome without an intent (its write failed) is logged all the same.
+        assert.equal(await store.notifications.settle([{ ...intent, dispatchId: 'g2:notify:def', channels: ['pager/pagerduty'], alerts: [{ fingerprint: 'fp-3', alertState: 'resolved' }], status: 'sent', attempt: 1, at: T0 + 5 }]), 1);
+        assert.deepEqual((await store.notifications.list({ tenant: 'acme', fingerprint: 'fp-3' })).map((r) => [r.status, r.alertState, r.dispatchId]), [['sent', 'resolved', 'g2:notify:def']]);
+        assert.equal(await store.notifications.settle([]), 0);
+        assert.equal(await store.notifications.intend([]), 0);
+      });
+      test('intents and settlements are checked', async ({ store }) => {
+        await rejectsWith(store.notifications.intend([{ ...intent, channels: [], payload: null }]), 'TM_ERR_INPUT', 'channels');
+        await rejectsWith(store.notifications.intend([{ ...intent, alerts: [{ fingerprint: 'fp-1', alertState: 'gone' as never }], payload: null }]), 'TM_ERR_INPUT', 'alertState');
+        await rejectsWith(store.notifications.intend([{ ...intent, tenant: 'nobody', payload: null }]), 'TM_ERR_NOT_FOUND', 'tenant');
+        await rejectsWith(store.notifications.settle([{ ...intent, status: 'pending' as never, attempt: 1 }]), 'TM_ERR_INPUT', 'status');
+        await rejectsWith(store.notifications.settle([{ ...intent, status: 'sent', attempt: 0 }]), 'TM_ERR_INPUT', 'attempt');
+        assert.deepEqual(await store.notifications.list({ tenant: 'acme' }), []);
+      });
+    });
+
     describe('notification idempotency keys', () => {
       test('a second record with the same key stores nothing and returns the first', async ({ store }) => {
         const base = { tenant: 'acme', fingerprint: 'fp-1', channel: 'slack', alertState: 'firing' as const, status: 'sent' as const, attempt: 1 };

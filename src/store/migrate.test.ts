@@ -95,4 +95,26 @@ describe('runMigrations', () => {
       { fingerprint: 'e', held: 0, service: null },
     ]);
   });
+
+  it('0005 keeps the notification log (ids, keys, indexes) and lets it hold pending intents', async () => {
+    const db = new Database(':memory:');
+    db.pragma('foreign_keys = ON');
+    await runMigrations(sqliteMigrationDriver(db), migrations.filter((m) => m.version < 5), now);
+    db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)").run();
+    const ins = db.prepare("INSERT INTO notifications (tenant, fingerprint, channel, alert_state, status, attempt, at, error, idempotency_key) VALUES ('t', ?, 'chat/webhook', 'firing', ?, 1, ?, ?, ?)");
+    ins.run('a', 'sent', 10, null, 'k1');
+    ins.run('b', 'failed', 20, 'HTTP 503', null);
+    assert.throws(() => ins.run('c', 'pending', 30, null, null), /CHECK constraint failed/);
+    await runMigrations(sqliteMigrationDriver(db), migrations, now);
+    assert.deepEqual(db.prepare('SELECT id, fingerprint, status, at, error, idempotency_key, dispatch_id FROM notifications ORDER BY id').all(), [
+      { id: 1, fingerprint: 'a', status: 'sent', at: 10, error: null, idempotency_key: 'k1', dispatch_id: null },
+      { id: 2, fingerprint: 'b', status: 'failed', at: 20, error: 'HTTP 503', idempotency_key: null, dispatch_id: null },
+    ]);
+    ins.run('c', 'pending', 30, null, 'k2');
+    assert.throws(() => ins.run('d', 'sent', 40, null, 'k1'), /UNIQUE constraint failed/, 'the key index is back');
+    assert.throws(() => ins.run('d', 'lost', 40, null, null), /CHECK constraint failed/);
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications' AND sql IS NOT NULL ORDER BY name").pluck().all();
+    assert.deepEqual(indexes, ['notifications_alert', 'notifications_dispatch', 'notifications_key', 'notifications_pending', 'notifications_time']);
+    assert.ok(tables(db).includes('notification_payloads'));
+  });
 });

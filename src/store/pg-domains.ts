@@ -19,7 +19,7 @@ import { COUNTS_GROUP_BY, COUNTS_ROWS_SELECT, COUNTS_SELECT, addAlertFilters, al
 import { compileMatchers, pinnedMetric } from './match.ts';
 import { type PgContext, type Queryable, type Row, Where, binaryArray, binaryByteaArray, isPgError } from './pg-base.ts';
 // The input checks live with the SQLite store; both stores reject the same input with the same message.
-import { checkAlert, checkNotification, jsonText } from './sqlite-domains.ts';
+import { checkAlert, checkNotification, DISPATCH_COLUMNS, dispatchRows, foldPending, jsonText, settlementRows } from './sqlite-domains.ts';
 import {
   ALERT_STATES,
   CHANGE_KINDS,
@@ -57,7 +57,10 @@ import {
   type FeedbackStore,
   type Matcher,
   type NotificationInput,
+  type NotificationIntent,
   type NotificationQuery,
+  type NotificationSettlement,
+  type PendingNotification,
   type NotificationRecord,
   type NotificationStore,
   type Series,
@@ -694,6 +697,85 @@ export class PgNotifications implements NotificationStore {
       return row && toNotification(row);
     });
   }
+  intend(intents: readonly NotificationIntent[]): Promise<number> {
+    return this.#ctx.run(async () => {
+      const rows = intents.flatMap((i) => dispatchRows(i, 'pending', 0, null));
+      const payloads = new Map(intents.map((i) => [`${i.tenant}\u0000${i.dispatchId}`, [i.tenant, i.dispatchId, jsonText(i.payload, 'payload') ?? 'null', i.at] as const]));
+      for (const t of new Set(rows.map((r) => r[0]))) await this.#ctx.requireTenant(t);
+      if (rows.length === 0) return 0;
+      return this.#ctx.tx(async (c) => {
+        const ins = await this.#ctx.query(
+          `INSERT INTO notifications (${DISPATCH_COLUMNS}) SELECT * FROM ${UNNEST_DISPATCH}
+           ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING tenant, dispatch_id`,
+          columns(rows),
+          c,
+        );
+        // A dispatch settled already needs no payload: nothing will send it again.
+        const stored = [...new Set(ins.map((r) => `${r.tenant as string}\u0000${r.dispatch_id as string}`))].map((k) => payloads.get(k)!);
+        if (stored.length > 0) {
+          await this.#ctx.query(
+            `INSERT INTO notification_payloads (tenant, dispatch_id, payload, at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+             ON CONFLICT (tenant, dispatch_id) DO NOTHING`,
+            [0, 1, 2, 3].map((i) => stored.map((p) => p[i])),
+            c,
+          );
+        }
+        return ins.length;
+      });
+    });
+  }
+  settle(settlements: readonly NotificationSettlement[]): Promise<number> {
+    return this.#ctx.run(async () => {
+      // One statement may touch a row once: fold repeats of a key as applying them in order would ("sent" stays).
+      const byKey = new Map<string, ReturnType<typeof settlementRows>[number]>();
+      for (const r of settlements.flatMap(settlementRows)) {
+        const k = `${r[0]}\u0000${r[8]}`;
+        if (byKey.get(k)?.[4] !== 'sent') byKey.set(k, r);
+      }
+      const rows = [...byKey.values()];
+      for (const t of new Set(rows.map((r) => r[0]))) await this.#ctx.requireTenant(t);
+      if (rows.length === 0) return 0;
+      return this.#ctx.tx(async (c) => {
+        const up = await this.#ctx.query(
+          `INSERT INTO notifications (${DISPATCH_COLUMNS}) SELECT * FROM ${UNNEST_DISPATCH}
+           ON CONFLICT (tenant, idempotency_key) DO UPDATE SET status = EXCLUDED.status, attempt = EXCLUDED.attempt, at = EXCLUDED.at, error = EXCLUDED.error
+           WHERE notifications.status <> 'sent' RETURNING id`,
+          columns(rows),
+          c,
+        );
+        const ids = [...new Set(rows.map((r) => `${r[0]}\u0000${r[9]}`))].map((k) => k.split('\u0000'));
+        await this.#ctx.query(
+          `DELETE FROM notification_payloads p USING unnest($1::text[], $2::text[]) AS d (tenant, dispatch_id)
+           WHERE p.tenant = d.tenant AND p.dispatch_id = d.dispatch_id
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.tenant = p.tenant AND n.dispatch_id = p.dispatch_id AND n.status = 'pending')`,
+          [ids.map((x) => x[0]), ids.map((x) => x[1])],
+          c,
+        );
+        return up.length;
+      });
+    });
+  }
+  pending(q: { tenant: string; before?: number; limit?: number }): Promise<PendingNotification[]> {
+    return this.#ctx.run(async () => {
+      const tenant = checkTenantId(q.tenant);
+      const before = q.before === undefined ? Number.MAX_SAFE_INTEGER : checkTime(q.before, 'before');
+      const limit = checkLimit(q.limit);
+      const rows = await this.#ctx.query(
+        `SELECT n.dispatch_id, n.channel, n.fingerprint, n.at, p.payload FROM notifications n
+         LEFT JOIN notification_payloads p ON p.tenant = n.tenant AND p.dispatch_id = n.dispatch_id
+         WHERE n.tenant = $1 AND n.status = 'pending' AND n.dispatch_id IS NOT NULL AND n.at < $2 ORDER BY n.at, n.id`,
+        [tenant, before],
+      );
+      return foldPending(tenant, rows, limit);
+    });
+  }
+}
+
+/** Rows in DISPATCH_COLUMNS order as unnest's arrays. */
+const UNNEST_DISPATCH = 'unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[])';
+
+function columns(rows: readonly (readonly unknown[])[]): unknown[][] {
+  return [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => rows.map((r) => r[i]));
 }
 
 function toNotification(r: Row): NotificationRecord {
@@ -708,6 +790,7 @@ function toNotification(r: Row): NotificationRecord {
     at: r.at as number,
     error: r.error as string | null,
     idempotencyKey: r.idempotency_key as string | null,
+    dispatchId: (r.dispatch_id ?? null) as string | null,
   };
 }
 

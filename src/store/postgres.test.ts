@@ -28,7 +28,7 @@ const T0 = 1_700_000_040_000;
 // The conformance suite wants an empty store per test. A fresh schema costs ~350 ms of DDL
 // (and is what the tests below do); emptying one schema made for this run costs ~20 ms.
 const CONFORMANCE_TABLES = [
-  'alert_history', 'alerts', 'api_tokens', 'series', 'change_events', 'notifications', 'silences', 'acks', 'feedback',
+  'alert_history', 'alerts', 'api_tokens', 'series', 'change_events', 'notifications', 'notification_payloads', 'silences', 'acks', 'feedback',
   'config_versions', 'audit_log', 'tenants', 'checkpoints', 'samples', 'bands', 'rollups_1m', 'store_meta',
 ];
 const conformanceSchema = uniqueSchema();

@@ -55,8 +55,12 @@ import {
   type FeedbackQuery,
   type FeedbackStore,
   type Matcher,
+  type NotificationDispatch,
   type NotificationInput,
+  type NotificationIntent,
   type NotificationQuery,
+  type NotificationSettlement,
+  type PendingNotification,
   type NotificationRecord,
   type NotificationStore,
   type Series,
@@ -606,10 +610,30 @@ function toAlert(r: Row): Alert {
 
 // ---------------------------------------------------------------------------------------------
 
+interface IntentStatements {
+  readonly insert: Statement;
+  readonly payload: Statement;
+  readonly upsert: Statement;
+  readonly drop: Statement;
+}
+
 export class SqliteNotifications implements NotificationStore {
   readonly #ctx: SqliteContext;
+  /** The intent statements, prepared once: every page runs them (preparing cost more than running). */
+  #intentStmts: IntentStatements | undefined;
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
+  }
+  #stmts(): IntentStatements {
+    const db = this.#ctx.db;
+    return (this.#intentStmts ??= {
+      insert: db.prepare(`INSERT INTO notifications (${DISPATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, idempotency_key) DO NOTHING`),
+      payload: db.prepare('INSERT INTO notification_payloads (tenant, dispatch_id, payload, at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, dispatch_id) DO NOTHING'),
+      upsert: db.prepare(`INSERT INTO notifications (${DISPATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (tenant, idempotency_key) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, at = excluded.at, error = excluded.error
+        WHERE notifications.status <> 'sent'`),
+      drop: db.prepare("DELETE FROM notification_payloads WHERE tenant = ? AND dispatch_id = ? AND NOT EXISTS (SELECT 1 FROM notifications WHERE tenant = ? AND dispatch_id = ? AND status = 'pending')"),
+    });
   }
   recordMany(inputs: readonly NotificationInput[]): Promise<number> {
     return this.#ctx.run(() => {
@@ -666,6 +690,106 @@ export class SqliteNotifications implements NotificationStore {
       return row && toNotification(row);
     });
   }
+  intend(intents: readonly NotificationIntent[]): Promise<number> {
+    return this.#ctx.run(() => {
+      const checked = intents.map((i) => ({ rows: dispatchRows(i, 'pending', 0, null), payload: [checkTenantId(i.tenant), i.dispatchId, jsonText(i.payload, 'payload') ?? 'null', i.at] as const }));
+      for (const c of checked) this.#ctx.requireTenant(c.payload[0]);
+      const db = this.#ctx.db;
+      const { insert, payload } = this.#stmts();
+      return db.transaction(() => {
+        let n = 0;
+        for (const c of checked) {
+          let stored = 0;
+          for (const r of c.rows) stored += insert.run(...r).changes;
+          // A dispatch settled already needs no payload: nothing will send it again.
+          if (stored > 0) payload.run(...c.payload);
+          n += stored;
+        }
+        return n;
+      })();
+    });
+  }
+  settle(settlements: readonly NotificationSettlement[]): Promise<number> {
+    return this.#ctx.run(() => {
+      const checked = settlements.map((s) => settlementRows(s));
+      for (const rows of checked) for (const r of rows) this.#ctx.requireTenant(r[0]);
+      const db = this.#ctx.db;
+      const { upsert, drop } = this.#stmts();
+      return db.transaction(() => {
+        let n = 0;
+        for (const rows of checked) {
+          for (const r of rows) n += upsert.run(...r).changes;
+          if (rows.length > 0) drop.run(rows[0][0], rows[0][9], rows[0][0], rows[0][9]);
+        }
+        return n;
+      })();
+    });
+  }
+  pending(q: { tenant: string; before?: number; limit?: number }): Promise<PendingNotification[]> {
+    return this.#ctx.run(() => {
+      const tenant = checkTenantId(q.tenant);
+      const before = q.before === undefined ? Number.MAX_SAFE_INTEGER : checkTime(q.before, 'before');
+      const limit = checkLimit(q.limit);
+      const rows = this.#ctx.db
+        .prepare(`SELECT n.dispatch_id, n.channel, n.fingerprint, n.at, p.payload FROM notifications n
+          LEFT JOIN notification_payloads p ON p.tenant = n.tenant AND p.dispatch_id = n.dispatch_id
+          WHERE n.tenant = ? AND n.status = 'pending' AND n.dispatch_id IS NOT NULL AND n.at < ? ORDER BY n.at, n.id`)
+        .all(tenant, before) as Row[];
+      return foldPending(tenant, rows, limit);
+    });
+  }
+}
+
+/** The columns `dispatchRows` fills, in its order. */
+export const DISPATCH_COLUMNS = 'tenant, fingerprint, channel, alert_state, status, attempt, at, error, idempotency_key, dispatch_id';
+
+/** The key of a dispatch's row for one channel and alert: unique per tenant with every other idempotency key. */
+function dispatchKey(dispatchId: string, channel: string, fingerprint: string): string {
+  return JSON.stringify(['dispatch', dispatchId, channel, fingerprint]);
+}
+
+type DispatchRow = [string, string, string, string, string, number, number, string | null, string, string];
+
+/** A dispatch's log rows (one per channel and alert) checked, in DISPATCH_COLUMNS order. */
+export function dispatchRows(d: NotificationDispatch, status: NotificationRecord['status'], attempt: number, error: string | null | undefined): DispatchRow[] {
+  const tenant = checkTenantId(d.tenant);
+  const id = checkText(d.dispatchId, 'dispatchId');
+  const at = checkTime(d.at, 'at');
+  const err = checkOptionalText(error, 'error');
+  if (!Array.isArray(d.channels) || d.channels.length === 0) throw new TidemarkError('TM_ERR_INPUT', 'channels must be a non-empty array', 'channels');
+  if (!Array.isArray(d.alerts) || d.alerts.length === 0) throw new TidemarkError('TM_ERR_INPUT', 'alerts must be a non-empty array', 'alerts');
+  const out: DispatchRow[] = [];
+  for (const c of d.channels) {
+    const channel = checkText(c, 'channels');
+    for (const a of d.alerts) {
+      const fp = checkText(a.fingerprint, 'alerts.fingerprint');
+      out.push([tenant, fp, channel, checkOneOf(a.alertState, ALERT_STATES, 'alerts.alertState'), status, attempt, at, err, dispatchKey(id, channel, fp), id]);
+    }
+  }
+  return out;
+}
+
+/** A settlement's rows checked. */
+export function settlementRows(s: NotificationSettlement): DispatchRow[] {
+  const status = checkOneOf(s.status, ['sent', 'failed'] as const, 'status');
+  if (!Number.isSafeInteger(s.attempt) || s.attempt < 1) throw new TidemarkError('TM_ERR_INPUT', `attempt must be a positive integer, got ${s.attempt}`, 'attempt');
+  return dispatchRows(s, status, s.attempt, s.error);
+}
+
+/** Pending rows (oldest first) folded into dispatches, at most `limit`. */
+export function foldPending(tenant: string, rows: readonly Row[], limit: number | undefined): PendingNotification[] {
+  const by = new Map<string, { channels: Set<string>; fingerprints: Set<string>; payload: unknown; at: number }>();
+  for (const r of rows) {
+    const id = r.dispatch_id as string;
+    let d = by.get(id);
+    if (!d) {
+      if (limit !== undefined && by.size >= limit) continue;
+      by.set(id, (d = { channels: new Set(), fingerprints: new Set(), payload: r.payload === null || r.payload === undefined ? null : JSON.parse(r.payload as string), at: Number(r.at) }));
+    }
+    d.channels.add(r.channel as string);
+    d.fingerprints.add(r.fingerprint as string);
+  }
+  return [...by].map(([dispatchId, d]) => ({ tenant, dispatchId, channels: [...d.channels].sort(), fingerprints: [...d.fingerprints].sort(), payload: d.payload, at: d.at }));
 }
 
 /** A notification input checked, as the row's values in column order (tenant first, idempotency key last). */
@@ -694,6 +818,7 @@ function toNotification(r: Row): NotificationRecord {
     at: r.at as number,
     error: r.error as string | null,
     idempotencyKey: (r.idempotency_key ?? null) as string | null,
+    dispatchId: (r.dispatch_id ?? null) as string | null,
   };
 }
 

@@ -43,6 +43,7 @@ describe('sqlite store', () => {
       { version: 2, name: 'sample chunks' },
       { version: 3, name: 'notification keys' },
       { version: 4, name: 'alert list columns' },
+      { version: 5, name: 'notification intents' },
     ]);
     db.close();
   });

@@ -23,14 +23,15 @@ export type AlertState = 'pending' | 'firing' | 'resolved';
 /** S0 log-only, S1 notify, S2 page, S3 page + auto-mitigate hook (see DESIGN.md). */
 export type Severity = 'S0' | 'S1' | 'S2' | 'S3';
 export type FeedbackLabel = 'real' | 'noise' | 'expected' | 'new_normal';
-export type NotificationStatus = 'sent' | 'failed';
+/** `pending`: an intent recorded before the send, not settled yet (see NotificationStore.intend). */
+export type NotificationStatus = 'pending' | 'sent' | 'failed';
 
 export const ROLES: readonly Role[] = ['read', 'write', 'admin'];
 export const CHANGE_KINDS: readonly ChangeKind[] = ['deploy', 'flag', 'config', 'schema', 'infra'];
 export const ALERT_STATES: readonly AlertState[] = ['pending', 'firing', 'resolved'];
 export const SEVERITIES: readonly Severity[] = ['S0', 'S1', 'S2', 'S3'];
 export const FEEDBACK_LABELS: readonly FeedbackLabel[] = ['real', 'noise', 'expected', 'new_normal'];
-export const NOTIFICATION_STATUSES: readonly NotificationStatus[] = ['sent', 'failed'];
+export const NOTIFICATION_STATUSES: readonly NotificationStatus[] = ['pending', 'sent', 'failed'];
 
 /**
  * A label matcher, Prometheus style: `=` and `!=` compare exactly, `=~` and `!~` are fully
@@ -427,6 +428,50 @@ export interface NotificationRecord extends Required<NotificationInput> {
   readonly id: number;
   readonly error: string | null;
   readonly idempotencyKey: string | null;
+  /** The dispatch this row logs (rows written by `intend` and `settle`), else null. */
+  readonly dispatchId: string | null;
+}
+
+/**
+ * One dispatch on some of its channels, as intents and settlements name it. The log keeps a row
+ * per alert per channel, keyed by (dispatch id, channel, fingerprint): writing the same dispatch
+ * again, from this process or another worker, finds its rows instead of adding some.
+ */
+export interface NotificationDispatch {
+  readonly tenant: string;
+  /** The dispatch's stable id: the same on every worker that sends it (Dispatch.id). */
+  readonly dispatchId: string;
+  /** `receiver/integration` of each channel. */
+  readonly channels: readonly string[];
+  /** The alerts it announces, with the state announced for each. */
+  readonly alerts: readonly { readonly fingerprint: string; readonly alertState: AlertState }[];
+  readonly at: number;
+}
+
+/** An intent: recorded before the send, so that whoever owns the alerts next can send it again if it never settles. */
+export interface NotificationIntent extends NotificationDispatch {
+  /** What a re-send needs, as JSON (kept until every row of the dispatch is settled). */
+  readonly payload: unknown;
+}
+
+/** The outcome of a dispatch on its channels. */
+export interface NotificationSettlement extends NotificationDispatch {
+  readonly status: 'sent' | 'failed';
+  readonly attempt: number;
+  readonly error?: string | null;
+}
+
+/** A dispatch with rows still pending: what a restart or a new owner sends again, with the same id. */
+export interface PendingNotification {
+  readonly tenant: string;
+  readonly dispatchId: string;
+  /** Its channels with a pending row, sorted. */
+  readonly channels: readonly string[];
+  /** The alerts of those rows, sorted. */
+  readonly fingerprints: readonly string[];
+  readonly payload: unknown;
+  /** When the oldest of its pending rows was recorded. */
+  readonly at: number;
 }
 
 export interface NotificationQuery {
@@ -451,6 +496,22 @@ export interface NotificationStore {
   list(query: NotificationQuery): Promise<NotificationRecord[]>;
   /** The newest `sent` record for this alert and channel: what the notifier dedupes against. */
   lastSent(tenant: string, fingerprint: string, channel: string): Promise<NotificationRecord | undefined>;
+  /**
+   * Records intents in one transaction: a `pending` row (attempt 0) per alert and channel, and
+   * the payload. Rows the log holds already (the same dispatch, channel and alert, in any
+   * status) are left as they are, so re-recording a settled dispatch stores nothing. Returns
+   * the rows stored.
+   */
+  intend(intents: readonly NotificationIntent[]): Promise<number>;
+  /**
+   * Settles dispatches in one transaction, row by row (stored when the intent was not): a row
+   * once `sent` stays sent (a late failure or a second worker's outcome does not undo it); `failed`
+   * replaces `pending` or an earlier failure. A payload is dropped with the dispatch's last
+   * pending row. Returns the rows stored or changed.
+   */
+  settle(settlements: readonly NotificationSettlement[]): Promise<number>;
+  /** Dispatches of a tenant with pending rows recorded before `before` (default: all), oldest first. */
+  pending(query: { readonly tenant: string; readonly before?: number; readonly limit?: number }): Promise<PendingNotification[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
