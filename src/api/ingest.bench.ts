@@ -15,7 +15,7 @@
  *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000] [--slice-seconds 10]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,7 @@ export interface IngestBenchOptions {
 const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20, sliceSeconds: 10 };
 
 /** One 2,000-series WriteRequest with slots for timestamps and values, patched per round. */
-class Template {
+export class Template {
   readonly buf: Buffer;
   readonly tOff: Int32Array;
   readonly vOff: Int32Array;
@@ -265,7 +265,11 @@ async function startTidemark(dir: string, config?: string, heapMb?: number): Pro
   }
   // TIDEMARK_BENCH_NODE_ARGS: extra node flags for the server (e.g. --cpu-prof) when profiling.
   const extra = (process.env.TIDEMARK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...extra, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), ...args], { env: { ...process.env, TIDEMARK_BOOTSTRAP_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // TIDEMARK_BENCH_SERVER_OUT: a file for the server's stdout (e.g. with --trace-gc in TIDEMARK_BENCH_NODE_ARGS).
+  const outPath = process.env.TIDEMARK_BENCH_SERVER_OUT;
+  const out = outPath ? openSync(outPath, 'a') : 'ignore';
+  const proc = spawn(process.execPath, [...extra, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), ...args], { env: { ...process.env, TIDEMARK_BOOTSTRAP_TOKEN: TOKEN }, stdio: ['ignore', out, 'inherit'] });
+  if (typeof out === 'number') closeSync(out);
   const base = `http://127.0.0.1:${port}`;
   await waitHttp(`${base}/readyz`, 20_000);
   return { proc, base };
