@@ -45,6 +45,9 @@ interface SeriesTemplate {
   /** The batch generation (see `reset`) in which `row` is this series' row. */
   gen: number;
   row: number;
+  /** What a consumer attached to this series (see `seriesRef`), and for whom. */
+  ref: unknown;
+  refOwner: unknown;
 }
 
 function checkOptions(input: Partial<IngestOptions>): IngestOptions {
@@ -90,6 +93,8 @@ export class IngestBatch implements SampleSink {
   #metrics: string[] = [];
   #labels: string[][] = [];
   #kinds: SeriesKind[] = [];
+  /** The cached template of each row, undefined for rows without one. */
+  #rowTemplates: (SeriesTemplate | undefined)[] = [];
   /** Rows of series without a cached template, by key (the cached ones carry their row). */
   #byKey = new Map<string, number>();
   /** The one template per key of every cached series, so that its row stamp dedupes the batch. */
@@ -141,6 +146,7 @@ export class IngestBatch implements SampleSink {
     this.#metrics.length = 0;
     this.#labels.length = 0;
     this.#kinds.length = 0;
+    this.#rowTemplates.length = 0;
     this.#byKey.clear();
     this.#gen++;
     this.#rejected.clear();
@@ -195,6 +201,23 @@ export class IngestBatch implements SampleSink {
   }
   seriesMetric(i: number): string {
     return this.#metrics[i];
+  }
+  /**
+   * What `owner` attached to series `i` with `setSeriesRef` in an earlier batch (undefined when
+   * nothing, or the series is not in the series cache): the engine keeps its live entry here, so
+   * a known series costs the decoder's lookup only, not a second one by key. The caller checks
+   * that the reference is still valid.
+   */
+  seriesRef(i: number, owner: object): unknown {
+    const t = this.#rowTemplates[i];
+    return t !== undefined && t.refOwner === owner ? t.ref : undefined;
+  }
+  /** Attaches `ref` for `owner` to series `i` while it stays in the series cache (one owner at a time). */
+  setSeriesRef(i: number, owner: object, ref: unknown): void {
+    const t = this.#rowTemplates[i];
+    if (t === undefined) return;
+    t.ref = ref;
+    t.refOwner = owner;
   }
   /** Labels of series `i`, flat `[name, value, …]`, sorted by name, without the metric name. */
   seriesLabels(i: number): readonly string[] {
@@ -376,12 +399,12 @@ export class IngestBatch implements SampleSink {
     if (found !== undefined) return found;
     if (identity !== undefined && o.seriesCacheSize > 0) {
       // Another byte layout of a cached series shares its template (one row per key).
-      const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1 };
+      const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined };
       this.#remember(typeof identity === 'string' ? this.#fromString(identity) : identity, t);
       this.#templates.set(key, t);
       return this.#addRow(t, true);
     }
-    return this.#addRow({ key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1 }, false);
+    return this.#addRow({ key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined }, false);
   }
 
   #intern(s: string): string {
@@ -411,6 +434,7 @@ export class IngestBatch implements SampleSink {
     this.#metrics.push(t.metric);
     this.#labels.push(t.labels);
     this.#kinds.push(t.kind);
+    this.#rowTemplates.push(cached ? t : undefined);
     return id;
   }
 
