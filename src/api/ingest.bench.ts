@@ -12,10 +12,10 @@
  * Memory: `memorySeries` series are created (one sample each, plus a second round so their
  * detectors hold state), then the server's resident set size is read from /proc.
  *
- *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000] [--slice-seconds 10]
+ *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000] [--slice-seconds 10] [--idle-seconds 15]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,12 +36,14 @@ export interface IngestBenchOptions {
   prometheusSeconds: number;
   /** Print p99, CPU and the server's event-loop delay per slice of this many seconds (0: none). */
   sliceSeconds: number;
+  /** After the memory load, wait this long without requests and read the RSS again (0: don't). */
+  idleSeconds: number;
 }
 
-const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20, sliceSeconds: 10 };
+const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20, sliceSeconds: 10, idleSeconds: 15 };
 
 /** One 2,000-series WriteRequest with slots for timestamps and values, patched per round. */
-class Template {
+export class Template {
   readonly buf: Buffer;
   readonly tOff: Int32Array;
   readonly vOff: Int32Array;
@@ -265,7 +267,11 @@ async function startTidemark(dir: string, config?: string, heapMb?: number): Pro
   }
   // TIDEMARK_BENCH_NODE_ARGS: extra node flags for the server (e.g. --cpu-prof) when profiling.
   const extra = (process.env.TIDEMARK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...extra, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), ...args], { env: { ...process.env, TIDEMARK_BOOTSTRAP_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // TIDEMARK_BENCH_SERVER_OUT: a file for the server's stdout (e.g. with --trace-gc in TIDEMARK_BENCH_NODE_ARGS).
+  const outPath = process.env.TIDEMARK_BENCH_SERVER_OUT;
+  const out = outPath ? openSync(outPath, 'a') : 'ignore';
+  const proc = spawn(process.execPath, [...extra, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), ...args], { env: { ...process.env, TIDEMARK_BOOTSTRAP_TOKEN: TOKEN }, stdio: ['ignore', out, 'inherit'] });
+  if (typeof out === 'number') closeSync(out);
   const base = `http://127.0.0.1:${port}`;
   await waitHttp(`${base}/readyz`, 20_000);
   return { proc, base };
@@ -340,8 +346,22 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
       const m = await (await fetch(`${mem.base}/metrics`)).text();
       const active = Number(/tidemark_active_series\{tenant="default"\} (\d+)/.exec(m)?.[1] ?? NaN);
       const rss = rssBytes(mem.proc.pid!);
+      const loadSeconds = Math.round((Date.now() - started) / 1000);
+      const heap = (text: string) => {
+        const g = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+        return `V8 heap ${g('tidemark_process_nodejs_heap_size_used_bytes').toFixed(0)} MiB used of ${g('tidemark_process_nodejs_heap_size_total_bytes').toFixed(0)} MiB, external ${g('tidemark_process_nodejs_external_memory_bytes').toFixed(0)} MiB`;
+      };
+      log(`memory: right after the load: RSS ${(rss / 2 ** 30).toFixed(2)} GiB, ${heap(m)}`);
+      // The same server after `idleSeconds` without requests: what V8 gives back once the burst is over.
+      let rssIdle = NaN;
+      if (o.idleSeconds > 0) {
+        await new Promise((r) => setTimeout(r, o.idleSeconds * 1000));
+        const mi = await (await fetch(`${mem.base}/metrics`)).text();
+        rssIdle = rssBytes(mem.proc.pid!);
+        log(`memory: after ${o.idleSeconds} s idle: RSS ${(rssIdle / 2 ** 30).toFixed(2)} GiB, ${heap(mi)}`);
+      }
       await stop(mem.proc);
-      const rec = { name: 'series.memory', active_series: active, rss_bytes: rss, bytes_per_series: Math.round(rss / active), load_seconds: Math.round((Date.now() - started) / 1000) };
+      const rec = { name: 'series.memory', active_series: active, rss_bytes: rss, bytes_per_series: Math.round(rss / active), rss_idle_bytes: Number.isNaN(rssIdle) ? null : rssIdle, load_seconds: loadSeconds };
       log(`memory: ${active.toLocaleString('en-US')} active series in ${(rss / 2 ** 30).toFixed(2)} GiB RSS (${rec.bytes_per_series} bytes per series), loaded in ${rec.load_seconds} s`);
       log(`BENCH ${JSON.stringify(rec)}`);
       out.push(rec);
@@ -353,7 +373,7 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, series: { type: 'string' }, 'memory-series': { type: 'string' }, concurrency: { type: 'string' }, 'prometheus-seconds': { type: 'string' }, 'slice-seconds': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, series: { type: 'string' }, 'memory-series': { type: 'string' }, concurrency: { type: 'string' }, 'prometheus-seconds': { type: 'string' }, 'slice-seconds': { type: 'string' }, 'idle-seconds': { type: 'string' } }, strict: true });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   await runIngestBench({
     ...(values.seconds && { seconds: num(values.seconds) }),
@@ -362,5 +382,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(values.concurrency && { concurrency: num(values.concurrency) }),
     ...(values['prometheus-seconds'] && { prometheusSeconds: num(values['prometheus-seconds']) }),
     ...(values['slice-seconds'] !== undefined && { sliceSeconds: num(values['slice-seconds']) }),
+    ...(values['idle-seconds'] !== undefined && { idleSeconds: num(values['idle-seconds']) }),
   });
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
 import { createDetectorSet, newFusedVerdict, restoreState, snapshotState } from '../detect/index.ts';
 import { TidemarkError } from '../errors.ts';
 import { BINARY_CHECKPOINT, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
@@ -65,6 +66,26 @@ describe('binary checkpoints', () => {
       assert.throws(() => decodeCheckpoint(damage(blob)), (err: unknown) => err instanceof TidemarkError && err.code === 'TM_ERR_STATE');
     });
   }
+
+  it('leaves the number arrays of the states it encodes packed doubles, however often it runs', () => {
+    // An optimized encoder once read every array through one `v[i]`, and V8 then moved the
+    // double arrays it read to generic elements: each detector write boxed a number from then on.
+    setFlagsFromString('--allow-natives-syntax');
+    const hasDoubles = new Function('a', 'return %HasDoubleElements(a)') as (a: unknown) => boolean;
+    const set = createDetectorSet();
+    const out = newFusedVerdict();
+    const states = Array.from({ length: 2000 }, () => set.init() as unknown[]);
+    for (const st of states) for (let i = 0; i < 20; i++) set.update(st, T0 + i * 15_000, 100 + (i % 7) + 0.5, out);
+    const doubleArrays = (st: unknown[]) => st.filter((x) => Array.isArray(x) && hasDoubles(x)).length;
+    const before = doubleArrays(states[0]);
+    assert.ok(before > 0, 'the default set keeps number arrays');
+    for (let pass = 0; pass < 10; pass++) for (const st of states) encodeCheckpoint(T0, '[]', st);
+    assert.equal(doubleArrays(states[0]), before);
+    assert.equal(doubleArrays(states[states.length - 1]), before);
+    // Number arrays of any kind still encode as number runs and come back packed.
+    const mixed = { smi: [1, 2, 3], dbl: [0.5, NaN, -0], tagged: [1, 2.5, 'x'].slice(0, 2) };
+    assert.deepEqual(decodeCheckpoint(encodeCheckpoint(1, '[]', mixed)).state, { smi: [1, 2, 3], dbl: [0.5, NaN, -0], tagged: [1, 2.5] });
+  });
 
   it('refuses what is not plain data', () => {
     assert.throws(() => encodeCheckpoint(1, '[]', { m: new Map() }), (err: unknown) => err instanceof TidemarkError && err.code === 'TM_ERR_STATE' && err.path === 'state.m');

@@ -283,4 +283,37 @@ describe('engine', () => {
     await b.engine.close();
     await b.store.close();
   });
+
+  it('a decoder batch shared by tenants and batches finds each tenant\'s own entry, and a new one after eviction', async () => {
+    const { store, engine } = await open();
+    // One batch for every request, as the API keeps it: its series cache carries the engine's entries.
+    const b = new IngestBatch({ now: clock, maxFutureMs: 10 * 365 * 86400_000 });
+    const feed = (tenant: string, t: number) => {
+      b.reset();
+      let s = b.openKnownSeries('wire-bytes-of-m');
+      if (s === -2) s = b.openSeries('m', ['host', 'a'], 2, 'gauge', 1, 'wire-bytes-of-m');
+      b.addSample(s, t, 5);
+      return engine.ingest(tenant, b);
+    };
+    const key = 'm{host="a"}';
+    await feed('default', T0);
+    await feed('other', T0 + MIN);
+    await feed('default', T0 + 2 * MIN);
+    const mine = engine.seriesInfo('default', key)!;
+    const theirs = engine.seriesInfo('other', key)!;
+    assert.notEqual(mine.id, theirs.id);
+    assert.equal(mine.lastT, T0 + 2 * MIN);
+    assert.equal(theirs.lastT, T0 + MIN);
+    // Idle past idleMs: the checkpoint pass drops both; the next point makes a live entry again.
+    now += 2 * 3600_000;
+    await engine.checkpoint();
+    assert.equal(engine.seriesInfo('default', key), undefined);
+    await feed('default', T0 + 3 * MIN);
+    assert.equal(engine.seriesInfo('default', key)?.lastT, T0 + 3 * MIN);
+    assert.equal(engine.stats().activeSeries.get('default'), 1);
+    await feed('default', T0 + 4 * MIN);
+    assert.equal(engine.seriesInfo('default', key)?.lastT, T0 + 4 * MIN);
+    await engine.close();
+    await store.close();
+  });
 });

@@ -221,10 +221,15 @@ export class Engine {
     const refusals = new Array<SeriesRefusal | undefined>(rows);
     const missing: number[] = [];
     for (let s = 0; s < rows; s++) {
-      const e = ts.series.get(b.seriesKey(s));
-      if (e === undefined) {
-        missing.push(s);
-        continue;
+      // The decoder's series cache keeps each known series' entry: no second lookup by key.
+      let e = b.seriesRef(s, ts) as SeriesEntry | undefined;
+      if (e === undefined || e.removed) {
+        e = ts.series.get(b.seriesKey(s));
+        if (e === undefined) {
+          missing.push(s);
+          continue;
+        }
+        b.setSeriesRef(s, ts, e);
       }
       entries[s] = e;
       e.lastSeen = now;

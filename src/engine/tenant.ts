@@ -47,7 +47,9 @@ const ENDED = 2;
 const LEARNING = 4;
 /** Feeds no rule aggregate (the common case when a tenant has some): no side object for that. */
 const NO_FEEDS = 8;
-const ORIGIN_SHIFT = 4;
+/** Set once the tenant dropped the entry: a decoder's cached reference to it is stale. */
+const REMOVED = 16;
+const ORIGIN_SHIFT = 5;
 const ORIGINS = ['new', 'checkpoint', 'replay'] as const;
 const REPLAYED_SHIFT = ORIGIN_SHIFT + 2;
 const MAX_REPLAYED = 2 ** (30 - REPLAYED_SHIFT) - 1; // the bits stay a small integer
@@ -135,6 +137,13 @@ export class SeriesEntry {
   }
   set dirty(on: boolean) {
     this.#flag(DIRTY, on);
+  }
+  /** No longer in its tenant's series map (evicted, released, replaced): look the key up again. */
+  get removed(): boolean {
+    return (this.#bits & REMOVED) !== 0;
+  }
+  set removed(on: boolean) {
+    this.#flag(REMOVED, on);
   }
   /** A staleness marker ended the series; the next sample starts it again. */
   get ended(): boolean {
@@ -486,6 +495,9 @@ export class TenantState {
   /** Makes the entry live; `labels` saves parsing its key when the caller has them at hand. */
   add(e: SeriesEntry, labels: Labels = e.labelsNow()): void {
     if (e.group !== undefined && !this.series.has(e.key)) this.derivedCount++;
+    const displaced = this.series.get(e.key);
+    if (displaced !== undefined && displaced !== e) displaced.removed = true;
+    e.removed = false;
     this.series.set(e.key, e);
     this.setRange(e);
     let perLabel = this.#values.get(e.metric);
@@ -500,6 +512,7 @@ export class TenantState {
   remove(e: SeriesEntry): void {
     if (this.series.get(e.key) !== e) return;
     this.series.delete(e.key);
+    e.removed = true;
     if (e.group !== undefined) {
       this.derivedCount--;
       // Interned again (and restored when it existed before this start) at its next window.

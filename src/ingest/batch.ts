@@ -45,7 +45,18 @@ interface SeriesTemplate {
   /** The batch generation (see `reset`) in which `row` is this series' row. */
   gen: number;
   row: number;
+  /** What a consumer attached to this series (see `seriesRef`), and for whom. */
+  ref: unknown;
+  refOwner: unknown;
 }
+
+/**
+ * Identities at least this long are confirmed with memcmp (Buffer's compare, which takes any
+ * Uint8Array) rather than a byte loop: ~310 vs ~430 ns for a 130-byte label set of a 100,000-
+ * series cache, the decoder's largest single cost per known series.
+ */
+const NATIVE_COMPARE_BYTES = 32;
+const compareBytes = Buffer.prototype.compare as (this: Uint8Array, target: Uint8Array, targetStart: number, targetEnd: number, sourceStart: number, sourceEnd: number) => number;
 
 function checkOptions(input: Partial<IngestOptions>): IngestOptions {
   const o = { ...DEFAULT_INGEST_OPTIONS, ...input };
@@ -90,6 +101,8 @@ export class IngestBatch implements SampleSink {
   #metrics: string[] = [];
   #labels: string[][] = [];
   #kinds: SeriesKind[] = [];
+  /** The cached template of each row, undefined for rows without one. */
+  #rowTemplates: (SeriesTemplate | undefined)[] = [];
   /** Rows of series without a cached template, by key (the cached ones carry their row). */
   #byKey = new Map<string, number>();
   /** The one template per key of every cached series, so that its row stamp dedupes the batch. */
@@ -141,6 +154,7 @@ export class IngestBatch implements SampleSink {
     this.#metrics.length = 0;
     this.#labels.length = 0;
     this.#kinds.length = 0;
+    this.#rowTemplates.length = 0;
     this.#byKey.clear();
     this.#gen++;
     this.#rejected.clear();
@@ -195,6 +209,23 @@ export class IngestBatch implements SampleSink {
   }
   seriesMetric(i: number): string {
     return this.#metrics[i];
+  }
+  /**
+   * What `owner` attached to series `i` with `setSeriesRef` in an earlier batch (undefined when
+   * nothing, or the series is not in the series cache): the engine keeps its live entry here, so
+   * a known series costs the decoder's lookup only, not a second one by key. The caller checks
+   * that the reference is still valid.
+   */
+  seriesRef(i: number, owner: object): unknown {
+    const t = this.#rowTemplates[i];
+    return t !== undefined && t.refOwner === owner ? t.ref : undefined;
+  }
+  /** Attaches `ref` for `owner` to series `i` while it stays in the series cache (one owner at a time). */
+  setSeriesRef(i: number, owner: object, ref: unknown): void {
+    const t = this.#rowTemplates[i];
+    if (t === undefined) return;
+    t.ref = ref;
+    t.refOwner = owner;
   }
   /** Labels of series `i`, flat `[name, value, …]`, sorted by name, without the metric name. */
   seriesLabels(i: number): readonly string[] {
@@ -270,6 +301,10 @@ export class IngestBatch implements SampleSink {
       if (e < 0) return -1;
       if (slots[2 * i] !== hash || place[2 * e + 1] !== len) continue;
       const at = place[2 * e] - start;
+      if (len >= NATIVE_COMPARE_BYTES) {
+        if (compareBytes.call(arena, bytes, start, end, at + start, at + end) === 0) return e;
+        continue;
+      }
       let j = start;
       while (j < end && arena[at + j] === bytes[j]) j++;
       if (j === end) return e;
@@ -376,12 +411,12 @@ export class IngestBatch implements SampleSink {
     if (found !== undefined) return found;
     if (identity !== undefined && o.seriesCacheSize > 0) {
       // Another byte layout of a cached series shares its template (one row per key).
-      const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1 };
+      const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined };
       this.#remember(typeof identity === 'string' ? this.#fromString(identity) : identity, t);
       this.#templates.set(key, t);
       return this.#addRow(t, true);
     }
-    return this.#addRow({ key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1 }, false);
+    return this.#addRow({ key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined }, false);
   }
 
   #intern(s: string): string {
@@ -411,6 +446,7 @@ export class IngestBatch implements SampleSink {
     this.#metrics.push(t.metric);
     this.#labels.push(t.labels);
     this.#kinds.push(t.kind);
+    this.#rowTemplates.push(cached ? t : undefined);
     return id;
   }
 

@@ -15,6 +15,21 @@ export class IdIndex {
     return this.#sparse?.get(id) ?? 0;
   }
 
+  /**
+   * Writes the ids with a non-zero value to `out` from `at`, ascending: a scan of the dense
+   * table (sorted for free; ~1 ms per million ids), then the sparse ones sorted. Returns the
+   * index after the last one written.
+   */
+  keysInto(out: Float64Array, at: number): number {
+    const d = this.#dense;
+    for (let id = 0; id < d.length; id++) if (d[id] !== 0) out[at++] = id;
+    if (this.#sparse !== undefined) {
+      const big = [...this.#sparse].filter(([, v]) => v !== 0).map(([k]) => k).sort((a, b) => a - b);
+      for (const id of big) out[at++] = id;
+    }
+    return at;
+  }
+
   set(id: number, value: number): void {
     if (id < DENSE_IDS) {
       if (id >= this.#dense.length) {
@@ -70,8 +85,8 @@ export class PointBuffer {
   dead: Uint8Array;
   /** series id -> index + 1 of its newest point. */
   readonly #last = new IdIndex();
-  /** Distinct series in first-append order. */
-  #series: number[] = [];
+  /** Distinct series appended. */
+  #seriesCount = 0;
 
   constructor(width: number, capacity = 4096) {
     this.width = width;
@@ -83,7 +98,7 @@ export class PointBuffer {
   }
 
   get seriesCount(): number {
-    return this.#series.length;
+    return this.#seriesCount;
   }
 
   /** Appends one point; `src` holds its columns at `src[at * width ..]`. Returns its index. */
@@ -95,7 +110,7 @@ export class PointBuffer {
     this.t[i] = t;
     for (let k = 0; k < w; k++) this.vals[i * w + k] = src[at * w + k];
     const last = this.#last.get(sid);
-    if (last === 0) this.#series.push(sid);
+    if (last === 0) this.#seriesCount++;
     this.prev[i] = last - 1;
     this.#last.set(sid, i + 1);
     this.length = i + 1;
@@ -116,7 +131,11 @@ export class PointBuffer {
 
   /** Distinct series ids, ascending (a fresh array). */
   seriesIds(): Float64Array {
-    return Float64Array.from(this.#series).sort();
+    // Read off the id index in order: sorting a copy of the ids in append order took 40-50 ms
+    // on the event loop per sealed block at 100,000 series.
+    const out = new Float64Array(this.#seriesCount);
+    this.#last.keysInto(out, 0);
+    return out;
   }
 
   /**
