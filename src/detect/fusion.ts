@@ -17,8 +17,11 @@
 import { TidemarkError } from '../errors.ts';
 import { REPORT_MIN } from './define.ts';
 import { getDetector } from './registry.ts';
-import type { Conditioning, Detector, DetectorEntry, DetectorSet, FusedVerdict, Verdict } from './types.ts';
+import type { Conditioning, Detector, DetectorEntry, DetectorSet, Embedded, FusedVerdict, Verdict } from './types.ts';
 import { newVerdict } from './types.ts';
+import { touchRange } from './define.ts';
+import { fnv1a32, slabDoubles } from '../series/index.ts';
+import { restoreState, snapshotState } from './state.ts';
 
 /**
  * The set an operator gets with no tuning. It must work on any series with no per-series
@@ -44,8 +47,20 @@ export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
 ]);
 
 type AnyDetector = Detector<unknown, unknown>;
+type AnyEmbedded = Embedded<unknown>;
 
-class CompiledSet implements DetectorSet<unknown[]> {
+/** Layout version of a set's region (see CompiledSet); part of the tag in its slot 0. */
+const REGION_VERSION = 1;
+
+/**
+ * A series' state. When every detector of the set is embeddable (the default profile is), the
+ * state is one region: a Float64Array view of a shared slab, [tag | each detector's block], so
+ * a series costs one object and its bytes are contiguous. Otherwise it is an array of the
+ * detectors' own states, in entry order.
+ */
+type SetState = Float64Array | unknown[];
+
+class CompiledSet implements DetectorSet<SetState> {
   readonly entries: readonly DetectorEntry[];
   readonly #dets: AnyDetector[];
   readonly #configs: Readonly<unknown>[];
@@ -58,6 +73,13 @@ class CompiledSet implements DetectorSet<unknown[]> {
   readonly #scratch: Verdict[];
   readonly #order: Int32Array;
   readonly #cond: Conditioning = { value: NaN, factor: 1, relearn: false };
+  /** Region mode: each detector's embedded form, its block's offset and size, the region's size and tag (null otherwise). */
+  readonly #embeds: AnyEmbedded[] | null;
+  readonly #at: Int32Array;
+  readonly #words: Int32Array;
+  readonly #size: number;
+  readonly #tag: number;
+  readonly #touchRegion: boolean;
 
   constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[]) {
     this.entries = entries;
@@ -75,13 +97,70 @@ class CompiledSet implements DetectorSet<unknown[]> {
     });
     this.#scratch = dets.map(() => newVerdict());
     this.#order = new Int32Array(dets.length);
+    const region = dets.length > 0 && dets.every((d) => d.embed !== undefined);
+    this.#embeds = region ? dets.map((d) => d.embed as AnyEmbedded) : null;
+    this.#at = new Int32Array(dets.length);
+    this.#words = new Int32Array(dets.length);
+    let size = 1;
+    if (region) {
+      dets.forEach((d, i) => {
+        const w = (d.embed as AnyEmbedded).words(configs[i]);
+        this.#at[i] = size;
+        this.#words[i] = w;
+        size += w;
+      });
+    }
+    this.#size = size;
+    // The tag names the build's region layout and this set's blocks, so a region of another
+    // set or layout is refused even where its length happens to match.
+    this.#tag = REGION_VERSION * 2 ** 32 + fnv1a32(`${this.#names.join(',')}:${Array.from(this.#words).join(',')}`);
+    this.#touchRegion = region && dets.some((d) => (d.embed as AnyEmbedded).touches === true);
   }
 
-  init(): unknown[] {
-    return this.#dets.map((d, i) => d.init(this.#configs[i]));
+  init(): SetState {
+    const embeds = this.#embeds;
+    if (embeds === null) return this.#dets.map((d, i) => d.init(this.#configs[i]));
+    const f = slabDoubles(this.#size);
+    f[0] = this.#tag;
+    for (let i = 0; i < embeds.length; i++) embeds[i].initAt(this.#configs[i], f, this.#at[i]);
+    return f;
   }
 
-  update(state: unknown[], t: number, value: number, out: FusedVerdict): FusedVerdict {
+  update(state: SetState, t: number, value: number, out: FusedVerdict): FusedVerdict {
+    if (this.#embeds !== null) return this.#updateRegion(state as Float64Array, t, value, out);
+    return this.#updateStates(state as unknown[], t, value, out);
+  }
+
+  /** `update` of a region: every detector's block of `f`. */
+  #updateRegion(f: Float64Array, t: number, value: number, out: FusedVerdict): FusedVerdict {
+    const embeds = this.#embeds as AnyEmbedded[];
+    const at = this.#at;
+    // Fetch the region's cache lines up front (see Detector.touch): a series' state is
+    // contiguous, so its misses overlap instead of stalling the searches one load at a time.
+    if (this.#touchRegion) touchRange(f, 0, this.#size);
+    const sc = this.#scratch;
+    const c = this.#cond;
+    c.value = value;
+    c.factor = 1;
+    c.relearn = false;
+    const rules = this.#rules;
+    for (let r = 0; r < rules.length; r++) {
+      const i = rules[r];
+      const e = embeds[i];
+      e.updateAt(f, at[i], t, value, sc[i]);
+      if (e.conditionAt !== undefined) e.conditionAt(f, at[i], c);
+    }
+    if (c.relearn || c.factor !== 1) this.#reconditionRegion(f, c);
+    const models = this.#models;
+    const v = c.value;
+    for (let m = 0; m < models.length; m++) {
+      const i = models[m];
+      embeds[i].updateAt(f, at[i], t, v, sc[i]);
+    }
+    return this.#fuse(out, embeds.length, null);
+  }
+
+  #updateStates(state: unknown[], t: number, value: number, out: FusedVerdict): FusedVerdict {
     const dets = this.#dets;
     // States that declare a touch first (a speed hint, see Detector.touch; in the default
     // profile novelty's, most of a series' bytes): its cache misses then overlap each other
@@ -113,17 +192,32 @@ class CompiledSet implements DetectorSet<unknown[]> {
     return this.#fuse(out, dets.length, null);
   }
 
-  tick(state: unknown[], now: number, out: FusedVerdict): FusedVerdict {
+  tick(state: SetState, now: number, out: FusedVerdict): FusedVerdict {
     const ticking = this.#ticking;
+    const embeds = this.#embeds;
     for (let k = 0; k < ticking.length; k++) {
       const i = ticking[k];
-      (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)(state[i], now, this.#scratch[i]);
+      if (embeds !== null) (embeds[i].tickAt as NonNullable<AnyEmbedded['tickAt']>)(state as Float64Array, this.#at[i], now, this.#scratch[i]);
+      else (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)((state as unknown[])[i], now, this.#scratch[i]);
     }
     return this.#fuse(out, ticking.length, ticking);
   }
 
   check(state: unknown): void {
     const dets = this.#dets;
+    const embeds = this.#embeds;
+    if (embeds !== null) {
+      if (!(state instanceof Float64Array) || state.length !== this.#size || state[0] !== this.#tag) {
+        throw new TidemarkError('TM_ERR_STATE', `expected the state region of ${dets.length} detectors (${this.#names.join(', ')}) in this build's layout; the series relearns`, 'state');
+      }
+      for (let i = 0; i < dets.length; i++) {
+        const check = embeds[i].checkAt;
+        if (check !== undefined && !check(state, this.#at[i], this.#words[i])) {
+          throw new TidemarkError('TM_ERR_STATE', `${this.#names[i]}: the state has another layout (a checkpoint of an older build); the series relearns`, `state[${i}]`);
+        }
+      }
+      return;
+    }
     if (!Array.isArray(state) || state.length !== dets.length) {
       throw new TidemarkError('TM_ERR_STATE', `expected the states of ${dets.length} detectors (${this.#names.join(', ')})`, 'state');
     }
@@ -131,6 +225,36 @@ class CompiledSet implements DetectorSet<unknown[]> {
       const check = dets[i].check;
       if (check !== undefined && !check(state[i])) {
         throw new TidemarkError('TM_ERR_STATE', `${this.#names[i]}: the state has another layout (a checkpoint of an older build); the series relearns`, `state[${i}]`);
+      }
+    }
+  }
+
+  saveModels(state: SetState): unknown {
+    if (this.#embeds !== null) return (state as Float64Array).slice();
+    return this.#models.map((i) => restoreState(snapshotState((state as unknown[])[i])));
+  }
+
+  restoreModels(state: SetState, saved: unknown): void {
+    const models = this.#models;
+    if (this.#embeds !== null) {
+      const f = state as Float64Array;
+      const from = saved as Float64Array;
+      for (const i of models) f.set(from.subarray(this.#at[i], this.#at[i] + this.#words[i]), this.#at[i]);
+      return;
+    }
+    models.forEach((i, k) => ((state as unknown[])[i] = (saved as unknown[])[k]));
+  }
+
+  /** `#recondition` in a region: rescale the models' blocks in place, or clear and re-init them. */
+  #reconditionRegion(f: Float64Array, c: Conditioning): void {
+    const embeds = this.#embeds as AnyEmbedded[];
+    for (const i of this.#models) {
+      const e = embeds[i];
+      const o = this.#at[i];
+      if (!c.relearn && c.factor > 0 && Number.isFinite(c.factor) && e.rescaleAt) e.rescaleAt(f, o, c.factor);
+      else {
+        f.fill(0, o, o + this.#words[i]);
+        e.initAt(this.#configs[i], f, o);
       }
     }
   }
@@ -234,7 +358,7 @@ function setOne(reasons: FusedVerdict['reasons'], sources: string[], reason: Fus
  *   const state = set.init();
  *   const v = set.update(state, Date.now(), 42, newFusedVerdict());
  */
-export function createDetectorSet(entries?: readonly DetectorEntry[]): DetectorSet<unknown[]> {
+export function createDetectorSet(entries?: readonly DetectorEntry[]): DetectorSet<SetState> {
   const list = entries === undefined || entries.length === 0 ? DEFAULT_PROFILE : entries;
   if (!Array.isArray(list)) throw new TidemarkError('TM_ERR_CONFIG', 'expected a list of {name, config} entries', 'detectors');
   const dets: AnyDetector[] = [];

@@ -1,6 +1,6 @@
-import { INTERVAL_SIZE, doubles, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
+import { INTERVAL_SIZE, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
 import { num } from './config.ts';
-import { HILL_90, REPORT_MIN, defineDetector, hill, verdict } from './define.ts';
+import { HILL_90, REPORT_MIN, defineEmbedded, hill, verdict } from './define.ts';
 import type { Verdict } from './types.ts';
 
 export interface NoDataConfig {
@@ -41,7 +41,7 @@ const BEYOND = 1.5;
  * source sends), or a clock: `tick(state, now)` judges the silence since the last real point
  * at `now` without learning, for live serving.
  */
-export const noData = defineDetector<NoDataConfig, number[]>({
+export const noData = defineEmbedded<NoDataConfig>({
   name: 'no_data',
   summary: 'Silence longer than `factor` learned sampling intervals (judged on the next point, a NaN point, or a clock tick).',
   kind: 'rule',
@@ -52,34 +52,36 @@ export const noData = defineDetector<NoDataConfig, number[]>({
       minDeltas: num(f, 'minDeltas', path, d.minDeltas, { min: 1, max: 10_000, integer: true }),
     };
   },
-  init(c) {
-    const s = doubles(SIZE);
-    intervalInit(s, 0);
-    s[FACTOR] = c.factor;
-    s[MIN_DELTAS] = c.minDeltas;
-    return s;
+  embed: {
+  words: () => SIZE,
+  initAt(c, s, o) {
+    intervalInit(s, o);
+    s[o + FACTOR] = c.factor;
+    s[o + MIN_DELTAS] = c.minDeltas;
   },
-  update(s, t, value, out) {
-    judge(s, t, out);
+  updateAt(s, o, t, value, out) {
+    judge(s, o, t, out);
     if (value === value) {
-      s[POINTS]++;
-      const interval = intervalGet(s, 0);
-      if (intervalDeltas(s, 0) >= s[MIN_DELTAS] && interval > 0) {
-        const r = (t - intervalLast(s, 0)) / interval;
+      s[o + POINTS]++;
+      const interval = intervalGet(s, o);
+      if (intervalDeltas(s, o) >= s[o + MIN_DELTAS] && interval > 0) {
+        const r = (t - intervalLast(s, o)) / interval;
         if (r >= 2) {
           // Remember this silence by its length (after decaying the counts to now).
-          const decay = Math.pow(1 - 1 / MEMORY, s[POINTS] - s[DECAYED_AT]);
-          for (let b = 0; b < BINS; b++) s[BINS_AT + b] *= decay;
-          s[DECAYED_AT] = s[POINTS];
-          s[BINS_AT + bin(r)] += 1;
+          const decay = Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
+          for (let b = 0; b < BINS; b++) s[o + BINS_AT + b] *= decay;
+          s[o + DECAYED_AT] = s[o + POINTS];
+          s[o + BINS_AT + bin(r)] += 1;
         }
       }
-      intervalObserve(s, 0, t);
+      intervalObserve(s, o, t);
     }
     return out;
   },
-  tick(s, now, out) {
-    return judge(s, now, out);
+  tickAt(s, o, now, out) {
+    return judge(s, o, now, out);
+  },
+  checkAt: (_s, _o, n) => n === SIZE,
   },
 });
 
@@ -88,15 +90,15 @@ function bin(r: number): number {
   return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
 }
 
-function judge(s: number[], now: number, out: Verdict): Verdict {
-  const interval = intervalGet(s, 0);
-  if (intervalDeltas(s, 0) < s[MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-  const r = (now - intervalLast(s, 0)) / interval;
+function judge(s: Float64Array, o: number, now: number, out: Verdict): Verdict {
+  const interval = intervalGet(s, o);
+  if (intervalDeltas(s, o) < s[o + MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+  const r = (now - intervalLast(s, o)) / interval;
   if (!(r > 1.5)) return verdict(out, 0, NaN, NaN, NaN, 'normal');
   // Past silences at least r / 1.5 long (whole bins from the one holding r / 1.5), decayed to now.
   let seen = 0;
-  for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[BINS_AT + b];
-  seen *= Math.pow(1 - 1 / MEMORY, s[POINTS] - s[DECAYED_AT]);
-  const score = seen >= HABIT ? 0 : hill(r, s[FACTOR] / HILL_90);
+  for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[o + BINS_AT + b];
+  seen *= Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
+  const score = seen >= HABIT ? 0 : hill(r, s[o + FACTOR] / HILL_90);
   return verdict(out, score, NaN, NaN, NaN, score >= REPORT_MIN ? 'no_data' : 'normal');
 }

@@ -1,6 +1,7 @@
 // Numeric building blocks for online detectors: no per-point allocation, state in plain
 // number arrays (and Float32Arrays for tables) that checkpoints can carry.
 export { Rng, doubles, mulberry32 } from './prng.ts';
+export { floatBase, floatsOf, slabDoubles } from './slab.ts';
 export { fnv1a32 } from './hash.ts';
 export { type Slots, rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
 export { EWMA_SIZE, ewmaAlpha, ewmaCount, ewmaInit, ewmaMean, ewmaPush, ewmaScale, ewmaVariance } from './ewma.ts';

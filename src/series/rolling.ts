@@ -25,7 +25,7 @@
 import { doubles } from './prng.ts';
 
 /** Where a window lives: a detector's number array, or a Float32Array (half the bytes; values are stored rounded to float32, which keeps their order). */
-export type Slots = number[] | Float32Array;
+export type Slots = number[] | Float32Array | Float64Array;
 
 const CAP = 0;
 const COUNT = 1;
@@ -199,7 +199,7 @@ export function rollingScale(f: Slots, o: number, factor: number): void {
  * updated from where the leaving and the new value sit in the sorted run (no re-scan), and
  * re-summed every 4096 pushes so rounding cannot accumulate. `sums` is a double array.
  */
-export function rollingPushSums(f: Slots, o: number, v: number, sums: number[], so: number): void {
+export function rollingPushSums(f: Slots, o: number, v: number, sums: number[] | Float64Array, so: number): void {
   const w = f[o + CAP] | 0;
   const n = f[o + COUNT] | 0;
   const s = o + HEADER + w;
@@ -221,7 +221,7 @@ export function rollingPushSums(f: Slots, o: number, v: number, sums: number[], 
   else if (nv < f[s + k]) sums[so + 1] += nv - f[s + k];
 }
 
-function resum(f: Slots, o: number, sums: number[], so: number): void {
+function resum(f: Slots, o: number, sums: number[] | Float64Array, so: number): void {
   const n = f[o + COUNT] | 0;
   const s = o + HEADER + (f[o + CAP] | 0);
   const k = n >> 1;
@@ -237,7 +237,7 @@ function resum(f: Slots, o: number, sums: number[], so: number): void {
 }
 
 /** Mean absolute deviation from `med` (the window's median), O(1) from `rollingPushSums`' sums; NaN if empty. */
-export function rollingMeanAbsDev(f: Slots, o: number, med: number, sums: number[], so: number): number {
+export function rollingMeanAbsDev(f: Slots, o: number, med: number, sums: number[] | Float64Array, so: number): number {
   const n = f[o + COUNT] | 0;
   if (n === 0) return NaN;
   const d = (sums[so] - 2 * sums[so + 1] - med * (n - 2 * (n >> 1))) / n;
