@@ -156,6 +156,7 @@ export function defineEmbedded<C extends object>(spec: EmbeddedDetectorSpec<C>):
       rescaleAt,
       checkAt,
       touches: e.touches === true,
+      hot: e.hot,
     }),
   });
   return base;

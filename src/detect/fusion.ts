@@ -79,7 +79,8 @@ class CompiledSet implements DetectorSet<SetState> {
   readonly #words: Int32Array;
   readonly #size: number;
   readonly #tag: number;
-  readonly #touchRegion: boolean;
+  /** Region mode with a detector that asks for a touch: the region's words [0, #touchEnd) are touched before a point. */
+  readonly #touchEnd: number;
 
   constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[]) {
     this.entries = entries;
@@ -114,7 +115,15 @@ class CompiledSet implements DetectorSet<SetState> {
     // The tag names the build's region layout and this set's blocks, so a region of another
     // set or layout is refused even where its length happens to match.
     this.#tag = REGION_VERSION * 2 ** 32 + fnv1a32(`${this.#names.join(',')}:${Array.from(this.#words).join(',')}`);
-    this.#touchRegion = region && dets.some((d) => (d.embed as AnyEmbedded).touches === true);
+    let touchEnd = 0;
+    if (region && dets.some((d) => (d.embed as AnyEmbedded).touches === true)) {
+      dets.forEach((d, i) => {
+        const hot = (d.embed as AnyEmbedded).hot;
+        const end = this.#at[i] + (hot ? hot(configs[i]) : this.#words[i]);
+        if (end > touchEnd) touchEnd = end;
+      });
+    }
+    this.#touchEnd = touchEnd;
   }
 
   init(): SetState {
@@ -137,7 +146,7 @@ class CompiledSet implements DetectorSet<SetState> {
     const at = this.#at;
     // Fetch the region's cache lines up front (see Detector.touch): a series' state is
     // contiguous, so its misses overlap instead of stalling the searches one load at a time.
-    if (this.#touchRegion) touchRange(f, 0, this.#size);
+    if (this.#touchEnd > 0) touchRange(f, 0, this.#touchEnd);
     const sc = this.#scratch;
     const c = this.#cond;
     c.value = value;

@@ -155,8 +155,10 @@ export interface Embedded<C = unknown> {
   rescaleAt?(f: Float64Array, o: number, factor: number): void;
   /** Whether the block of `n` words at `o` has this build's layout (default: yes). */
   checkAt?(f: Float64Array, o: number, n: number): boolean;
-  /** Reads most of the block ahead of `updateAt` (see Detector.touch); the set then touches the whole region. */
+  /** Reads most of the block ahead of `updateAt` (see Detector.touch); the set then touches the region. */
   readonly touches?: boolean;
+  /** Words at the start of the block that most points read (default: all); the rest is left out of the set's touch. */
+  hot?(config: Readonly<C>): number;
 }
 
 /**

@@ -307,6 +307,7 @@ export function ringMedian(f: Slots, o: number, scratch: Float64Array): number {
   const n = f[o + COUNT] | 0;
   if (n === 0) return NaN;
   const ring = o + HEADER;
+  if (n === 5) return median5(f[ring], f[ring + 1], f[ring + 2], f[ring + 3], f[ring + 4]);
   for (let k = 0; k < n; k++) {
     const v = f[ring + k];
     let i = k;
@@ -318,4 +319,44 @@ export function ringMedian(f: Slots, o: number, scratch: Float64Array): number {
   }
   const h = n >> 1;
   return n & 1 ? scratch[h] : (scratch[h - 1] + scratch[h]) / 2;
+}
+
+/**
+ * The median of five values in six comparisons (novelty's residual window): order the pairs
+ * (a, b) and (c, d); the smaller of the two minima has three values above it, so it is one of
+ * the two smallest and the median is the second smallest of the other four: one ordered pair
+ * and two singles, which ordered make a second pair.
+ */
+export function median5(a: number, b: number, c: number, d: number, e: number): number {
+  let t: number;
+  if (b < a) {
+    t = a;
+    a = b;
+    b = t;
+  }
+  if (d < c) {
+    t = c;
+    c = d;
+    d = t;
+  }
+  let p: number;
+  let q: number;
+  let x: number;
+  if (c < a) {
+    p = a;
+    q = b;
+    x = d;
+  } else {
+    p = c;
+    q = d;
+    x = b;
+  }
+  if (e < x) {
+    t = x;
+    x = e;
+    e = t;
+  }
+  // Pairs p <= q and x <= e: the second smallest of the four.
+  if (p <= x) return q < x ? q : x;
+  return e < p ? e : p;
 }
