@@ -79,8 +79,8 @@ class CompiledSet implements DetectorSet<SetState> {
   readonly #words: Int32Array;
   readonly #size: number;
   readonly #tag: number;
-  /** Region mode with a detector that asks for a touch: the region's words [0, #touchEnd) are touched before a point. */
-  readonly #touchEnd: number;
+  /** Region mode with a detector that asks for a touch: [from, to) word ranges of the region touched before a point. */
+  readonly #touch: Int32Array;
 
   constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[]) {
     this.entries = entries;
@@ -115,15 +115,24 @@ class CompiledSet implements DetectorSet<SetState> {
     // The tag names the build's region layout and this set's blocks, so a region of another
     // set or layout is refused even where its length happens to match.
     this.#tag = REGION_VERSION * 2 ** 32 + fnv1a32(`${this.#names.join(',')}:${Array.from(this.#words).join(',')}`);
-    let touchEnd = 0;
+    const touch: number[] = [];
     if (region && dets.some((d) => (d.embed as AnyEmbedded).touches === true)) {
       dets.forEach((d, i) => {
         const hot = (d.embed as AnyEmbedded).hot;
-        const end = this.#at[i] + (hot ? hot(configs[i]) : this.#words[i]);
-        if (end > touchEnd) touchEnd = end;
+        const ranges = hot ? hot(configs[i]) : [0, this.#words[i]];
+        for (let k = 0; k < ranges.length; k += 2) {
+          const from = this.#at[i] + ranges[k];
+          const to = this.#at[i] + ranges[k + 1];
+          // Blocks follow each other: a range that starts where the last ended extends it.
+          if (touch.length > 0 && touch[touch.length - 1] >= from - 8) touch[touch.length - 1] = to;
+          else touch.push(from, to);
+        }
       });
+      // From the tag on: its line is the first blocks' anyway.
+      if (touch.length > 0 && touch[0] <= 8) touch[0] = 0;
+      else touch.unshift(0, 1);
     }
-    this.#touchEnd = touchEnd;
+    this.#touch = Int32Array.from(touch);
   }
 
   init(): SetState {
@@ -146,7 +155,8 @@ class CompiledSet implements DetectorSet<SetState> {
     const at = this.#at;
     // Fetch the region's cache lines up front (see Detector.touch): a series' state is
     // contiguous, so its misses overlap instead of stalling the searches one load at a time.
-    if (this.#touchEnd > 0) touchRange(f, 0, this.#touchEnd);
+    const touch = this.#touch;
+    for (let k = 0; k < touch.length; k += 2) touchRange(f, touch[k], touch[k + 1]);
     const sc = this.#scratch;
     const c = this.#cond;
     c.value = value;

@@ -173,6 +173,8 @@ function tableFloats(c: Readonly<NoveltyConfig>): number {
 const VIEWS = 8;
 /** Calibration samples a view needs before it may report. */
 const WARM = 20;
+/** Calibrator fields (rows of `views` floats) most points read: the total, skip bin, open maximum and the 9 lowest bins. */
+const HOT_ROWS = 12;
 /** Refresh every calibrator's skip bin every this many points. */
 const REFRESH = 64;
 /** Lower/upper of the band: the baseline +- this many robust sigmas (what the point view compares against). */
@@ -440,6 +442,17 @@ export const novelty = defineEmbedded<NoveltyConfig>({
   // touching only the lines a point is likely to use (the ring's head, the low bins) measured
   // 4% slower than this sequential sweep.
   touches: true,
+  hot(c) {
+    // Floats of the table, as init lays it out: the window's header, ring and sorted half, the
+    // runs, yesterday's slots (read once a slot), then the calibrators, whose totals, skip
+    // bins and low bins (interleaved field by field: TAIL rows of `views`) most points read.
+    const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
+    const sorted = 3 + c.window;
+    const day = rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
+    const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
+    const word = (float: number) => SCALARS + (float >> 1);
+    return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
+  },
   checkAt(f, o, n) {
     return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(f, o) + viewsOf(f, o) * TAIL_SIZE + 1) >> 1);
   },

@@ -157,8 +157,12 @@ export interface Embedded<C = unknown> {
   checkAt?(f: Float64Array, o: number, n: number): boolean;
   /** Reads most of the block ahead of `updateAt` (see Detector.touch); the set then touches the region. */
   readonly touches?: boolean;
-  /** Words at the start of the block that most points read (default: all); the rest is left out of the set's touch. */
-  hot?(config: Readonly<C>): number;
+  /**
+   * The parts of the block most points read, as [from, to) word pairs relative to its start
+   * (default: all of it); the set's touch leaves the rest (tables read once an hour, ring slots
+   * other than the head) to be fetched when used.
+   */
+  hot?(config: Readonly<C>): readonly number[];
 }
 
 /**

@@ -328,7 +328,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
   },
   checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
   // The table is read and written once an hour (HERE and NEXT carry it within the hour).
-  hot: () => TABLE,
+  hot: () => [0, TABLE],
   },
 });
 
