@@ -57,77 +57,77 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
     };
   },
   embed: {
-  words: () => SIZE,
-  initAt(c, s, o) {
-    s[o + MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
-    s[o + LAST_T] = NaN;
-    s[o + LAST_X] = NaN;
-    s[o + FEED] = NaN;
-    s[o + LEARN_POINTS] = c.learnPoints;
-    s[o + SCORE] = c.score;
-    s[o + LAST_RESET] = -Infinity;
-  },
-  updateAt(s, o, t, value, out) {
-    s[o + RELEARN] = 0;
-    const mode = s[o + MODE];
-    if (value !== value) {
+    words: () => SIZE,
+    initAt(c, s, o) {
+      s[o + MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
+      s[o + LAST_T] = NaN;
+      s[o + LAST_X] = NaN;
       s[o + FEED] = NaN;
-      return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
-    }
-    const lastX = s[o + LAST_X];
-    const dt = (t - s[o + LAST_T]) / 1000;
-    s[o + LAST_T] = t;
-    s[o + LAST_X] = value;
-    const n = s[o + N] + 1;
-    s[o + N] = n;
-    if (mode === GAUGE) {
-      s[o + FEED] = value;
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    if (lastX !== lastX) {
+      s[o + LEARN_POINTS] = c.learnPoints;
+      s[o + SCORE] = c.score;
+      s[o + LAST_RESET] = -Infinity;
+    },
+    updateAt(s, o, t, value, out) {
+      s[o + RELEARN] = 0;
+      const mode = s[o + MODE];
+      if (value !== value) {
+        s[o + FEED] = NaN;
+        return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
+      }
+      const lastX = s[o + LAST_X];
+      const dt = (t - s[o + LAST_T]) / 1000;
+      s[o + LAST_T] = t;
+      s[o + LAST_X] = value;
+      const n = s[o + N] + 1;
+      s[o + N] = n;
+      if (mode === GAUGE) {
+        s[o + FEED] = value;
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      if (lastX !== lastX) {
+        s[o + FEED] = NaN;
+        return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
+      }
+      const d = value - lastX;
+      // A restart starts again near 0; a gauge wiggles down by a little.
+      const restart = d < 0 && value >= 0 && value <= 0.5 * lastX;
+      if (mode === LEARNING) {
+        if (d > 0) s[o + UPS]++;
+        else if (d < 0 && !restart) s[o + SHALLOW]++;
+        else if (restart) s[o + RESETS]++;
+        if (value < 0) s[o + SHALLOW] += s[o + LEARN_POINTS]; // counters are never negative
+        s[o + FEED] = NaN;
+        if (n < s[o + LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+        const counter = s[o + SHALLOW] === 0 && s[o + RESETS] <= 1 && s[o + UPS] >= s[o + LEARN_POINTS] / 4;
+        s[o + MODE] = counter ? COUNTER : GAUGE;
+        s[o + SHALLOW] = 0;
+        s[o + FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      // Counter mode.
+      if (d >= 0) {
+        s[o + FEED] = dt > 0 ? d / dt : NaN;
+        return verdict(out, 0, NaN, lastX, NaN, 'normal');
+      }
+      // The increase before the restart is lost, so any rate here would be biased low (the
+      // dip Prometheus' rate() shows): the models skip this point.
       s[o + FEED] = NaN;
-      return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
-    }
-    const d = value - lastX;
-    // A restart starts again near 0; a gauge wiggles down by a little.
-    const restart = d < 0 && value >= 0 && value <= 0.5 * lastX;
-    if (mode === LEARNING) {
-      if (d > 0) s[o + UPS]++;
-      else if (d < 0 && !restart) s[o + SHALLOW]++;
-      else if (restart) s[o + RESETS]++;
-      if (value < 0) s[o + SHALLOW] += s[o + LEARN_POINTS]; // counters are never negative
-      s[o + FEED] = NaN;
-      if (n < s[o + LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-      const counter = s[o + SHALLOW] === 0 && s[o + RESETS] <= 1 && s[o + UPS] >= s[o + LEARN_POINTS] / 4;
-      s[o + MODE] = counter ? COUNTER : GAUGE;
-      s[o + SHALLOW] = 0;
-      s[o + FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    // Counter mode.
-    if (d >= 0) {
-      s[o + FEED] = dt > 0 ? d / dt : NaN;
-      return verdict(out, 0, NaN, lastX, NaN, 'normal');
-    }
-    // The increase before the restart is lost, so any rate here would be biased low (the
-    // dip Prometheus' rate() shows): the models skip this point.
-    s[o + FEED] = NaN;
-    const again = restart && n - s[o + LAST_RESET] < s[o + LEARN_POINTS];
-    if (restart) s[o + LAST_RESET] = n;
-    if (again || (!restart && ++s[o + SHALLOW] >= 3)) {
-      // Three small drops, or restarts too close together: not a counter after all. Models
-      // restart on the raw values.
-      s[o + MODE] = GAUGE;
-      s[o + FEED] = value;
-      s[o + RELEARN] = 1;
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    return verdict(out, s[o + SCORE], lastX, lastX, NaN, 'counter_reset');
-  },
-  conditionAt(s, o, c) {
-    c.value = s[o + FEED];
-    if (s[o + RELEARN] === 1) c.relearn = true;
-  },
-  checkAt: (_s, _o, n) => n === SIZE,
+      const again = restart && n - s[o + LAST_RESET] < s[o + LEARN_POINTS];
+      if (restart) s[o + LAST_RESET] = n;
+      if (again || (!restart && ++s[o + SHALLOW] >= 3)) {
+        // Three small drops, or restarts too close together: not a counter after all. Models
+        // restart on the raw values.
+        s[o + MODE] = GAUGE;
+        s[o + FEED] = value;
+        s[o + RELEARN] = 1;
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      return verdict(out, s[o + SCORE], lastX, lastX, NaN, 'counter_reset');
+    },
+    conditionAt(s, o, c) {
+      c.value = s[o + FEED];
+      if (s[o + RELEARN] === 1) c.relearn = true;
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });

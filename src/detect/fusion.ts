@@ -82,7 +82,7 @@ class CompiledSet implements DetectorSet<SetState> {
   /** Region mode with a detector that asks for a touch: [from, to) word ranges of the region touched before a point. */
   readonly #touch: Int32Array;
 
-  constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[]) {
+  constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[], allowRegion: boolean) {
     this.entries = entries;
     this.#dets = dets;
     this.#configs = configs;
@@ -98,7 +98,7 @@ class CompiledSet implements DetectorSet<SetState> {
     });
     this.#scratch = dets.map(() => newVerdict());
     this.#order = new Int32Array(dets.length);
-    const region = dets.length > 0 && dets.every((d) => d.embed !== undefined);
+    const region = allowRegion && dets.length > 0 && dets.every((d) => d.embed !== undefined);
     this.#embeds = region ? dets.map((d) => d.embed as AnyEmbedded) : null;
     this.#at = new Int32Array(dets.length);
     this.#words = new Int32Array(dets.length);
@@ -371,13 +371,15 @@ function setOne(reasons: FusedVerdict['reasons'], sources: string[], reason: Fus
  * Compiles a detector set: validates every entry once (unknown names, unknown or invalid
  * options throw a TidemarkError whose path is `detectors[i]...`), then returns a set whose
  * `init()` makes the state of one series and `update()` judges one point.
- * No entries (undefined or an empty list) gives the DEFAULT_PROFILE.
+ * No entries (undefined or an empty list) gives the DEFAULT_PROFILE. `options.region: false`
+ * keeps each detector's state apart even where all of them could share one region (for tests
+ * that hold the two layouts to the same verdicts).
  * @example
  *   const set = createDetectorSet([{ name: 'robust_z', config: { window: 32 } }]);
  *   const state = set.init();
  *   const v = set.update(state, Date.now(), 42, newFusedVerdict());
  */
-export function createDetectorSet(entries?: readonly DetectorEntry[]): DetectorSet<SetState> {
+export function createDetectorSet(entries?: readonly DetectorEntry[], options: { region?: boolean } = {}): DetectorSet<SetState> {
   const list = entries === undefined || entries.length === 0 ? DEFAULT_PROFILE : entries;
   if (!Array.isArray(list)) throw new TidemarkError('TM_ERR_CONFIG', 'expected a list of {name, config} entries', 'detectors');
   const dets: AnyDetector[] = [];
@@ -396,5 +398,5 @@ export function createDetectorSet(entries?: readonly DetectorEntry[]): DetectorS
     dets.push(d);
     frozen.push(Object.freeze(config === undefined ? { name } : { name, config }));
   });
-  return new CompiledSet(Object.freeze(frozen), dets, configs);
+  return new CompiledSet(Object.freeze(frozen), dets, configs, options.region !== false);
 }

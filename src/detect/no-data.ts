@@ -53,35 +53,35 @@ export const noData = defineEmbedded<NoDataConfig>({
     };
   },
   embed: {
-  words: () => SIZE,
-  initAt(c, s, o) {
-    intervalInit(s, o);
-    s[o + FACTOR] = c.factor;
-    s[o + MIN_DELTAS] = c.minDeltas;
-  },
-  updateAt(s, o, t, value, out) {
-    judge(s, o, t, out);
-    if (value === value) {
-      s[o + POINTS]++;
-      const interval = intervalGet(s, o);
-      if (intervalDeltas(s, o) >= s[o + MIN_DELTAS] && interval > 0) {
-        const r = (t - intervalLast(s, o)) / interval;
-        if (r >= 2) {
-          // Remember this silence by its length (after decaying the counts to now).
-          const decay = Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
-          for (let b = 0; b < BINS; b++) s[o + BINS_AT + b] *= decay;
-          s[o + DECAYED_AT] = s[o + POINTS];
-          s[o + BINS_AT + bin(r)] += 1;
+    words: () => SIZE,
+    initAt(c, s, o) {
+      intervalInit(s, o);
+      s[o + FACTOR] = c.factor;
+      s[o + MIN_DELTAS] = c.minDeltas;
+    },
+    updateAt(s, o, t, value, out) {
+      judge(s, o, t, out);
+      if (value === value) {
+        s[o + POINTS]++;
+        const interval = intervalGet(s, o);
+        if (intervalDeltas(s, o) >= s[o + MIN_DELTAS] && interval > 0) {
+          const r = (t - intervalLast(s, o)) / interval;
+          if (r >= 2) {
+            // Remember this silence by its length (after decaying the counts to now).
+            const decay = Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
+            for (let b = 0; b < BINS; b++) s[o + BINS_AT + b] *= decay;
+            s[o + DECAYED_AT] = s[o + POINTS];
+            s[o + BINS_AT + bin(r)] += 1;
+          }
         }
+        intervalObserve(s, o, t);
       }
-      intervalObserve(s, o, t);
-    }
-    return out;
-  },
-  tickAt(s, o, now, out) {
-    return judge(s, o, now, out);
-  },
-  checkAt: (_s, _o, n) => n === SIZE,
+      return out;
+    },
+    tickAt(s, o, now, out) {
+      return judge(s, o, now, out);
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });
 

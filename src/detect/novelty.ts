@@ -94,7 +94,7 @@ export const NOVELTY_DEFAULTS: NoveltyConfig = {
   rareWeight: 0.05,
 };
 
-// Scalars (f, a number array): options first, then the running state. What follows from the
+// Scalars (doubles of the block): options first, then the running state. What follows from the
 // options (the offsets in p, the views in use, the score's half point) is recomputed at each
 // point, not stored: a few additions cost less than the 48 bytes a series.
 const W = 0;
@@ -136,7 +136,7 @@ const Y_A = 37; // the slot whose yesterday median is cached (yesterday's values
 const Y_MED = 38;
 const ALERT_S = 39; // surprise that scores 0.9
 const RARE_W = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout are refused by `check`. */
+/** State layout version (slot LAYOUT): checkpoints of another layout (3: the table embedded in the block) are refused by `checkAt`. */
 const LAYOUT = 41;
 const LAYOUT_VERSION = 3;
 const SCALARS = 42;
@@ -251,229 +251,229 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     };
   },
   embed: {
-  words: (c) => SCALARS + ((tableFloats(c) + 1) >> 1),
-  initAt(c, f, o) {
-    f[o + W] = c.window;
-    f[o + K2] = c.levelPoints;
-    f[o + SK] = c.seasonalPoints;
-    f[o + RK] = c.roughPoints;
-    f[o + NS_MAX] = c.dailySlots;
-    f[o + A_MEM] = 1 - 1 / c.memory;
-    f[o + BETA] = c.beta;
-    f[o + PRIOR] = c.prior;
-    f[o + HOLD] = c.hold;
-    f[o + DEC] = Math.pow(0.5, 1 / c.explainHalfLife);
-    f[o + MARGIN] = c.margin;
-    f[o + PEAK] = c.peak;
-    f[o + ALERT_S] = c.alertSurprise;
-    f[o + RARE_W] = c.rareWeight;
-    f[o + INC] = 1;
-    f[o + LAST_X] = NaN;
-    f[o + LAST_T] = NaN;
-    f[o + PEND_VIEW] = -1;
-    f[o + Y_A] = NaN;
-    f[o + LAYOUT] = LAYOUT_VERSION;
-    // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
-    const p = floatsOf(f);
-    const pb = floatBase(f, o + SCALARS);
-    const cal = pb + calAt(f, o);
-    const views = viewsOf(f, o);
-    rollingInit(p, pb, c.window);
-    rollingInit(p, pb + resAt(f, o), c.seasonalPoints);
-    // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
-    for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
-  },
-  updateAt(f, o, t, x, out) {
-    const p = floatsOf(f);
-    const pb = floatBase(f, o + SCALARS);
-    const w = f[o + W];
-    const n = rollingCount(p, pb);
-    const m = n > 0 ? rollingMedian(p, pb) : NaN;
-    if (x !== x || x === Infinity || x === -Infinity) {
-      if (n < w) return learning(out);
-      return verdict(out, 0, m, NaN, NaN, 'normal');
-    }
-    // Values are kept as float32: judge the stored value, so what leaves the runs later
-    // (recomputed from the baseline's ring) is exactly what entered.
-    const xs = Math.fround(x);
-    const lastX = f[o + LAST_X];
-    const lastT = f[o + LAST_T];
-    f[o + LAST_X] = xs;
-    f[o + LAST_T] = t;
-    // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
-    const y = yesterday(f, o, p, pb, t, lastT, x);
-    // The level run: the last `levelPoints` values, including this one.
-    const lvl = pb + lvlAt(f, o);
-    const k2 = f[o + K2];
-    const nl = f[o + N_LVL];
-    if (nl < k2) {
-      sortedInsert(p, lvl, nl, xs);
-      f[o + N_LVL] = nl + 1;
-    } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
-    // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
-    const rgh = pb + rghAt(f, o);
-    const rk = f[o + RK];
-    const nr = f[o + N_RGH];
-    if (rk > 0 && lastX === lastX) {
-      const step = Math.fround(xs > lastX ? xs - lastX : lastX - xs);
-      if (nr < rk) {
-        sortedInsert(p, rgh, nr, step);
-        f[o + N_RGH] = nr + 1;
-      } else {
-        const a = rollingRecent(p, pb, rk);
-        const b = rollingRecent(p, pb, rk + 1);
-        sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
+    words: (c) => SCALARS + ((tableFloats(c) + 1) >> 1),
+    initAt(c, f, o) {
+      f[o + W] = c.window;
+      f[o + K2] = c.levelPoints;
+      f[o + SK] = c.seasonalPoints;
+      f[o + RK] = c.roughPoints;
+      f[o + NS_MAX] = c.dailySlots;
+      f[o + A_MEM] = 1 - 1 / c.memory;
+      f[o + BETA] = c.beta;
+      f[o + PRIOR] = c.prior;
+      f[o + HOLD] = c.hold;
+      f[o + DEC] = Math.pow(0.5, 1 / c.explainHalfLife);
+      f[o + MARGIN] = c.margin;
+      f[o + PEAK] = c.peak;
+      f[o + ALERT_S] = c.alertSurprise;
+      f[o + RARE_W] = c.rareWeight;
+      f[o + INC] = 1;
+      f[o + LAST_X] = NaN;
+      f[o + LAST_T] = NaN;
+      f[o + PEND_VIEW] = -1;
+      f[o + Y_A] = NaN;
+      f[o + LAYOUT] = LAYOUT_VERSION;
+      // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
+      const p = floatsOf(f);
+      const pb = floatBase(f, o + SCALARS);
+      const cal = pb + calAt(f, o);
+      const views = viewsOf(f, o);
+      rollingInit(p, pb, c.window);
+      rollingInit(p, pb + resAt(f, o), c.seasonalPoints);
+      // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
+      for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
+    },
+    updateAt(f, o, t, x, out) {
+      const p = floatsOf(f);
+      const pb = floatBase(f, o + SCALARS);
+      const w = f[o + W];
+      const n = rollingCount(p, pb);
+      const m = n > 0 ? rollingMedian(p, pb) : NaN;
+      if (x !== x || x === Infinity || x === -Infinity) {
+        if (n < w) return learning(out);
+        return verdict(out, 0, m, NaN, NaN, 'normal');
       }
-    }
-    if (n < w) {
+      // Values are kept as float32: judge the stored value, so what leaves the runs later
+      // (recomputed from the baseline's ring) is exactly what entered.
+      const xs = Math.fround(x);
+      const lastX = f[o + LAST_X];
+      const lastT = f[o + LAST_T];
+      f[o + LAST_X] = xs;
+      f[o + LAST_T] = t;
+      // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
+      const y = yesterday(f, o, p, pb, t, lastT, x);
+      // The level run: the last `levelPoints` values, including this one.
+      const lvl = pb + lvlAt(f, o);
+      const k2 = f[o + K2];
+      const nl = f[o + N_LVL];
+      if (nl < k2) {
+        sortedInsert(p, lvl, nl, xs);
+        f[o + N_LVL] = nl + 1;
+      } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
+      // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
+      const rgh = pb + rghAt(f, o);
+      const rk = f[o + RK];
+      const nr = f[o + N_RGH];
+      if (rk > 0 && lastX === lastX) {
+        const step = Math.fround(xs > lastX ? xs - lastX : lastX - xs);
+        if (nr < rk) {
+          sortedInsert(p, rgh, nr, step);
+          f[o + N_RGH] = nr + 1;
+        } else {
+          const a = rollingRecent(p, pb, rk);
+          const b = rollingRecent(p, pb, rk + 1);
+          sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
+        }
+      }
+      if (n < w) {
+        rollingPushSums(p, pb, x, f, o + SUMS);
+        return learning(out);
+      }
+      const floor = 0.6267 * rollingMeanAbsDev(p, pb, m, f, o + SUMS);
+      // The exact MAD only if its cheap upper bound does not already lose to the floor.
+      let sc = 1.4826 * rollingMadBound(p, pb, m);
+      if (sc > floor) sc = 1.4826 * rollingMad(p, pb, m);
+      if (sc < floor) sc = floor;
+      const am = m < 0 ? -m : m;
+      if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
+      // The views (signed), then calibrated per side.
+      const zp = (xs - m) / sc;
+      const zl = (sortedMedian(p, lvl, f[o + N_LVL]) - m) / sc;
+      let zs = 0;
+      let seasonal = false;
+      if (y === y) {
+        // The residual against yesterday, its median over `seasonalPoints` against its recent
+        // offset and spread (EWMAs over `window` points; not winsorised: clipping them scored
+        // 2.6 NAB points worse, a broken pattern must move them).
+        const r = x - y;
+        const res = pb + resAt(f, o);
+        ringPush(p, res, r);
+        let rl = f[o + R_LONG];
+        if (f[o + R_ABS] > 0) {
+          const e = r - rl;
+          f[o + R_ABS] += (1 / w) * ((e < 0 ? -e : e) - f[o + R_ABS]);
+          rl += (1 / w) * e;
+          let rsc = 1.2533 * f[o + R_ABS];
+          if (rsc < 0.1 * sc) rsc = 0.1 * sc;
+          zs = (ringMedian(p, res, RS) - rl) / rsc;
+          seasonal = rollingCount(p, res) >= f[o + SK];
+        } else {
+          rl = r;
+          f[o + R_ABS] = sc; // a start in the baseline's spread, then learned
+        }
+        f[o + R_LONG] = rl;
+      }
+      const roughReady = rk > 0 && f[o + N_RGH] >= rk;
+      let rr = roughReady ? sortedMedian(p, rgh, rk) : 0;
+      if (rr < 1e-3 * sc) rr = 1e-3 * sc;
+      Z[0] = zp > 0 ? zp : 0;
+      Z[1] = zp < 0 ? -zp : 0;
+      Z[2] = zl > 0 ? zl : 0;
+      Z[3] = zl < 0 ? -zl : 0;
+      Z[4] = zs > 0 ? zs : 0;
+      Z[5] = zs < 0 ? -zs : 0;
+      Z[6] = rr / sc;
+      Z[7] = sc > rr ? sc / rr - 1 : 0;
+      // Calibrate: decay by raising the increment, judge each view against its own history.
+      const cal = pb + calAt(f, o);
+      let inc = f[o + INC] / f[o + A_MEM];
+      const beta = f[o + BETA];
+      const prior = f[o + PRIOR];
+      const cut = f[o + ALERT_S];
+      const rareW = f[o + RARE_W];
+      let S = 0;
+      let best = -1;
+      const age = f[o + AGE] + 1;
+      f[o + AGE] = age;
+      // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
+      // the floating-point remainder that `%` on a double compiles to.
+      const refresh = (age & (REFRESH - 1)) === 0;
+      const views = viewsOf(f, o);
+      for (let v = 0; v < views; v++) {
+        if ((v === 4 || v === 5) && !seasonal) continue;
+        if (v >= 6 && !roughReady) continue;
+        const co = cal + v;
+        const warm = tailCount(p, co, inc) >= WARM;
+        const sv = tailObserve(p, co, Z[v], inc, beta, prior, cut, rareW, views);
+        if (refresh) tailRefresh(p, co, views);
+        if (warm && sv > S) {
+          S = sv;
+          best = v;
+        }
+      }
+      if (inc > 1e20) {
+        for (let v = 0; v < views; v++) tailRenormalise(p, cal + v, inc, views);
+        inc = 1;
+      }
+      f[o + INC] = inc;
+      // An outage: exactly 0 on a series none of whose last `window` values was 0 or below,
+      // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
+      // teaches the down view that such deviations happen, and the next one, days later,
+      // looks ordinary. A positive series going to exactly 0 is news every time.
+      if (xs === 0 && rollingSelect(p, pb, 0) > 0 && m > BAND * sc && S < f[o + ALERT_S] * ZERO_S) {
+        S = f[o + ALERT_S] * ZERO_S;
+        best = 1;
+      }
       rollingPushSums(p, pb, x, f, o + SUMS);
-      return learning(out);
-    }
-    const floor = 0.6267 * rollingMeanAbsDev(p, pb, m, f, o + SUMS);
-    // The exact MAD only if its cheap upper bound does not already lose to the floor.
-    let sc = 1.4826 * rollingMadBound(p, pb, m);
-    if (sc > floor) sc = 1.4826 * rollingMad(p, pb, m);
-    if (sc < floor) sc = floor;
-    const am = m < 0 ? -m : m;
-    if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
-    // The views (signed), then calibrated per side.
-    const zp = (xs - m) / sc;
-    const zl = (sortedMedian(p, lvl, f[o + N_LVL]) - m) / sc;
-    let zs = 0;
-    let seasonal = false;
-    if (y === y) {
-      // The residual against yesterday, its median over `seasonalPoints` against its recent
-      // offset and spread (EWMAs over `window` points; not winsorised: clipping them scored
-      // 2.6 NAB points worse, a broken pattern must move them).
-      const r = x - y;
-      const res = pb + resAt(f, o);
-      ringPush(p, res, r);
-      let rl = f[o + R_LONG];
-      if (f[o + R_ABS] > 0) {
-        const e = r - rl;
-        f[o + R_ABS] += (1 / w) * ((e < 0 ? -e : e) - f[o + R_ABS]);
-        rl += (1 / w) * e;
-        let rsc = 1.2533 * f[o + R_ABS];
-        if (rsc < 0.1 * sc) rsc = 0.1 * sc;
-        zs = (ringMedian(p, res, RS) - rl) / rsc;
-        seasonal = rollingCount(p, res) >= f[o + SK];
-      } else {
-        rl = r;
-        f[o + R_ABS] = sc; // a start in the baseline's spread, then learned
+      // Already explained: report only a clear escalation, once, at its peak.
+      if (++f[o + SINCE] > f[o + HOLD]) f[o + EXPLAINED] *= f[o + DEC];
+      if (S > f[o + EXPLAINED] + f[o + MARGIN] && S > f[o + PEND]) {
+        f[o + PEND] = S;
+        f[o + PEND_AGE] = 0;
+        f[o + PEND_VIEW] = best;
+        f[o + PEND_X] = x;
+      } else if (f[o + PEND] > 0) f[o + PEND_AGE]++;
+      let out0 = 0;
+      let view = -1;
+      if (f[o + PEND] > 0 && f[o + PEND_AGE] >= f[o + PEAK]) {
+        out0 = f[o + PEND];
+        view = f[o + PEND_VIEW];
+        f[o + EXPLAINED] = out0;
+        f[o + SINCE] = 0;
+        f[o + PEND] = 0;
       }
-      f[o + R_LONG] = rl;
-    }
-    const roughReady = rk > 0 && f[o + N_RGH] >= rk;
-    let rr = roughReady ? sortedMedian(p, rgh, rk) : 0;
-    if (rr < 1e-3 * sc) rr = 1e-3 * sc;
-    Z[0] = zp > 0 ? zp : 0;
-    Z[1] = zp < 0 ? -zp : 0;
-    Z[2] = zl > 0 ? zl : 0;
-    Z[3] = zl < 0 ? -zl : 0;
-    Z[4] = zs > 0 ? zs : 0;
-    Z[5] = zs < 0 ? -zs : 0;
-    Z[6] = rr / sc;
-    Z[7] = sc > rr ? sc / rr - 1 : 0;
-    // Calibrate: decay by raising the increment, judge each view against its own history.
-    const cal = pb + calAt(f, o);
-    let inc = f[o + INC] / f[o + A_MEM];
-    const beta = f[o + BETA];
-    const prior = f[o + PRIOR];
-    const cut = f[o + ALERT_S];
-    const rareW = f[o + RARE_W];
-    let S = 0;
-    let best = -1;
-    const age = f[o + AGE] + 1;
-    f[o + AGE] = age;
-    // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
-    // the floating-point remainder that `%` on a double compiles to.
-    const refresh = (age & (REFRESH - 1)) === 0;
-    const views = viewsOf(f, o);
-    for (let v = 0; v < views; v++) {
-      if ((v === 4 || v === 5) && !seasonal) continue;
-      if (v >= 6 && !roughReady) continue;
-      const co = cal + v;
-      const warm = tailCount(p, co, inc) >= WARM;
-      const sv = tailObserve(p, co, Z[v], inc, beta, prior, cut, rareW, views);
-      if (refresh) tailRefresh(p, co, views);
-      if (warm && sv > S) {
-        S = sv;
-        best = v;
-      }
-    }
-    if (inc > 1e20) {
-      for (let v = 0; v < views; v++) tailRenormalise(p, cal + v, inc, views);
-      inc = 1;
-    }
-    f[o + INC] = inc;
-    // An outage: exactly 0 on a series none of whose last `window` values was 0 or below,
-    // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
-    // teaches the down view that such deviations happen, and the next one, days later,
-    // looks ordinary. A positive series going to exactly 0 is news every time.
-    if (xs === 0 && rollingSelect(p, pb, 0) > 0 && m > BAND * sc && S < f[o + ALERT_S] * ZERO_S) {
-      S = f[o + ALERT_S] * ZERO_S;
-      best = 1;
-    }
-    rollingPushSums(p, pb, x, f, o + SUMS);
-    // Already explained: report only a clear escalation, once, at its peak.
-    if (++f[o + SINCE] > f[o + HOLD]) f[o + EXPLAINED] *= f[o + DEC];
-    if (S > f[o + EXPLAINED] + f[o + MARGIN] && S > f[o + PEND]) {
-      f[o + PEND] = S;
-      f[o + PEND_AGE] = 0;
-      f[o + PEND_VIEW] = best;
-      f[o + PEND_X] = x;
-    } else if (f[o + PEND] > 0) f[o + PEND_AGE]++;
-    let out0 = 0;
-    let view = -1;
-    if (f[o + PEND] > 0 && f[o + PEND_AGE] >= f[o + PEAK]) {
-      out0 = f[o + PEND];
-      view = f[o + PEND_VIEW];
-      f[o + EXPLAINED] = out0;
-      f[o + SINCE] = 0;
-      f[o + PEND] = 0;
-    }
-    const score = out0 > 0 ? hill(out0, f[o + ALERT_S] / HILL_90) : 0;
-    const reason: Reason = score >= REPORT_MIN ? viewReason(view, f[o + PEND_X], m) : 'normal';
-    return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
-  },
-  // A point reads or writes most lines of this state (the sorted window's binary searches
-  // and slides, the runs, the calibrators): fetched together up front, the misses overlap
-  // instead of each load of a search waiting for the one before. All of it, in order:
-  // touching only the lines a point is likely to use (the ring's head, the low bins) measured
-  // 4% slower than this sequential sweep.
-  touches: true,
-  hot(c) {
-    // Floats of the table, as init lays it out: the window's header, ring and sorted half, the
-    // runs, yesterday's slots (read once a slot), then the calibrators, whose totals, skip
-    // bins and low bins (interleaved field by field: TAIL rows of `views`) most points read.
-    const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
-    const sorted = 3 + c.window;
-    const day = rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
-    const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
-    const word = (float: number) => SCALARS + (float >> 1);
-    return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
-  },
-  checkAt(f, o, n) {
-    return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(f, o) + viewsOf(f, o) * TAIL_SIZE + 1) >> 1);
-  },
-  rescaleAt(f, o, factor) {
-    const p = floatsOf(f);
-    const pb = floatBase(f, o + SCALARS);
-    rollingScale(p, pb, factor);
-    for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(f, o) + i] *= factor;
-    for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(f, o) + i] *= factor;
-    rollingScale(p, pb + resAt(f, o), factor);
-    if (f[o + SLOT_W] > 0) for (let i = 0; i < f[o + SLOTS]; i++) p[pb + dayAt(f, o) + i] *= factor;
-    f[o + SUMS] *= factor;
-    f[o + SUMS + 1] *= factor;
-    f[o + LAST_X] *= factor;
-    f[o + R_LONG] *= factor;
-    f[o + R_ABS] *= factor;
-    f[o + SLOT_SUM] *= factor;
-    f[o + PREV1] *= factor;
-    f[o + PREV2] *= factor;
-    f[o + Y_A] = NaN; // recomputed from the rescaled slots
-  },
+      const score = out0 > 0 ? hill(out0, f[o + ALERT_S] / HILL_90) : 0;
+      const reason: Reason = score >= REPORT_MIN ? viewReason(view, f[o + PEND_X], m) : 'normal';
+      return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
+    },
+    // A point reads or writes most lines of this state (the sorted window's binary searches
+    // and slides, the runs, the calibrators): fetched together up front, the misses overlap
+    // instead of each load of a search waiting for the one before. All of it, in order:
+    // touching only the lines a point is likely to use (the ring's head, the low bins) measured
+    // 4% slower than this sequential sweep.
+    touches: true,
+    hot(c) {
+      // Floats of the table, as init lays it out: the window's header, ring and sorted half, the
+      // runs, yesterday's slots (read once a slot), then the calibrators, whose totals, skip
+      // bins and low bins (interleaved field by field: TAIL rows of `views`) most points read.
+      const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
+      const sorted = 3 + c.window;
+      const day = rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
+      const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
+      const word = (float: number) => SCALARS + (float >> 1);
+      return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
+    },
+    checkAt(f, o, n) {
+      return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(f, o) + viewsOf(f, o) * TAIL_SIZE + 1) >> 1);
+    },
+    rescaleAt(f, o, factor) {
+      const p = floatsOf(f);
+      const pb = floatBase(f, o + SCALARS);
+      rollingScale(p, pb, factor);
+      for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(f, o) + i] *= factor;
+      for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(f, o) + i] *= factor;
+      rollingScale(p, pb + resAt(f, o), factor);
+      if (f[o + SLOT_W] > 0) for (let i = 0; i < f[o + SLOTS]; i++) p[pb + dayAt(f, o) + i] *= factor;
+      f[o + SUMS] *= factor;
+      f[o + SUMS + 1] *= factor;
+      f[o + LAST_X] *= factor;
+      f[o + R_LONG] *= factor;
+      f[o + R_ABS] *= factor;
+      f[o + SLOT_SUM] *= factor;
+      f[o + PREV1] *= factor;
+      f[o + PREV2] *= factor;
+      f[o + Y_A] = NaN; // recomputed from the rescaled slots
+    },
   },
 });
 

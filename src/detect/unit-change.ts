@@ -90,83 +90,83 @@ export const unitChange = defineEmbedded<UnitChangeConfig>({
     };
   },
   embed: {
-  words: () => SIZE,
-  initAt(c, s, o) {
-    s[o + FACTOR_OUT] = 1;
-    s[o + MIN_FACTOR] = c.minFactor;
-    s[o + PERSIST] = c.persist;
-    s[o + TOL] = c.tolerance;
-    s[o + SCORE] = c.score;
-  },
-  updateAt(s, o, _t, value, out) {
-    s[o + FACTOR_OUT] = 1;
-    const ax = value < 0 ? -value : value;
-    const n = s[o + N];
-    if (!(ax > 0) || ax === Infinity) {
-      // Missing, zero or infinite: says nothing about the magnitude.
-      if (value === 0) s[o + RUN] = 0;
-      return verdict(out, 0, NaN, NaN, NaN, n < WARM ? 'learning' : 'normal');
-    }
-    const lx = Math.log10(ax);
-    s[o + N] = n + 1;
-    if (n < WARM) {
-      s[o + REF] += (ax - s[o + REF]) / (n + 1);
-      const e = lx - s[o + LOG_M];
-      s[o + LOG_M] += e / (n + 1);
-      if (n > 0) s[o + LOG_S] += ((e < 0 ? -e : e) - s[o + LOG_S]) / n;
-      s[o + LOG_HI] = n === 0 || lx > s[o + LOG_HI] ? lx : s[o + LOG_HI];
-      s[o + LOG_LO] = n === 0 || lx < s[o + LOG_LO] ? lx : s[o + LOG_LO];
-      return verdict(out, 0, NaN, NaN, NaN, 'learning');
-    }
-    const ref = s[o + REF];
-    const minF = s[o + MIN_FACTOR];
-    const hi = s[o + LOG_HI];
-    const lo = s[o + LOG_LO];
-    const undo = s[o + UNDO];
-    const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, s[o + TOL]) === undo);
-    if ((ax < ref * minF && ax * minF > ref) || n < MATURE || !(s[o + RUN] > 0 || (novel && s[o + LOG_S] <= STABLE))) {
-      // An ordinary magnitude (or a jump to one seen before, from an unsettled one, or in the
-      // series' first hours): learned.
+    words: () => SIZE,
+    initAt(c, s, o) {
+      s[o + FACTOR_OUT] = 1;
+      s[o + MIN_FACTOR] = c.minFactor;
+      s[o + PERSIST] = c.persist;
+      s[o + TOL] = c.tolerance;
+      s[o + SCORE] = c.score;
+    },
+    updateAt(s, o, _t, value, out) {
+      s[o + FACTOR_OUT] = 1;
+      const ax = value < 0 ? -value : value;
+      const n = s[o + N];
+      if (!(ax > 0) || ax === Infinity) {
+        // Missing, zero or infinite: says nothing about the magnitude.
+        if (value === 0) s[o + RUN] = 0;
+        return verdict(out, 0, NaN, NaN, NaN, n < WARM ? 'learning' : 'normal');
+      }
+      const lx = Math.log10(ax);
+      s[o + N] = n + 1;
+      if (n < WARM) {
+        s[o + REF] += (ax - s[o + REF]) / (n + 1);
+        const e = lx - s[o + LOG_M];
+        s[o + LOG_M] += e / (n + 1);
+        if (n > 0) s[o + LOG_S] += ((e < 0 ? -e : e) - s[o + LOG_S]) / n;
+        s[o + LOG_HI] = n === 0 || lx > s[o + LOG_HI] ? lx : s[o + LOG_HI];
+        s[o + LOG_LO] = n === 0 || lx < s[o + LOG_LO] ? lx : s[o + LOG_LO];
+        return verdict(out, 0, NaN, NaN, NaN, 'learning');
+      }
+      const ref = s[o + REF];
+      const minF = s[o + MIN_FACTOR];
+      const hi = s[o + LOG_HI];
+      const lo = s[o + LOG_LO];
+      const undo = s[o + UNDO];
+      const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, s[o + TOL]) === undo);
+      if ((ax < ref * minF && ax * minF > ref) || n < MATURE || !(s[o + RUN] > 0 || (novel && s[o + LOG_S] <= STABLE))) {
+        // An ordinary magnitude (or a jump to one seen before, from an unsettled one, or in the
+        // series' first hours): learned.
+        s[o + RUN] = 0;
+        s[o + REF] = ref + REF_ALPHA * (ax - ref);
+        learnMagnitude(s, o, lx);
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      const r = ax / ref;
+      const runRatio = s[o + RUN_RATIO];
+      if (s[o + RUN] > 0 && r < 3 * runRatio && 3 * r > runRatio) s[o + RUN]++;
+      else if (!novel) {
+        s[o + RUN] = 0;
+        learnMagnitude(s, o, lx);
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      } else {
+        s[o + RUN] = 1;
+        s[o + RUN_RATIO] = r;
+      }
+      if (s[o + RUN] < s[o + PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
       s[o + RUN] = 0;
-      s[o + REF] = ref + REF_ALPHA * (ax - ref);
-      learnMagnitude(s, o, lx);
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    const r = ax / ref;
-    const runRatio = s[o + RUN_RATIO];
-    if (s[o + RUN] > 0 && r < 3 * runRatio && 3 * r > runRatio) s[o + RUN]++;
-    else if (!novel) {
-      s[o + RUN] = 0;
-      learnMagnitude(s, o, lx);
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    } else {
-      s[o + RUN] = 1;
-      s[o + RUN_RATIO] = r;
-    }
-    if (s[o + RUN] < s[o + PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    s[o + RUN] = 0;
-    const factor = unitFactor(r, minF, s[o + TOL]);
-    if (factor === 0) {
-      // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
-      // magnitude so it is not re-examined at every point.
-      s[o + REF] = ax;
+      const factor = unitFactor(r, minF, s[o + TOL]);
+      if (factor === 0) {
+        // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
+        // magnitude so it is not re-examined at every point.
+        s[o + REF] = ax;
+        s[o + LOG_M] = lx;
+        learnMagnitude(s, o, lx);
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      s[o + REF] = ref * factor;
       s[o + LOG_M] = lx;
+      // A change straight back is the one jump to a magnitude already seen that is accepted, once.
+      s[o + UNDO] = s[o + UNDO] === 0 ? 1 / factor : 0;
       learnMagnitude(s, o, lx);
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    s[o + REF] = ref * factor;
-    s[o + LOG_M] = lx;
-    // A change straight back is the one jump to a magnitude already seen that is accepted, once.
-    s[o + UNDO] = s[o + UNDO] === 0 ? 1 / factor : 0;
-    learnMagnitude(s, o, lx);
-    s[o + FACTOR_OUT] = factor;
-    const expected = value < 0 ? -ref : ref;
-    return verdict(out, s[o + SCORE], expected, NaN, NaN, 'unit_change');
-  },
-  conditionAt(s, o, c) {
-    if (s[o + FACTOR_OUT] !== 1) c.factor *= s[o + FACTOR_OUT];
-  },
-  checkAt: (_s, _o, n) => n === SIZE,
+      s[o + FACTOR_OUT] = factor;
+      const expected = value < 0 ? -ref : ref;
+      return verdict(out, s[o + SCORE], expected, NaN, NaN, 'unit_change');
+    },
+    conditionAt(s, o, c) {
+      if (s[o + FACTOR_OUT] !== 1) c.factor *= s[o + FACTOR_OUT];
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });
 

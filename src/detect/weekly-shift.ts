@@ -74,13 +74,13 @@ const UNIT = 21; // the table's unit: the first positive hourly mean (rescaled w
 // miss a point over 10,000 series) or the 16 KB decoding tables.
 const HERE = 22;
 const NEXT = 23;
-/** State layout version (slot LAYOUT): checkpoints of another layout are refused by `check`. */
+/** State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`. */
 const LAYOUT = 24;
 const LAYOUT_VERSION = 2;
 /**
  * The table (see WeeklyShiftState): three 16-bit slots to a double, each stored as slot + 32768
- * in [0, 65535], so a double holds a whole number below 2^48 (exact). Inside the scalars' array
- * it costs 56 doubles, where an Int16Array of its own cost as much again in object headers.
+ * in [0, 65535], so a double holds a whole number below 2^48 (exact): 56 doubles after the
+ * scalars, in the same block.
  */
 const TABLE = 25;
 const SIZE = TABLE + SLOTS / 3;
@@ -160,8 +160,9 @@ export type WeeklyShiftState = Float64Array;
  * would otherwise report rounding) nor below what averaging the points' own noise gives.
  * The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at the
  * noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: one array of 25 scalars and a 168-slot table of 16-bit log-quantised means (packed
- * three to a double), about 0.7 KB by `stateBytes`.
+ * State: 81 doubles (in a set's region, or a Float64Array of its own): 25 scalars and a
+ * 168-slot table of 16-bit log-quantised means packed three to a double (648 bytes). The table
+ * is read once an hour, so a set's touch leaves it out (`hot`).
  */
 export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
   name: 'weekly_shift',
@@ -180,155 +181,155 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
     };
   },
   embed: {
-  words: () => SIZE,
-  initAt(c, f, o) {
-    f[o + TAU_S] = c.smoothHours * HOUR;
-    f[o + K] = c.k;
-    f[o + H] = c.h;
-    f[o + CLIP] = c.clip;
-    f[o + TAU_OFF] = c.offsetHours * HOUR;
-    f[o + TAU_DEV] = c.spreadHours * HOUR;
-    f[o + ACCEPT_MS] = c.acceptHours * HOUR;
-    f[o + CUR] = NaN;
-    f[o + PREV] = NaN;
-    f[o + LAST_T] = NaN;
-    f[o + SINCE] = NaN;
-    f[o + HERE] = NaN;
-    f[o + NEXT] = NaN;
-    f[o + LAYOUT] = LAYOUT_VERSION;
-    // Every slot UNSEEN (-32768, stored as 0): the table's doubles are already 0.
-  },
-  updateAt(f, o, t, x, out) {
-    if (x !== x || x === Infinity || x === -Infinity) return idle(f, o, out);
-    const a = Math.floor(t / HOUR);
-    let cur = f[o + CUR];
-    if (a < cur) return idle(f, o, out); // out of order: ignored
-    if (a !== cur) {
-      // Close the hour: its slot takes this week's mean; last week's is kept aside for the
-      // interpolation of the next hour's first half.
-      if (cur === cur) {
-        const i = hourSlot(cur);
-        f[o + PREV] = a === cur + 1 ? decode(f, o, slot(f, o, i)) : NaN;
-        if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, f[o + SUM] / f[o + CNT]));
-        f[o + PPH] += 0.05 * (f[o + CNT] - f[o + PPH]);
+    words: () => SIZE,
+    initAt(c, f, o) {
+      f[o + TAU_S] = c.smoothHours * HOUR;
+      f[o + K] = c.k;
+      f[o + H] = c.h;
+      f[o + CLIP] = c.clip;
+      f[o + TAU_OFF] = c.offsetHours * HOUR;
+      f[o + TAU_DEV] = c.spreadHours * HOUR;
+      f[o + ACCEPT_MS] = c.acceptHours * HOUR;
+      f[o + CUR] = NaN;
+      f[o + PREV] = NaN;
+      f[o + LAST_T] = NaN;
+      f[o + SINCE] = NaN;
+      f[o + HERE] = NaN;
+      f[o + NEXT] = NaN;
+      f[o + LAYOUT] = LAYOUT_VERSION;
+      // Every slot UNSEEN (-32768, stored as 0): the table's doubles are already 0.
+    },
+    updateAt(f, o, t, x, out) {
+      if (x !== x || x === Infinity || x === -Infinity) return idle(f, o, out);
+      const a = Math.floor(t / HOUR);
+      let cur = f[o + CUR];
+      if (a < cur) return idle(f, o, out); // out of order: ignored
+      if (a !== cur) {
+        // Close the hour: its slot takes this week's mean; last week's is kept aside for the
+        // interpolation of the next hour's first half.
+        if (cur === cur) {
+          const i = hourSlot(cur);
+          f[o + PREV] = a === cur + 1 ? decode(f, o, slot(f, o, i)) : NaN;
+          if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, f[o + SUM] / f[o + CNT]));
+          f[o + PPH] += 0.05 * (f[o + CNT] - f[o + PPH]);
+        }
+        f[o + CUR] = cur = a;
+        f[o + SUM] = 0;
+        f[o + CNT] = 0;
+        f[o + HERE] = decode(f, o, slot(f, o, hourSlot(a)));
+        f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(a + 1)));
       }
-      f[o + CUR] = cur = a;
-      f[o + SUM] = 0;
-      f[o + CNT] = 0;
-      f[o + HERE] = decode(f, o, slot(f, o, hourSlot(a)));
-      f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(a + 1)));
-    }
-    f[o + SUM] += x;
-    f[o + CNT]++;
-    // Last week at this time: linear between the centres of the neighbouring hours.
-    const frac = (t - a * HOUR) / HOUR - 0.5;
-    const here = f[o + HERE];
-    const other = frac >= 0 ? f[o + NEXT] : f[o + PREV];
-    const ref = other === other && other > 0 ? here + (other - here) * (frac >= 0 ? frac : -frac) : here;
-    // Hourly means of a few points are no reference: sparse series are not judged.
-    if (!(ref > 0) || x < 0 || f[o + PPH] < MIN_PPH) return idle(f, o, out);
-    const r = x / ref - 1;
-    const lastT = f[o + LAST_T];
-    // A repeated timestamp carries no time to weigh: it is counted in the hour, not judged.
-    if (!(t > lastT) && lastT === lastT) return idle(f, o, out);
-    f[o + LAST_T] = t;
-    if (lastT !== lastT) {
-      f[o + SMOOTH] = r;
-      f[o + OFF] = r;
-      f[o + KNOWN] = 0;
-      f[o + UP] = 0;
-      f[o + DOWN] = 0;
-      return idle(f, o, out);
-    }
-    let dt = t - lastT;
-    // A long silence is not evidence for hours: weigh at most one smoothing time.
-    if (dt > f[o + TAU_S]) dt = f[o + TAU_S];
-    const known = (f[o + KNOWN] += dt);
-    const spreadKnown = known;
-    let off = f[o + OFF];
-    let dev = f[o + DEV];
-    const devPt = f[o + DEV_PT];
-    // The smoothed ratio's spread, no smaller than averaging the points' own noise can give
-    // (sparse sampling averages few points: an hourly series smoothed over 2 hours is barely
-    // smoothed), nor than FLOOR (a shift of a fraction of a percent is nobody's incident), and
-    // widened while it was learned from a few hours of wandering data only.
-    const al = dt / f[o + TAU_S];
-    let sd = 1.2533 * dev;
-    const sdAvg = 1.2533 * devPt * Math.sqrt(al / (2 - (al < 1 ? al : 1)));
-    if (sd < sdAvg) sd = sdAvg;
-    if (sd < FLOOR) sd = FLOOR;
-    sd *= 1 + SPREAD_UNSURE / spreadKnown;
-    const c = spreadKnown >= OFFSET_WARM ? f[o + CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
-    let e = r - off;
-    const ae = e < 0 ? -e : e;
-    if (e > c) e = c;
-    else if (e < -c) e = -c;
-    let sm = f[o + SMOOTH];
-    sm += (dt / f[o + TAU_S]) * (off + e - sm);
-    f[o + SMOOTH] = sm;
-    const d = sm - off;
-    const ad = d < 0 ? -d : d;
-    const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / f[o + TAU_DEV];
-    if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
-      // Plain averages while warming up, then exponential ones.
-      off += (known < OFFSET_WARM ? dt / known : dt / f[o + TAU_OFF]) * (r - off);
-      dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
-      f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+      f[o + SUM] += x;
+      f[o + CNT]++;
+      // Last week at this time: linear between the centres of the neighbouring hours.
+      const frac = (t - a * HOUR) / HOUR - 0.5;
+      const here = f[o + HERE];
+      const other = frac >= 0 ? f[o + NEXT] : f[o + PREV];
+      const ref = other === other && other > 0 ? here + (other - here) * (frac >= 0 ? frac : -frac) : here;
+      // Hourly means of a few points are no reference: sparse series are not judged.
+      if (!(ref > 0) || x < 0 || f[o + PPH] < MIN_PPH) return idle(f, o, out);
+      const r = x / ref - 1;
+      const lastT = f[o + LAST_T];
+      // A repeated timestamp carries no time to weigh: it is counted in the hour, not judged.
+      if (!(t > lastT) && lastT === lastT) return idle(f, o, out);
+      f[o + LAST_T] = t;
+      if (lastT !== lastT) {
+        f[o + SMOOTH] = r;
+        f[o + OFF] = r;
+        f[o + KNOWN] = 0;
+        f[o + UP] = 0;
+        f[o + DOWN] = 0;
+        return idle(f, o, out);
+      }
+      let dt = t - lastT;
+      // A long silence is not evidence for hours: weigh at most one smoothing time.
+      if (dt > f[o + TAU_S]) dt = f[o + TAU_S];
+      const known = (f[o + KNOWN] += dt);
+      const spreadKnown = known;
+      let off = f[o + OFF];
+      let dev = f[o + DEV];
+      const devPt = f[o + DEV_PT];
+      // The smoothed ratio's spread, no smaller than averaging the points' own noise can give
+      // (sparse sampling averages few points: an hourly series smoothed over 2 hours is barely
+      // smoothed), nor than FLOOR (a shift of a fraction of a percent is nobody's incident), and
+      // widened while it was learned from a few hours of wandering data only.
+      const al = dt / f[o + TAU_S];
+      let sd = 1.2533 * dev;
+      const sdAvg = 1.2533 * devPt * Math.sqrt(al / (2 - (al < 1 ? al : 1)));
+      if (sd < sdAvg) sd = sdAvg;
+      if (sd < FLOOR) sd = FLOOR;
+      sd *= 1 + SPREAD_UNSURE / spreadKnown;
+      const c = spreadKnown >= OFFSET_WARM ? f[o + CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
+      let e = r - off;
+      const ae = e < 0 ? -e : e;
+      if (e > c) e = c;
+      else if (e < -c) e = -c;
+      let sm = f[o + SMOOTH];
+      sm += (dt / f[o + TAU_S]) * (off + e - sm);
+      f[o + SMOOTH] = sm;
+      const d = sm - off;
+      const ad = d < 0 ? -d : d;
+      const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / f[o + TAU_DEV];
+      if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
+        // Plain averages while warming up, then exponential ones.
+        off += (known < OFFSET_WARM ? dt / known : dt / f[o + TAU_OFF]) * (r - off);
+        dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
+        f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+        f[o + OFF] = off;
+        f[o + DEV] = dev;
+        return learning(out);
+      }
+      const z = d / sd;
+      const k = f[o + K];
+      const h = f[o + H];
+      const step = dt / HOUR;
+      let up = f[o + UP] + (z - k) * step;
+      let down = f[o + DOWN] + (-z - k) * step;
+      up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
+      down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
+      let score = 0;
+      const reported = f[o + SINCE] === f[o + SINCE];
+      if (!reported && (up >= h || down >= h)) {
+        f[o + SINCE] = t;
+        score = hill(up > down ? up : down, h / HILL_90);
+      } else if (reported && up < h / 2 && down < h / 2) {
+        f[o + SINCE] = NaN;
+      } else if (reported && t - f[o + SINCE] >= f[o + ACCEPT_MS]) {
+        // Still on after `acceptHours`: the new normal. Start over from this level.
+        f[o + SINCE] = NaN;
+        off = sm;
+        up = 0;
+        down = 0;
+      }
+      if (f[o + SINCE] !== f[o + SINCE] && up < h / 2 && down < h / 2) {
+        // Learn only from what is not (becoming) a shift: the offset must not chase one.
+        off += (dt / f[o + TAU_OFF]) * d;
+        dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
+        f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+      }
       f[o + OFF] = off;
       f[o + DEV] = dev;
-      return learning(out);
-    }
-    const z = d / sd;
-    const k = f[o + K];
-    const h = f[o + H];
-    const step = dt / HOUR;
-    let up = f[o + UP] + (z - k) * step;
-    let down = f[o + DOWN] + (-z - k) * step;
-    up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
-    down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
-    let score = 0;
-    const reported = f[o + SINCE] === f[o + SINCE];
-    if (!reported && (up >= h || down >= h)) {
-      f[o + SINCE] = t;
-      score = hill(up > down ? up : down, h / HILL_90);
-    } else if (reported && up < h / 2 && down < h / 2) {
-      f[o + SINCE] = NaN;
-    } else if (reported && t - f[o + SINCE] >= f[o + ACCEPT_MS]) {
-      // Still on after `acceptHours`: the new normal. Start over from this level.
-      f[o + SINCE] = NaN;
-      off = sm;
-      up = 0;
-      down = 0;
-    }
-    if (f[o + SINCE] !== f[o + SINCE] && up < h / 2 && down < h / 2) {
-      // Learn only from what is not (becoming) a shift: the offset must not chase one.
-      off += (dt / f[o + TAU_OFF]) * d;
-      dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
-      f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
-    }
-    f[o + OFF] = off;
-    f[o + DEV] = dev;
-    f[o + UP] = up;
-    f[o + DOWN] = down;
-    const expected = ref * (1 + off);
-    const band = ref * f[o + CLIP] * sd;
-    return verdict(out, score, expected, expected - band, expected + band, score > 0 ? (up > down ? 'drift_up' : 'drift_down') : 'normal');
-  },
-  rescaleAt(f, o, factor) {
-    // The table is relative to its unit: rescaling the unit rescales every slot.
-    f[o + UNIT] *= factor;
-    f[o + SUM] *= factor;
-    f[o + PREV] *= factor;
-    // Decoded again with the new unit, as the next point of this hour would have decoded them.
-    const cur = f[o + CUR];
-    if (cur === cur) {
-      f[o + HERE] = decode(f, o, slot(f, o, hourSlot(cur)));
-      f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(cur + 1)));
-    }
-  },
-  checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
-  // The table is read and written once an hour (HERE and NEXT carry it within the hour).
-  hot: () => [0, TABLE],
+      f[o + UP] = up;
+      f[o + DOWN] = down;
+      const expected = ref * (1 + off);
+      const band = ref * f[o + CLIP] * sd;
+      return verdict(out, score, expected, expected - band, expected + band, score > 0 ? (up > down ? 'drift_up' : 'drift_down') : 'normal');
+    },
+    rescaleAt(f, o, factor) {
+      // The table is relative to its unit: rescaling the unit rescales every slot.
+      f[o + UNIT] *= factor;
+      f[o + SUM] *= factor;
+      f[o + PREV] *= factor;
+      // Decoded again with the new unit, as the next point of this hour would have decoded them.
+      const cur = f[o + CUR];
+      if (cur === cur) {
+        f[o + HERE] = decode(f, o, slot(f, o, hourSlot(cur)));
+        f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(cur + 1)));
+      }
+    },
+    checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
+    // The table is read and written once an hour (HERE and NEXT carry it within the hour).
+    hot: () => [0, TABLE],
   },
 });
 

@@ -1,5 +1,5 @@
 /**
- * Typed storage for per-series state, carved from large shared slabs.
+ * Typed storage for per-series state, carved from shared slabs.
  *
  * A typed array of its own costs a series an ArrayBuffer object, a backing store with its
  * bookkeeping and a separate malloc block, about 0.5 KB beyond its data, and the external
@@ -12,8 +12,12 @@
  * the Float32Array over the same bytes (float index = 2 x double index + byteOffset / 4).
  */
 
-/** Bytes of one slab: small against a service's memory, big enough that slabs are few. */
-const SLAB_BYTES = 4 << 20;
+/**
+ * Bytes of one slab: about 75 series of the default profile. A slab's own overhead (its
+ * buffer, its float alias) is then under 1% of it, and a slab is freed once its few dozen
+ * series are gone: a long-lived series pins 256 KiB at worst, not megabytes.
+ */
+const SLAB_BYTES = 256 << 10;
 let slab = new ArrayBuffer(0);
 let used = 0;
 
