@@ -129,7 +129,7 @@ describe('fused verdicts', () => {
     oldNovelty[1 + 3 + 33 + 12 + 14 + 41] = 2;
     refused(oldNovelty, /^state\[4\]: novelty: the state has another layout/);
     const oldWeekly = restore();
-    oldWeekly[oldWeekly.length - 81 + 24] = 1;
+    oldWeekly[oldWeekly.length - 67 + 24] = 2;
     refused(oldWeekly, /^state\[5\]: weekly_shift: the state has another layout/);
     refused(restore().slice(1), /^state: expected the state region of 6 detectors/);
     // Another set's region (same length, another tag) is refused too.

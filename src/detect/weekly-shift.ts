@@ -1,4 +1,5 @@
 import { num } from './config.ts';
+import { halfBase, halvesOf } from '../series/index.ts';
 import { HILL_90, defineEmbedded, hill, learning, verdict } from './define.ts';
 import type { Verdict } from './types.ts';
 
@@ -76,14 +77,13 @@ const HERE = 22;
 const NEXT = 23;
 /** State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`. */
 const LAYOUT = 24;
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 /**
- * The table (see WeeklyShiftState): three 16-bit slots to a double, each stored as slot + 32768
- * in [0, 65535], so a double holds a whole number below 2^48 (exact): 56 doubles after the
- * scalars, in the same block.
+ * The table (see WeeklyShiftState): 16-bit slots, each stored as slot + 32768 in [0, 65535],
+ * four to a double of the block after the scalars (42 doubles), read through `halvesOf`.
  */
 const TABLE = 25;
-const SIZE = TABLE + SLOTS / 3;
+const SIZE = TABLE + SLOTS / 4;
 
 const UNSEEN = -32768;
 const NOT_POSITIVE = -32767;
@@ -104,8 +104,6 @@ for (let j = 0; j < Q; j++) FRAC[j] = 2 ** (j / Q);
 const OCTAVE = new Float64Array(33);
 for (let k = -16; k <= 16; k++) OCTAVE[k + 16] = 2 ** k;
 
-const B16 = 65536;
-const B32 = 4294967296;
 
 /** The table slot of absolute hour `a` (hours before 1970 wrap too: never an index outside the table). */
 function hourSlot(a: number): number {
@@ -115,16 +113,12 @@ function hourSlot(a: number): number {
 
 /** The table's slot `i` (0 <= i < SLOTS). */
 function slot(f: Float64Array, o: number, i: number): number {
-  const d = f[o + TABLE + ((i / 3) | 0)];
-  const k = i % 3;
-  const u = k === 0 ? d % B16 : k === 1 ? Math.floor(d / B16) % B16 : Math.floor(d / B32);
-  return u - 32768;
+  return halvesOf(f)[halfBase(f, o + TABLE) + i] - 32768;
 }
 
 /** Sets the table's slot `i` to `q` (-32768 <= q <= 32767). */
 function setSlot(f: Float64Array, o: number, i: number, q: number): void {
-  const k = i % 3;
-  f[o + TABLE + ((i / 3) | 0)] += (q - slot(f, o, i)) * (k === 0 ? 1 : k === 1 ? B16 : B32);
+  halvesOf(f)[halfBase(f, o + TABLE) + i] = q + 32768;
 }
 
 /** Decodes a table slot: NaN for unseen, 0 for not positive (never a reference). */
@@ -160,8 +154,8 @@ export type WeeklyShiftState = Float64Array;
  * would otherwise report rounding) nor below what averaging the points' own noise gives.
  * The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at the
  * noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: 81 doubles (in a set's region, or a Float64Array of its own): 25 scalars and a
- * 168-slot table of 16-bit log-quantised means packed three to a double (648 bytes). The table
+ * State: 67 doubles (in a set's region, or a Float64Array of its own): 25 scalars and a
+ * 168-slot table of 16-bit log-quantised means, four to a double (536 bytes). The table
  * is read once an hour, so a set's touch leaves it out (`hot`).
  */
 export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
@@ -197,7 +191,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       f[o + HERE] = NaN;
       f[o + NEXT] = NaN;
       f[o + LAYOUT] = LAYOUT_VERSION;
-      // Every slot UNSEEN (-32768, stored as 0): the table's doubles are already 0.
+      // Every slot UNSEEN (-32768, stored as 0): the block comes zero-filled.
     },
     updateAt(f, o, t, x, out) {
       if (x !== x || x === Infinity || x === -Infinity) return idle(f, o, out);

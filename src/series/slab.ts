@@ -21,10 +21,13 @@ const SLAB_BYTES = 256 << 10;
 let slab = new ArrayBuffer(0);
 let used = 0;
 
-/** Float32Array aliases of slabs and of other buffers that states were decoded into. */
+/** Float32Array and Uint16Array aliases of slabs and of other buffers that states were decoded into. */
 const ALIASES = new WeakMap<ArrayBufferLike, Float32Array>();
 let lastBuffer: ArrayBufferLike | null = null;
 let lastFloats: Float32Array = new Float32Array(0);
+const HALF_ALIASES = new WeakMap<ArrayBufferLike, Uint16Array>();
+let lastHalfBuffer: ArrayBufferLike | null = null;
+let lastHalves: Uint16Array = new Uint16Array(0);
 
 /** A zero-filled Float64Array of `n` doubles, a view of a shared slab. */
 export function slabDoubles(n: number): Float64Array {
@@ -54,6 +57,25 @@ export function floatsOf(f: Float64Array): Float32Array {
   lastBuffer = b;
   lastFloats = a;
   return a;
+}
+
+/** The Uint16Array over all of `f`'s buffer (index 4 x (double index) + f.byteOffset / 2), for 16-bit tables. */
+export function halvesOf(f: Float64Array): Uint16Array {
+  const b = f.buffer;
+  if (b === lastHalfBuffer) return lastHalves;
+  let a = HALF_ALIASES.get(b);
+  if (a === undefined) {
+    a = new Uint16Array(b);
+    HALF_ALIASES.set(b, a);
+  }
+  lastHalfBuffer = b;
+  lastHalves = a;
+  return a;
+}
+
+/** Index in `halvesOf(f)` of double slot `o` of `f`. */
+export function halfBase(f: Float64Array, o: number): number {
+  return (f.byteOffset >> 1) + 4 * o;
 }
 
 /** Float index in `floatsOf(f)` of double slot `o` of `f`. */
