@@ -10,17 +10,18 @@ export interface CounterResetConfig {
   readonly score: number;
 }
 
-// State slots.
-const MODE = 0; // 0 learning, 1 gauge, 2 counter
-const N = 1;
-const LAST_T = 2;
-const LAST_X = 3;
-const UPS = 4; // increases seen while learning
-const SHALLOW = 5; // decreases that did not look like a restart
-const FEED = 6; // what the set's models see for this point
-const RELEARN = 7; // 1 on the point where the counter/gauge decision was reversed
-const LEARN_POINTS = 8;
-const SCORE = 9;
+// State slots: the options first (a set keeps them once), then the running state.
+const LEARN_POINTS = 0;
+const SCORE = 1;
+const OPTIONS = 2;
+const MODE = 2; // 0 learning, 1 gauge, 2 counter
+const N = 3;
+const LAST_T = 4;
+const LAST_X = 5;
+const UPS = 6; // increases seen while learning
+const SHALLOW = 7; // decreases that did not look like a restart
+const FEED = 8; // what the set's models see for this point
+const RELEARN = 9; // 1 on the point where the counter/gauge decision was reversed
 const RESETS = 10; // restarts seen while learning
 const LAST_RESET = 11; // point count at the last reset (counter mode)
 const SIZE = 12;
@@ -58,6 +59,7 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
   },
   embed: {
     words: () => SIZE,
+    options: OPTIONS,
     initAt(c, s, o) {
       s[o + MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
       s[o + LAST_T] = NaN;
@@ -67,7 +69,7 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
       s[o + SCORE] = c.score;
       s[o + LAST_RESET] = -Infinity;
     },
-    updateAt(s, o, t, value, out) {
+    updateAt(s, o, t, value, out, g, go) {
       s[o + RELEARN] = 0;
       const mode = s[o + MODE];
       if (value !== value) {
@@ -95,10 +97,10 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
         if (d > 0) s[o + UPS]++;
         else if (d < 0 && !restart) s[o + SHALLOW]++;
         else if (restart) s[o + RESETS]++;
-        if (value < 0) s[o + SHALLOW] += s[o + LEARN_POINTS]; // counters are never negative
+        if (value < 0) s[o + SHALLOW] += g[go + LEARN_POINTS]; // counters are never negative
         s[o + FEED] = NaN;
-        if (n < s[o + LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-        const counter = s[o + SHALLOW] === 0 && s[o + RESETS] <= 1 && s[o + UPS] >= s[o + LEARN_POINTS] / 4;
+        if (n < g[go + LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+        const counter = s[o + SHALLOW] === 0 && s[o + RESETS] <= 1 && s[o + UPS] >= g[go + LEARN_POINTS] / 4;
         s[o + MODE] = counter ? COUNTER : GAUGE;
         s[o + SHALLOW] = 0;
         s[o + FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
@@ -112,7 +114,7 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
       // The increase before the restart is lost, so any rate here would be biased low (the
       // dip Prometheus' rate() shows): the models skip this point.
       s[o + FEED] = NaN;
-      const again = restart && n - s[o + LAST_RESET] < s[o + LEARN_POINTS];
+      const again = restart && n - s[o + LAST_RESET] < g[go + LEARN_POINTS];
       if (restart) s[o + LAST_RESET] = n;
       if (again || (!restart && ++s[o + SHALLOW] >= 3)) {
         // Three small drops, or restarts too close together: not a counter after all. Models
@@ -122,7 +124,7 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
         s[o + RELEARN] = 1;
         return verdict(out, 0, NaN, NaN, NaN, 'normal');
       }
-      return verdict(out, s[o + SCORE], lastX, lastX, NaN, 'counter_reset');
+      return verdict(out, g[go + SCORE], lastX, lastX, NaN, 'counter_reset');
     },
     conditionAt(s, o, c) {
       c.value = s[o + FEED];

@@ -140,15 +140,17 @@ export function defineEmbedded<C extends object>(spec: EmbeddedDetectorSpec<C>):
       e.initAt(c, f, 0);
       return f;
     },
-    update: (s, t, x, out) => e.updateAt(s, 0, t, x, out),
-    tick: tickAt && ((s, now, out) => tickAt(s, 0, now, out)),
+    // A standalone state holds its options too: g = f, go = o = 0.
+    update: (s, t, x, out) => e.updateAt(s, 0, t, x, out, s, 0),
+    tick: tickAt && ((s, now, out) => tickAt(s, 0, now, out, s, 0)),
     condition: conditionAt && ((s, c) => conditionAt(s, 0, c)),
-    rescale: rescaleAt && ((s, factor) => rescaleAt(s, 0, factor)),
+    rescale: rescaleAt && ((s, factor) => rescaleAt(s, 0, factor, s, 0)),
     touch: e.touches ? (s) => touchDoubles(s) : undefined,
-    check: (s) => s instanceof Float64Array && (checkAt === undefined || checkAt(s, 0, s.length)),
+    check: (s) => s instanceof Float64Array && (checkAt === undefined || checkAt(s, 0, s.length, s, 0)),
     // Every embedded form has the same shape, so a set's calls through it stay monomorphic.
     embed: Object.freeze({
       words: e.words,
+      options: e.options ?? 0,
       initAt: e.initAt,
       updateAt: e.updateAt,
       tickAt,

@@ -73,10 +73,20 @@ class CompiledSet implements DetectorSet<SetState> {
   readonly #scratch: Verdict[];
   readonly #order: Int32Array;
   readonly #cond: Conditioning = { value: NaN, factor: 1, relearn: false };
-  /** Region mode: each detector's embedded form, its block's offset and size, the region's size and tag (null otherwise). */
+  /**
+   * Region mode: each detector's embedded form (null otherwise); where its block is stored in
+   * a region (`#at`, `#stored` words: the block less its leading options) and the offset its
+   * code addresses (`#vo` = #at - options, so f[#vo + k] is word k of the block); its words
+   * in all; its options, kept once in `#opts` from `#go`; its initial block (`#inits`).
+   */
   readonly #embeds: AnyEmbedded[] | null;
   readonly #at: Int32Array;
+  readonly #stored: Int32Array;
+  readonly #vo: Int32Array;
   readonly #words: Int32Array;
+  readonly #go: Int32Array;
+  readonly #opts: Float64Array;
+  readonly #inits: Float64Array[];
   readonly #size: number;
   readonly #tag: number;
   /** Region mode with a detector that asks for a touch: [from, to) word ranges of the region touched before a point. */
@@ -100,29 +110,49 @@ class CompiledSet implements DetectorSet<SetState> {
     this.#order = new Int32Array(dets.length);
     const region = allowRegion && dets.length > 0 && dets.every((d) => d.embed !== undefined);
     this.#embeds = region ? dets.map((d) => d.embed as AnyEmbedded) : null;
-    this.#at = new Int32Array(dets.length);
-    this.#words = new Int32Array(dets.length);
+    const n = dets.length;
+    this.#at = new Int32Array(n);
+    this.#stored = new Int32Array(n);
+    this.#vo = new Int32Array(n);
+    this.#words = new Int32Array(n);
+    this.#go = new Int32Array(n);
+    this.#inits = [];
     let size = 1;
+    let opts = 0;
     if (region) {
       dets.forEach((d, i) => {
-        const w = (d.embed as AnyEmbedded).words(configs[i]);
+        const e = d.embed as AnyEmbedded;
+        const w = e.words(configs[i]);
+        const k = e.options ?? 0;
+        // A series' first block, the same for all: init copies it (its options stay here).
+        const first = new Float64Array(w);
+        e.initAt(configs[i], first, 0);
+        this.#inits.push(first);
         this.#at[i] = size;
+        this.#stored[i] = w - k;
+        this.#vo[i] = size - k;
         this.#words[i] = w;
-        size += w;
+        this.#go[i] = opts;
+        size += w - k;
+        opts += k;
       });
     }
     this.#size = size;
-    // The tag names the build's region layout and this set's blocks, so a region of another
-    // set or layout is refused even where its length happens to match.
-    this.#tag = REGION_VERSION * 2 ** 32 + fnv1a32(`${this.#names.join(',')}:${Array.from(this.#words).join(',')}`);
+    this.#opts = new Float64Array(opts);
+    for (let i = 0; i < this.#inits.length; i++) this.#opts.set(this.#inits[i].subarray(0, this.#words[i] - this.#stored[i]), this.#go[i]);
+    // The tag names the build's region layout and this set's blocks and options, so a region of
+    // another set, config or layout is refused even where its length happens to match.
+    this.#tag = REGION_VERSION * 2 ** 32 + fnv1a32(`${this.#names.join(',')}:${Array.from(this.#words).join(',')}:${Array.from(this.#opts).join(',')}`);
     const touch: number[] = [];
     if (region && dets.some((d) => (d.embed as AnyEmbedded).touches === true)) {
       dets.forEach((d, i) => {
         const hot = (d.embed as AnyEmbedded).hot;
         const ranges = hot ? hot(configs[i]) : [0, this.#words[i]];
         for (let k = 0; k < ranges.length; k += 2) {
-          const from = this.#at[i] + ranges[k];
-          const to = this.#at[i] + ranges[k + 1];
+          // Ranges are of the whole block; the options before #at are not in the region.
+          const from = Math.max(this.#at[i], this.#vo[i] + ranges[k]);
+          const to = this.#vo[i] + ranges[k + 1];
+          if (to <= from) continue;
           // Blocks follow each other: a range that starts where the last ended extends it.
           if (touch.length > 0 && touch[touch.length - 1] >= from - 8) touch[touch.length - 1] = to;
           else touch.push(from, to);
@@ -140,7 +170,7 @@ class CompiledSet implements DetectorSet<SetState> {
     if (embeds === null) return this.#dets.map((d, i) => d.init(this.#configs[i]));
     const f = slabDoubles(this.#size);
     f[0] = this.#tag;
-    for (let i = 0; i < embeds.length; i++) embeds[i].initAt(this.#configs[i], f, this.#at[i]);
+    for (let i = 0; i < embeds.length; i++) f.set(this.#inits[i].subarray(this.#words[i] - this.#stored[i]), this.#at[i]);
     return f;
   }
 
@@ -152,7 +182,9 @@ class CompiledSet implements DetectorSet<SetState> {
   /** `update` of a region: every detector's block of `f`. */
   #updateRegion(f: Float64Array, t: number, value: number, out: FusedVerdict): FusedVerdict {
     const embeds = this.#embeds as AnyEmbedded[];
-    const at = this.#at;
+    const at = this.#vo;
+    const g = this.#opts;
+    const go = this.#go;
     // Fetch the region's cache lines up front (see Detector.touch): a series' state is
     // contiguous, so its misses overlap instead of stalling the searches one load at a time.
     const touch = this.#touch;
@@ -166,7 +198,7 @@ class CompiledSet implements DetectorSet<SetState> {
     for (let r = 0; r < rules.length; r++) {
       const i = rules[r];
       const e = embeds[i];
-      e.updateAt(f, at[i], t, value, sc[i]);
+      e.updateAt(f, at[i], t, value, sc[i], g, go[i]);
       if (e.conditionAt !== undefined) e.conditionAt(f, at[i], c);
     }
     if (c.relearn || c.factor !== 1) this.#reconditionRegion(f, c);
@@ -174,7 +206,7 @@ class CompiledSet implements DetectorSet<SetState> {
     const v = c.value;
     for (let m = 0; m < models.length; m++) {
       const i = models[m];
-      embeds[i].updateAt(f, at[i], t, v, sc[i]);
+      embeds[i].updateAt(f, at[i], t, v, sc[i], g, go[i]);
     }
     return this.#fuse(out, embeds.length, null);
   }
@@ -216,7 +248,7 @@ class CompiledSet implements DetectorSet<SetState> {
     const embeds = this.#embeds;
     for (let k = 0; k < ticking.length; k++) {
       const i = ticking[k];
-      if (embeds !== null) (embeds[i].tickAt as NonNullable<AnyEmbedded['tickAt']>)(state as Float64Array, this.#at[i], now, this.#scratch[i]);
+      if (embeds !== null) (embeds[i].tickAt as NonNullable<AnyEmbedded['tickAt']>)(state as Float64Array, this.#vo[i], now, this.#scratch[i], this.#opts, this.#go[i]);
       else (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)((state as unknown[])[i], now, this.#scratch[i]);
     }
     return this.#fuse(out, ticking.length, ticking);
@@ -231,7 +263,7 @@ class CompiledSet implements DetectorSet<SetState> {
       }
       for (let i = 0; i < dets.length; i++) {
         const check = embeds[i].checkAt;
-        if (check !== undefined && !check(state, this.#at[i], this.#words[i])) {
+        if (check !== undefined && !check(state, this.#vo[i], this.#words[i], this.#opts, this.#go[i])) {
           throw new TidemarkError('TM_ERR_STATE', `${this.#names[i]}: the state has another layout (a checkpoint of an older build); the series relearns`, `state[${i}]`);
         }
       }
@@ -258,7 +290,7 @@ class CompiledSet implements DetectorSet<SetState> {
     if (this.#embeds !== null) {
       const f = state as Float64Array;
       const from = saved as Float64Array;
-      for (const i of models) f.set(from.subarray(this.#at[i], this.#at[i] + this.#words[i]), this.#at[i]);
+      for (const i of models) f.set(from.subarray(this.#at[i], this.#at[i] + this.#stored[i]), this.#at[i]);
       return;
     }
     models.forEach((i, k) => ((state as unknown[])[i] = (saved as unknown[])[k]));
@@ -269,12 +301,8 @@ class CompiledSet implements DetectorSet<SetState> {
     const embeds = this.#embeds as AnyEmbedded[];
     for (const i of this.#models) {
       const e = embeds[i];
-      const o = this.#at[i];
-      if (!c.relearn && c.factor > 0 && Number.isFinite(c.factor) && e.rescaleAt) e.rescaleAt(f, o, c.factor);
-      else {
-        f.fill(0, o, o + this.#words[i]);
-        e.initAt(this.#configs[i], f, o);
-      }
+      if (!c.relearn && c.factor > 0 && Number.isFinite(c.factor) && e.rescaleAt) e.rescaleAt(f, this.#vo[i], c.factor, this.#opts, this.#go[i]);
+      else f.set(this.#inits[i].subarray(this.#words[i] - this.#stored[i]), this.#at[i]);
     }
   }
 

@@ -39,6 +39,8 @@ export const impossibleValue = defineEmbedded<ImpossibleValueConfig>({
     // Three words even with no limits (the default profile): the checks below then give what
     // a stateless check of infinities gives, without a second state shape.
     words: () => SIZE,
+    // All of it: a set keeps the limits once, and a series' region has no block for this rule.
+    options: SIZE,
     initAt(c, s, o) {
       let lo = c.min ?? -Infinity;
       if (c.nonNegative && lo < 0) lo = 0;
@@ -46,12 +48,12 @@ export const impossibleValue = defineEmbedded<ImpossibleValueConfig>({
       s[o + MAX] = c.max ?? Infinity;
       s[o + NAN_BAD] = c.nanIsImpossible ? 1 : 0;
     },
-    updateAt(s, o, _t, value, out) {
-      const lo = s[o + MIN];
-      const hi = s[o + MAX];
+    updateAt(_s, _o, _t, value, out, g, go) {
+      const lo = g[go + MIN];
+      const hi = g[go + MAX];
       const lower = lo === -Infinity ? NaN : lo;
       const upper = hi === Infinity ? NaN : hi;
-      if (value !== value) return verdict(out, s[o + NAN_BAD] === 1 ? 1 : 0, NaN, lower, upper, s[o + NAN_BAD] === 1 ? 'impossible_value' : 'normal');
+      if (value !== value) return verdict(out, g[go + NAN_BAD] === 1 ? 1 : 0, NaN, lower, upper, g[go + NAN_BAD] === 1 ? 'impossible_value' : 'normal');
       if (value === Infinity || value === -Infinity || value < lo || value > hi) return verdict(out, 1, NaN, lower, upper, 'impossible_value');
       return verdict(out, 0, NaN, lower, upper, 'normal');
     },

@@ -10,12 +10,15 @@ export interface NoDataConfig {
   readonly minDeltas: number;
 }
 
-const FACTOR = INTERVAL_SIZE;
-const MIN_DELTAS = INTERVAL_SIZE + 1;
-const POINTS = INTERVAL_SIZE + 2; // points seen
-const DECAYED_AT = INTERVAL_SIZE + 3; // POINTS when the silence counts were last decayed
+// The options first (a set keeps them once), then the interval learner and the running state.
+const FACTOR = 0;
+const MIN_DELTAS = 1;
+const OPTIONS = 2;
+const IV = 2; // the interval learner (INTERVAL_SIZE slots)
+const POINTS = IV + INTERVAL_SIZE; // points seen
+const DECAYED_AT = POINTS + 1; // POINTS when the silence counts were last decayed
 /** Decayed counts of past silences by length: bin b holds 2^(b+1) to 2^(b+2) intervals, the last open. */
-const BINS_AT = INTERVAL_SIZE + 4;
+const BINS_AT = POINTS + 2;
 const BINS = 10;
 const SIZE = BINS_AT + BINS;
 /** Silence counts are forgotten over about this many points (e^-1). */
@@ -54,18 +57,19 @@ export const noData = defineEmbedded<NoDataConfig>({
   },
   embed: {
     words: () => SIZE,
+    options: OPTIONS,
     initAt(c, s, o) {
-      intervalInit(s, o);
+      intervalInit(s, o + IV);
       s[o + FACTOR] = c.factor;
       s[o + MIN_DELTAS] = c.minDeltas;
     },
-    updateAt(s, o, t, value, out) {
-      judge(s, o, t, out);
+    updateAt(s, o, t, value, out, g, go) {
+      judge(s, o, t, out, g, go);
       if (value === value) {
         s[o + POINTS]++;
-        const interval = intervalGet(s, o);
-        if (intervalDeltas(s, o) >= s[o + MIN_DELTAS] && interval > 0) {
-          const r = (t - intervalLast(s, o)) / interval;
+        const interval = intervalGet(s, o + IV);
+        if (intervalDeltas(s, o + IV) >= g[go + MIN_DELTAS] && interval > 0) {
+          const r = (t - intervalLast(s, o + IV)) / interval;
           if (r >= 2) {
             // Remember this silence by its length (after decaying the counts to now).
             const decay = Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
@@ -74,12 +78,12 @@ export const noData = defineEmbedded<NoDataConfig>({
             s[o + BINS_AT + bin(r)] += 1;
           }
         }
-        intervalObserve(s, o, t);
+        intervalObserve(s, o + IV, t);
       }
       return out;
     },
-    tickAt(s, o, now, out) {
-      return judge(s, o, now, out);
+    tickAt(s, o, now, out, g, go) {
+      return judge(s, o, now, out, g, go);
     },
     checkAt: (_s, _o, n) => n === SIZE,
   },
@@ -90,15 +94,15 @@ function bin(r: number): number {
   return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
 }
 
-function judge(s: Float64Array, o: number, now: number, out: Verdict): Verdict {
-  const interval = intervalGet(s, o);
-  if (intervalDeltas(s, o) < s[o + MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-  const r = (now - intervalLast(s, o)) / interval;
+function judge(s: Float64Array, o: number, now: number, out: Verdict, g: Float64Array, go: number): Verdict {
+  const interval = intervalGet(s, o + IV);
+  if (intervalDeltas(s, o + IV) < g[go + MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+  const r = (now - intervalLast(s, o + IV)) / interval;
   if (!(r > 1.5)) return verdict(out, 0, NaN, NaN, NaN, 'normal');
   // Past silences at least r / 1.5 long (whole bins from the one holding r / 1.5), decayed to now.
   let seen = 0;
   for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[o + BINS_AT + b];
   seen *= Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
-  const score = seen >= HABIT ? 0 : hill(r, s[o + FACTOR] / HILL_90);
+  const score = seen >= HABIT ? 0 : hill(r, g[go + FACTOR] / HILL_90);
   return verdict(out, score, NaN, NaN, NaN, score >= REPORT_MIN ? 'no_data' : 'normal');
 }

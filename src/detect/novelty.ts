@@ -109,36 +109,38 @@ const HOLD = 8;
 const DEC = 9;
 const MARGIN = 10;
 const PEAK = 11;
-const INC = 12; // the calibrators' lazy-decay increment
-const AGE = 13;
-const SUMS = 14; // 3 slots: the baseline window's total, lower-half sum, pushes since re-summed
-const N_LVL = 17; // values in the level run
-const N_RGH = 18; // steps in the roughness run
-const LAST_X = 19;
-const LAST_T = 20;
-const R_LONG = 21; // the residual's recent offset (EWMA over `window` points)
-const R_ABS = 22; // EWMA of |residual - offset|
-const EXPLAINED = 23;
-const SINCE = 24;
-const PEND = 25;
-const PEND_AGE = 26;
-const PEND_VIEW = 27;
-const PEND_X = 28; // the value at the pending peak (a drop to zero is named so)
-const SLOT_W = 29; // slot width (ms): 0 while the interval is learned, -1 if too coarse for a daily view
-const SLOTS = 30; // slots per day in use
-const SLOT_A = 31; // absolute slot (floor(t / width)) being accumulated
-const SLOT_SUM = 32;
-const SLOT_CNT = 33;
-const DELTAS = 34; // timestamp deltas collected while the interval is learned
-const PREV1 = 35; // yesterday's value of the slot before this one (overwritten today)
-const PREV2 = 36; // ... and of the one before that
-const Y_A = 37; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
-const Y_MED = 38;
-const ALERT_S = 39; // surprise that scores 0.9
-const RARE_W = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout (3: the table embedded in the block) are refused by `checkAt`. */
+const ALERT_S = 12; // surprise that scores 0.9
+const RARE_W = 13;
+/** The options above: a set keeps them once for all its series (see Embedded.options). */
+const OPTIONS = 14;
+const INC = 14; // the calibrators' lazy-decay increment
+const AGE = 15;
+const SUMS = 16; // 3 slots: the baseline window's total, lower-half sum, pushes since re-summed
+const N_LVL = 19; // values in the level run
+const N_RGH = 20; // steps in the roughness run
+const LAST_X = 21;
+const LAST_T = 22;
+const R_LONG = 23; // the residual's recent offset (EWMA over `window` points)
+const R_ABS = 24; // EWMA of |residual - offset|
+const EXPLAINED = 25;
+const SINCE = 26;
+const PEND = 27;
+const PEND_AGE = 28;
+const PEND_VIEW = 29;
+const PEND_X = 30; // the value at the pending peak (a drop to zero is named so)
+const SLOT_W = 31; // slot width (ms): 0 while the interval is learned, -1 if too coarse for a daily view
+const SLOTS = 32; // slots per day in use
+const SLOT_A = 33; // absolute slot (floor(t / width)) being accumulated
+const SLOT_SUM = 34;
+const SLOT_CNT = 35;
+const DELTAS = 36; // timestamp deltas collected while the interval is learned
+const PREV1 = 37; // yesterday's value of the slot before this one (overwritten today)
+const PREV2 = 38; // ... and of the one before that
+const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
+const Y_MED = 40;
+/** State layout version (slot LAYOUT): checkpoints of another layout (4: options first, the table embedded in the block) are refused by `checkAt`. */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 3;
+const LAYOUT_VERSION = 4;
 const SCALARS = 42;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
@@ -252,6 +254,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
   },
   embed: {
     words: (c) => SCALARS + ((tableFloats(c) + 1) >> 1),
+    options: OPTIONS,
     initAt(c, f, o) {
       f[o + W] = c.window;
       f[o + K2] = c.levelPoints;
@@ -283,10 +286,10 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
       for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
     },
-    updateAt(f, o, t, x, out) {
+    updateAt(f, o, t, x, out, g, go) {
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
-      const w = f[o + W];
+      const w = g[go + W];
       const n = rollingCount(p, pb);
       const m = n > 0 ? rollingMedian(p, pb) : NaN;
       if (x !== x || x === Infinity || x === -Infinity) {
@@ -301,18 +304,18 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + LAST_X] = xs;
       f[o + LAST_T] = t;
       // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
-      const y = yesterday(f, o, p, pb, t, lastT, x);
+      const y = yesterday(f, o, p, pb, t, lastT, x, g, go);
       // The level run: the last `levelPoints` values, including this one.
-      const lvl = pb + lvlAt(f, o);
-      const k2 = f[o + K2];
+      const lvl = pb + lvlAt(g, go);
+      const k2 = g[go + K2];
       const nl = f[o + N_LVL];
       if (nl < k2) {
         sortedInsert(p, lvl, nl, xs);
         f[o + N_LVL] = nl + 1;
       } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
       // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
-      const rgh = pb + rghAt(f, o);
-      const rk = f[o + RK];
+      const rgh = pb + rghAt(g, go);
+      const rk = g[go + RK];
       const nr = f[o + N_RGH];
       if (rk > 0 && lastX === lastX) {
         const step = Math.fround(xs > lastX ? xs - lastX : lastX - xs);
@@ -346,7 +349,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
         // offset and spread (EWMAs over `window` points; not winsorised: clipping them scored
         // 2.6 NAB points worse, a broken pattern must move them).
         const r = x - y;
-        const res = pb + resAt(f, o);
+        const res = pb + resAt(g, go);
         ringPush(p, res, r);
         let rl = f[o + R_LONG];
         if (f[o + R_ABS] > 0) {
@@ -356,7 +359,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
           let rsc = 1.2533 * f[o + R_ABS];
           if (rsc < 0.1 * sc) rsc = 0.1 * sc;
           zs = (ringMedian(p, res, RS) - rl) / rsc;
-          seasonal = rollingCount(p, res) >= f[o + SK];
+          seasonal = rollingCount(p, res) >= g[go + SK];
         } else {
           rl = r;
           f[o + R_ABS] = sc; // a start in the baseline's spread, then learned
@@ -375,12 +378,12 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       Z[6] = rr / sc;
       Z[7] = sc > rr ? sc / rr - 1 : 0;
       // Calibrate: decay by raising the increment, judge each view against its own history.
-      const cal = pb + calAt(f, o);
-      let inc = f[o + INC] / f[o + A_MEM];
-      const beta = f[o + BETA];
-      const prior = f[o + PRIOR];
-      const cut = f[o + ALERT_S];
-      const rareW = f[o + RARE_W];
+      const cal = pb + calAt(g, go);
+      let inc = f[o + INC] / g[go + A_MEM];
+      const beta = g[go + BETA];
+      const prior = g[go + PRIOR];
+      const cut = g[go + ALERT_S];
+      const rareW = g[go + RARE_W];
       let S = 0;
       let best = -1;
       const age = f[o + AGE] + 1;
@@ -388,7 +391,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
       // the floating-point remainder that `%` on a double compiles to.
       const refresh = (age & (REFRESH - 1)) === 0;
-      const views = viewsOf(f, o);
+      const views = viewsOf(g, go);
       for (let v = 0; v < views; v++) {
         if ((v === 4 || v === 5) && !seasonal) continue;
         if (v >= 6 && !roughReady) continue;
@@ -410,14 +413,14 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
       // teaches the down view that such deviations happen, and the next one, days later,
       // looks ordinary. A positive series going to exactly 0 is news every time.
-      if (xs === 0 && rollingSelect(p, pb, 0) > 0 && m > BAND * sc && S < f[o + ALERT_S] * ZERO_S) {
-        S = f[o + ALERT_S] * ZERO_S;
+      if (xs === 0 && rollingSelect(p, pb, 0) > 0 && m > BAND * sc && S < g[go + ALERT_S] * ZERO_S) {
+        S = g[go + ALERT_S] * ZERO_S;
         best = 1;
       }
       rollingPushSums(p, pb, x, f, o + SUMS);
       // Already explained: report only a clear escalation, once, at its peak.
-      if (++f[o + SINCE] > f[o + HOLD]) f[o + EXPLAINED] *= f[o + DEC];
-      if (S > f[o + EXPLAINED] + f[o + MARGIN] && S > f[o + PEND]) {
+      if (++f[o + SINCE] > g[go + HOLD]) f[o + EXPLAINED] *= g[go + DEC];
+      if (S > f[o + EXPLAINED] + g[go + MARGIN] && S > f[o + PEND]) {
         f[o + PEND] = S;
         f[o + PEND_AGE] = 0;
         f[o + PEND_VIEW] = best;
@@ -425,14 +428,14 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       } else if (f[o + PEND] > 0) f[o + PEND_AGE]++;
       let out0 = 0;
       let view = -1;
-      if (f[o + PEND] > 0 && f[o + PEND_AGE] >= f[o + PEAK]) {
+      if (f[o + PEND] > 0 && f[o + PEND_AGE] >= g[go + PEAK]) {
         out0 = f[o + PEND];
         view = f[o + PEND_VIEW];
         f[o + EXPLAINED] = out0;
         f[o + SINCE] = 0;
         f[o + PEND] = 0;
       }
-      const score = out0 > 0 ? hill(out0, f[o + ALERT_S] / HILL_90) : 0;
+      const score = out0 > 0 ? hill(out0, g[go + ALERT_S] / HILL_90) : 0;
       const reason: Reason = score >= REPORT_MIN ? viewReason(view, f[o + PEND_X], m) : 'normal';
       return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
     },
@@ -453,17 +456,17 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const word = (float: number) => SCALARS + (float >> 1);
       return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
     },
-    checkAt(f, o, n) {
-      return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(f, o) + viewsOf(f, o) * TAIL_SIZE + 1) >> 1);
+    checkAt(f, o, n, g, go) {
+      return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
     },
-    rescaleAt(f, o, factor) {
+    rescaleAt(f, o, factor, g, go) {
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
       rollingScale(p, pb, factor);
-      for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(f, o) + i] *= factor;
-      for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(f, o) + i] *= factor;
-      rollingScale(p, pb + resAt(f, o), factor);
-      if (f[o + SLOT_W] > 0) for (let i = 0; i < f[o + SLOTS]; i++) p[pb + dayAt(f, o) + i] *= factor;
+      for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(g, go) + i] *= factor;
+      for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(g, go) + i] *= factor;
+      rollingScale(p, pb + resAt(g, go), factor);
+      if (f[o + SLOT_W] > 0) for (let i = 0; i < f[o + SLOTS]; i++) p[pb + dayAt(g, go) + i] *= factor;
       f[o + SUMS] *= factor;
       f[o + SUMS + 1] *= factor;
       f[o + LAST_X] *= factor;
@@ -488,8 +491,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
  * Returns the median of the five slots around this time yesterday (robust to a spike then),
  * or NaN until known; then adds `x` to this slot.
  */
-function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: number, lastT: number, x: number): number {
-  const day = pb + dayAt(f, o);
+function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: number, lastT: number, x: number, g: Float64Array, go: number): number {
+  const day = pb + dayAt(g, go);
   let width = f[o + SLOT_W];
   if (width === 0) {
     const dt = t - lastT;
@@ -503,7 +506,7 @@ function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: n
       f[o + SLOT_W] = -1;
       return NaN;
     }
-    const ns = perDay < f[o + NS_MAX] ? perDay : f[o + NS_MAX];
+    const ns = perDay < g[go + NS_MAX] ? perDay : g[go + NS_MAX];
     width = DAY_MS / ns;
     f[o + SLOT_W] = width;
     f[o + SLOTS] = ns;

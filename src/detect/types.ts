@@ -148,13 +148,20 @@ export interface Detector<C = unknown, S = unknown> {
  */
 export interface Embedded<C = unknown> {
   words(config: Readonly<C>): number;
+  /**
+   * Leading words of the block that hold options only, written by `initAt` and the same for
+   * every series of one config (default 0). The other methods read them at `g[go + k]`: in a
+   * standalone state g = f and go = o; a set keeps them once for all its series and stores
+   * only the rest of the block in each region (then `f[o + k]` is valid for k >= options only).
+   */
+  readonly options?: number;
   initAt(config: Readonly<C>, f: Float64Array, o: number): void;
-  updateAt(f: Float64Array, o: number, t: number, value: number, out: Verdict): Verdict;
-  tickAt?(f: Float64Array, o: number, now: number, out: Verdict): Verdict;
+  updateAt(f: Float64Array, o: number, t: number, value: number, out: Verdict, g: Float64Array, go: number): Verdict;
+  tickAt?(f: Float64Array, o: number, now: number, out: Verdict, g: Float64Array, go: number): Verdict;
   conditionAt?(f: Float64Array, o: number, c: Conditioning): void;
-  rescaleAt?(f: Float64Array, o: number, factor: number): void;
-  /** Whether the block of `n` words at `o` has this build's layout (default: yes). */
-  checkAt?(f: Float64Array, o: number, n: number): boolean;
+  rescaleAt?(f: Float64Array, o: number, factor: number, g: Float64Array, go: number): void;
+  /** Whether the block of `n` words (options included) at `o` has this build's layout (default: yes). */
+  checkAt?(f: Float64Array, o: number, n: number, g: Float64Array, go: number): boolean;
   /** Reads most of the block ahead of `updateAt` (see Detector.touch); the set then touches the region. */
   readonly touches?: boolean;
   /**

@@ -12,15 +12,17 @@ export interface UnitChangeConfig {
   readonly score: number;
 }
 
-const N = 0;
-const REF = 1; // EWMA of |x| while the magnitude is stable
-const RUN = 2;
-const RUN_RATIO = 3;
-const FACTOR_OUT = 4; // factor confirmed on this point, else 1
-const MIN_FACTOR = 5;
-const PERSIST = 6;
-const TOL = 7;
-const SCORE = 8;
+// The options first (a set keeps them once), then the running state.
+const MIN_FACTOR = 0;
+const PERSIST = 1;
+const TOL = 2;
+const SCORE = 3;
+const OPTIONS = 4;
+const N = 4;
+const REF = 5; // EWMA of |x| while the magnitude is stable
+const RUN = 6;
+const RUN_RATIO = 7;
+const FACTOR_OUT = 8; // factor confirmed on this point, else 1
 const LOG_M = 9; // EWMA of log10 |x| while the magnitude is stable
 const LOG_S = 10; // EWMA of |log10 |x| - LOG_M|: how stable the magnitude is
 const LOG_HI = 11; // highest log10 |x| seen recently (sinks by FORGET decades a point)
@@ -91,6 +93,7 @@ export const unitChange = defineEmbedded<UnitChangeConfig>({
   },
   embed: {
     words: () => SIZE,
+    options: OPTIONS,
     initAt(c, s, o) {
       s[o + FACTOR_OUT] = 1;
       s[o + MIN_FACTOR] = c.minFactor;
@@ -98,7 +101,7 @@ export const unitChange = defineEmbedded<UnitChangeConfig>({
       s[o + TOL] = c.tolerance;
       s[o + SCORE] = c.score;
     },
-    updateAt(s, o, _t, value, out) {
+    updateAt(s, o, _t, value, out, g, go) {
       s[o + FACTOR_OUT] = 1;
       const ax = value < 0 ? -value : value;
       const n = s[o + N];
@@ -119,11 +122,11 @@ export const unitChange = defineEmbedded<UnitChangeConfig>({
         return verdict(out, 0, NaN, NaN, NaN, 'learning');
       }
       const ref = s[o + REF];
-      const minF = s[o + MIN_FACTOR];
+      const minF = g[go + MIN_FACTOR];
       const hi = s[o + LOG_HI];
       const lo = s[o + LOG_LO];
       const undo = s[o + UNDO];
-      const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, s[o + TOL]) === undo);
+      const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, g[go + TOL]) === undo);
       if ((ax < ref * minF && ax * minF > ref) || n < MATURE || !(s[o + RUN] > 0 || (novel && s[o + LOG_S] <= STABLE))) {
         // An ordinary magnitude (or a jump to one seen before, from an unsettled one, or in the
         // series' first hours): learned.
@@ -143,9 +146,9 @@ export const unitChange = defineEmbedded<UnitChangeConfig>({
         s[o + RUN] = 1;
         s[o + RUN_RATIO] = r;
       }
-      if (s[o + RUN] < s[o + PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      if (s[o + RUN] < g[go + PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
       s[o + RUN] = 0;
-      const factor = unitFactor(r, minF, s[o + TOL]);
+      const factor = unitFactor(r, minF, g[go + TOL]);
       if (factor === 0) {
         // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
         // magnitude so it is not re-examined at every point.
@@ -161,7 +164,7 @@ export const unitChange = defineEmbedded<UnitChangeConfig>({
       learnMagnitude(s, o, lx);
       s[o + FACTOR_OUT] = factor;
       const expected = value < 0 ? -ref : ref;
-      return verdict(out, s[o + SCORE], expected, NaN, NaN, 'unit_change');
+      return verdict(out, g[go + SCORE], expected, NaN, NaN, 'unit_change');
     },
     conditionAt(s, o, c) {
       if (s[o + FACTOR_OUT] !== 1) c.factor *= s[o + FACTOR_OUT];

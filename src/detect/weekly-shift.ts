@@ -54,6 +54,7 @@ const CLIP = 3;
 const TAU_OFF = 4;
 const TAU_DEV = 5;
 const ACCEPT_MS = 6;
+const OPTIONS = 7; // the options above: a set keeps them once
 const CUR = 7; // absolute hour being accumulated (floor(t / HOUR)), NaN before the first point
 const SUM = 8;
 const CNT = 9;
@@ -176,6 +177,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
   },
   embed: {
     words: () => SIZE,
+    options: OPTIONS,
     initAt(c, f, o) {
       f[o + TAU_S] = c.smoothHours * HOUR;
       f[o + K] = c.k;
@@ -193,7 +195,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       f[o + LAYOUT] = LAYOUT_VERSION;
       // Every slot UNSEEN (-32768, stored as 0): the block comes zero-filled.
     },
-    updateAt(f, o, t, x, out) {
+    updateAt(f, o, t, x, out, g, go) {
       if (x !== x || x === Infinity || x === -Infinity) return idle(f, o, out);
       const a = Math.floor(t / HOUR);
       let cur = f[o + CUR];
@@ -237,7 +239,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       }
       let dt = t - lastT;
       // A long silence is not evidence for hours: weigh at most one smoothing time.
-      if (dt > f[o + TAU_S]) dt = f[o + TAU_S];
+      if (dt > g[go + TAU_S]) dt = g[go + TAU_S];
       const known = (f[o + KNOWN] += dt);
       const spreadKnown = known;
       let off = f[o + OFF];
@@ -247,26 +249,26 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       // (sparse sampling averages few points: an hourly series smoothed over 2 hours is barely
       // smoothed), nor than FLOOR (a shift of a fraction of a percent is nobody's incident), and
       // widened while it was learned from a few hours of wandering data only.
-      const al = dt / f[o + TAU_S];
+      const al = dt / g[go + TAU_S];
       let sd = 1.2533 * dev;
       const sdAvg = 1.2533 * devPt * Math.sqrt(al / (2 - (al < 1 ? al : 1)));
       if (sd < sdAvg) sd = sdAvg;
       if (sd < FLOOR) sd = FLOOR;
       sd *= 1 + SPREAD_UNSURE / spreadKnown;
-      const c = spreadKnown >= OFFSET_WARM ? f[o + CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
+      const c = spreadKnown >= OFFSET_WARM ? g[go + CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
       let e = r - off;
       const ae = e < 0 ? -e : e;
       if (e > c) e = c;
       else if (e < -c) e = -c;
       let sm = f[o + SMOOTH];
-      sm += (dt / f[o + TAU_S]) * (off + e - sm);
+      sm += (dt / g[go + TAU_S]) * (off + e - sm);
       f[o + SMOOTH] = sm;
       const d = sm - off;
       const ad = d < 0 ? -d : d;
-      const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / f[o + TAU_DEV];
+      const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / g[go + TAU_DEV];
       if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
         // Plain averages while warming up, then exponential ones.
-        off += (known < OFFSET_WARM ? dt / known : dt / f[o + TAU_OFF]) * (r - off);
+        off += (known < OFFSET_WARM ? dt / known : dt / g[go + TAU_OFF]) * (r - off);
         dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
         f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
         f[o + OFF] = off;
@@ -274,8 +276,8 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         return learning(out);
       }
       const z = d / sd;
-      const k = f[o + K];
-      const h = f[o + H];
+      const k = g[go + K];
+      const h = g[go + H];
       const step = dt / HOUR;
       let up = f[o + UP] + (z - k) * step;
       let down = f[o + DOWN] + (-z - k) * step;
@@ -288,7 +290,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         score = hill(up > down ? up : down, h / HILL_90);
       } else if (reported && up < h / 2 && down < h / 2) {
         f[o + SINCE] = NaN;
-      } else if (reported && t - f[o + SINCE] >= f[o + ACCEPT_MS]) {
+      } else if (reported && t - f[o + SINCE] >= g[go + ACCEPT_MS]) {
         // Still on after `acceptHours`: the new normal. Start over from this level.
         f[o + SINCE] = NaN;
         off = sm;
@@ -297,7 +299,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       }
       if (f[o + SINCE] !== f[o + SINCE] && up < h / 2 && down < h / 2) {
         // Learn only from what is not (becoming) a shift: the offset must not chase one.
-        off += (dt / f[o + TAU_OFF]) * d;
+        off += (dt / g[go + TAU_OFF]) * d;
         dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
         f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
       }
@@ -306,7 +308,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       f[o + UP] = up;
       f[o + DOWN] = down;
       const expected = ref * (1 + off);
-      const band = ref * f[o + CLIP] * sd;
+      const band = ref * g[go + CLIP] * sd;
       return verdict(out, score, expected, expected - band, expected + band, score > 0 ? (up > down ? 'drift_up' : 'drift_down') : 'normal');
     },
     rescaleAt(f, o, factor) {
