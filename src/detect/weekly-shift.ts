@@ -155,8 +155,9 @@ export type WeeklyShiftState = Float64Array;
  * would otherwise report rounding) nor below what averaging the points' own noise gives.
  * The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at the
  * noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: 67 doubles (in a set's region, or a Float64Array of its own): 25 scalars and a
- * 168-slot table of 16-bit log-quantised means, four to a double (536 bytes). The table
+ * State: 67 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
+ * set keeps them once), 18 scalars and a 168-slot table of 16-bit log-quantised means, four to
+ * a double. The table
  * is read once an hour, so a set's touch leaves it out (`hot`).
  */
 export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
