@@ -546,6 +546,12 @@ export class MultivariateFeeds {
 /** Models' states kept aside inside a maintenance window excluded from learning (tenant.ts hold). */
 function hold(sh: Shadow): void {
   if (sh.held !== null || sh.rule.models.length === 0) return;
+  // A set that keeps a series' state in one region copies its models' part itself.
+  const set = sh.rule.set;
+  if (set.saveModels) {
+    sh.held = [set.saveModels(sh.state)];
+    return;
+  }
   const state = sh.state as unknown[];
   sh.held = sh.rule.models.map((i) => restoreState(snapshotState(state[i])));
 }
@@ -553,7 +559,11 @@ function hold(sh: Shadow): void {
 /** The first point after it: the models forget what they saw inside (tenant.ts resume). */
 function resume(sh: Shadow): void {
   if (sh.held === null) return;
-  const state = sh.state as unknown[];
-  sh.rule.models.forEach((i, k) => (state[i] = sh.held![k]));
+  const set = sh.rule.set;
+  if (set.restoreModels) set.restoreModels(sh.state, sh.held[0]);
+  else {
+    const state = sh.state as unknown[];
+    sh.rule.models.forEach((i, k) => (state[i] = sh.held![k]));
+  }
   sh.held = null;
 }

@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectorNames } from './registry.ts';
-import { DEFAULT_PROFILE } from './fusion.ts';
+import { DEFAULT_PROFILE, createDetectorSet } from './fusion.ts';
+import { newFusedVerdict } from './types.ts';
 import { HOUR, MINUTE, type Series, at, checkpointDivergence, copy, maxIn, runDetector, runSet, seasonal } from './testkit.ts';
 
 /** A config for each detector as an operator would write it for this data. */
@@ -107,5 +108,62 @@ describe('checkpoint and restore mid-stream gives identical verdicts', () => {
   it('holt_winters across the end of its warm-up (buffer to season table)', () => {
     const hw = seasonal({ days: 5, seed: 22 });
     for (const split of [at(hw, 2.9), at(hw, 3.1)]) assert.equal(checkpointDivergence('holt_winters', {}, hw, split), -1);
+  });
+});
+
+describe('a set gives the same verdicts with its detectors in one region or in states of their own', () => {
+  // Both layouts of the default profile over data that exercises every path: learning, a
+  // spike, a gap, a level shift, an infinity, a unit change (models rescale) and a counter
+  // with restarts (models see its rate, and relearn when it turns out to be a gauge).
+  const unit = copy(seasonal({ days: 6, seed: 23 }));
+  for (let i = Math.floor(unit.v.length * 0.6); i < unit.v.length; i++) unit.v[i] *= 1000;
+  const counter = copy(seasonal({ days: 3, seed: 24 }));
+  let total = 0;
+  for (let i = 0; i < counter.v.length; i++) {
+    total = i % 500 === 499 ? 0 : total + counter.v[i];
+    counter.v[i] = total;
+  }
+  const cases = [
+    { name: 'busy seasonal data', s: busy() },
+    { name: 'a unit change', s: unit },
+    { name: 'a counter with restarts', s: counter },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const region = createDetectorSet(DEFAULT_PROFILE);
+      const apart = createDetectorSet(DEFAULT_PROFILE, { region: false });
+      const a = region.init();
+      const b = apart.init();
+      assert.ok(a instanceof Float64Array && Array.isArray(b));
+      const oa = newFusedVerdict();
+      const ob = newFusedVerdict();
+      for (let i = 0; i < c.s.v.length; i++) {
+        region.update(a, c.s.t[i], c.s.v[i], oa);
+        apart.update(b, c.s.t[i], c.s.v[i], ob);
+        if (i % 97 === 0) {
+          region.tick!(a, c.s.t[i] + 3_600_000, oa);
+          apart.tick!(b, c.s.t[i] + 3_600_000, ob);
+        }
+        assert.deepEqual([oa.score, oa.expected, oa.lower, oa.upper, oa.learning, oa.reasons, oa.sources], [ob.score, ob.expected, ob.lower, ob.upper, ob.learning, ob.reasons, ob.sources], `point ${i}`);
+      }
+    });
+  }
+
+  it('models held and put back (a maintenance window excluded from learning)', () => {
+    const s = busy();
+    const sets = [createDetectorSet(), createDetectorSet(undefined, { region: false })];
+    const outs = sets.map((set) => {
+      const st = set.init();
+      const out = newFusedVerdict();
+      const scores: number[] = [];
+      let saved: unknown = null;
+      for (let i = 0; i < s.v.length; i++) {
+        if (i === 1500) saved = set.saveModels!(st);
+        if (i === 1700) set.restoreModels!(st, saved);
+        scores.push(set.update(st, s.t[i], s.v[i], out).score);
+      }
+      return scores;
+    });
+    assert.deepEqual(outs[0], outs[1]);
   });
 });

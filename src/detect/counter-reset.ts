@@ -1,6 +1,5 @@
-import { doubles } from '../series/index.ts';
 import { choice, num } from './config.ts';
-import { defineDetector, verdict } from './define.ts';
+import { defineEmbedded, verdict } from './define.ts';
 
 export interface CounterResetConfig {
   /** 'auto' learns whether the series is a monotonic counter; 'counter' assumes it is. */
@@ -11,19 +10,21 @@ export interface CounterResetConfig {
   readonly score: number;
 }
 
-// State slots.
-const MODE = 0; // 0 learning, 1 gauge, 2 counter
-const N = 1;
-const LAST_T = 2;
-const LAST_X = 3;
-const UPS = 4; // increases seen while learning
-const SHALLOW = 5; // decreases that did not look like a restart
-const FEED = 6; // what the set's models see for this point
-const RELEARN = 7; // 1 on the point where the counter/gauge decision was reversed
-const LEARN_POINTS = 8;
-const SCORE = 9;
+// State slots: the options first (a set keeps them once), then the running state.
+const LEARN_POINTS = 0;
+const SCORE = 1;
+const OPTIONS = 2;
+const MODE = 2; // 0 learning, 1 gauge, 2 counter
+const N = 3;
+const LAST_T = 4;
+const LAST_X = 5;
+const UPS = 6; // increases seen while learning
+const SHALLOW = 7; // decreases that did not look like a restart
+const FEED = 8; // what the set's models see for this point
+const RELEARN = 9; // 1 on the point where the counter/gauge decision was reversed
 const RESETS = 10; // restarts seen while learning
 const LAST_RESET = 11; // point count at the last reset (counter mode)
+const SIZE = 12;
 
 const LEARNING = 0;
 const GAUGE = 1;
@@ -44,7 +45,7 @@ const COUNTER = 2;
  * gauge: a small count such as errors per interval drops to 0 all the time, and each drop
  * looks like a restart).
  */
-export const counterReset = defineDetector<CounterResetConfig, number[]>({
+export const counterReset = defineEmbedded<CounterResetConfig>({
   name: 'counter_reset',
   summary: 'A monotonic counter that goes down was reset; in a set, models see the counter as a per-second rate.',
   kind: 'rule',
@@ -56,76 +57,79 @@ export const counterReset = defineDetector<CounterResetConfig, number[]>({
       score: num(f, 'score', path, d.score, { min: 0, max: 1 }),
     };
   },
-  init(c) {
-    const s = doubles(12);
-    s[MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
-    s[LAST_T] = NaN;
-    s[LAST_X] = NaN;
-    s[FEED] = NaN;
-    s[LEARN_POINTS] = c.learnPoints;
-    s[SCORE] = c.score;
-    s[LAST_RESET] = -Infinity;
-    return s;
-  },
-  update(s, t, value, out) {
-    s[RELEARN] = 0;
-    const mode = s[MODE];
-    if (value !== value) {
-      s[FEED] = NaN;
-      return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
-    }
-    const lastX = s[LAST_X];
-    const dt = (t - s[LAST_T]) / 1000;
-    s[LAST_T] = t;
-    s[LAST_X] = value;
-    const n = s[N] + 1;
-    s[N] = n;
-    if (mode === GAUGE) {
-      s[FEED] = value;
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    if (lastX !== lastX) {
-      s[FEED] = NaN;
-      return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
-    }
-    const d = value - lastX;
-    // A restart starts again near 0; a gauge wiggles down by a little.
-    const restart = d < 0 && value >= 0 && value <= 0.5 * lastX;
-    if (mode === LEARNING) {
-      if (d > 0) s[UPS]++;
-      else if (d < 0 && !restart) s[SHALLOW]++;
-      else if (restart) s[RESETS]++;
-      if (value < 0) s[SHALLOW] += s[LEARN_POINTS]; // counters are never negative
-      s[FEED] = NaN;
-      if (n < s[LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-      const counter = s[SHALLOW] === 0 && s[RESETS] <= 1 && s[UPS] >= s[LEARN_POINTS] / 4;
-      s[MODE] = counter ? COUNTER : GAUGE;
-      s[SHALLOW] = 0;
-      s[FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    // Counter mode.
-    if (d >= 0) {
-      s[FEED] = dt > 0 ? d / dt : NaN;
-      return verdict(out, 0, NaN, lastX, NaN, 'normal');
-    }
-    // The increase before the restart is lost, so any rate here would be biased low (the
-    // dip Prometheus' rate() shows): the models skip this point.
-    s[FEED] = NaN;
-    const again = restart && n - s[LAST_RESET] < s[LEARN_POINTS];
-    if (restart) s[LAST_RESET] = n;
-    if (again || (!restart && ++s[SHALLOW] >= 3)) {
-      // Three small drops, or restarts too close together: not a counter after all. Models
-      // restart on the raw values.
-      s[MODE] = GAUGE;
-      s[FEED] = value;
-      s[RELEARN] = 1;
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    return verdict(out, s[SCORE], lastX, lastX, NaN, 'counter_reset');
-  },
-  condition(s, c) {
-    c.value = s[FEED];
-    if (s[RELEARN] === 1) c.relearn = true;
+  embed: {
+    words: () => SIZE,
+    options: OPTIONS,
+    initAt(c, s, o) {
+      s[o + MODE] = c.mode === 'counter' ? COUNTER : LEARNING;
+      s[o + LAST_T] = NaN;
+      s[o + LAST_X] = NaN;
+      s[o + FEED] = NaN;
+      s[o + LEARN_POINTS] = c.learnPoints;
+      s[o + SCORE] = c.score;
+      s[o + LAST_RESET] = -Infinity;
+    },
+    updateAt(s, o, t, value, out, g, go) {
+      s[o + RELEARN] = 0;
+      const mode = s[o + MODE];
+      if (value !== value) {
+        s[o + FEED] = NaN;
+        return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
+      }
+      const lastX = s[o + LAST_X];
+      const dt = (t - s[o + LAST_T]) / 1000;
+      s[o + LAST_T] = t;
+      s[o + LAST_X] = value;
+      const n = s[o + N] + 1;
+      s[o + N] = n;
+      if (mode === GAUGE) {
+        s[o + FEED] = value;
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      if (lastX !== lastX) {
+        s[o + FEED] = NaN;
+        return verdict(out, 0, NaN, NaN, NaN, mode === LEARNING ? 'learning' : 'normal');
+      }
+      const d = value - lastX;
+      // A restart starts again near 0; a gauge wiggles down by a little.
+      const restart = d < 0 && value >= 0 && value <= 0.5 * lastX;
+      if (mode === LEARNING) {
+        if (d > 0) s[o + UPS]++;
+        else if (d < 0 && !restart) s[o + SHALLOW]++;
+        else if (restart) s[o + RESETS]++;
+        if (value < 0) s[o + SHALLOW] += g[go + LEARN_POINTS]; // counters are never negative
+        s[o + FEED] = NaN;
+        if (n < g[go + LEARN_POINTS]) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+        const counter = s[o + SHALLOW] === 0 && s[o + RESETS] <= 1 && s[o + UPS] >= g[go + LEARN_POINTS] / 4;
+        s[o + MODE] = counter ? COUNTER : GAUGE;
+        s[o + SHALLOW] = 0;
+        s[o + FEED] = counter ? (dt > 0 ? (d >= 0 ? d : value) / dt : NaN) : value;
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      // Counter mode.
+      if (d >= 0) {
+        s[o + FEED] = dt > 0 ? d / dt : NaN;
+        return verdict(out, 0, NaN, lastX, NaN, 'normal');
+      }
+      // The increase before the restart is lost, so any rate here would be biased low (the
+      // dip Prometheus' rate() shows): the models skip this point.
+      s[o + FEED] = NaN;
+      const again = restart && n - s[o + LAST_RESET] < g[go + LEARN_POINTS];
+      if (restart) s[o + LAST_RESET] = n;
+      if (again || (!restart && ++s[o + SHALLOW] >= 3)) {
+        // Three small drops, or restarts too close together: not a counter after all. Models
+        // restart on the raw values.
+        s[o + MODE] = GAUGE;
+        s[o + FEED] = value;
+        s[o + RELEARN] = 1;
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      return verdict(out, g[go + SCORE], lastX, lastX, NaN, 'counter_reset');
+    },
+    conditionAt(s, o, c) {
+      c.value = s[o + FEED];
+      if (s[o + RELEARN] === 1) c.relearn = true;
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });

@@ -2,7 +2,8 @@
  * What every detector file shares: `defineDetector` (one shape for all detector objects, so
  * the set's calls stay cheap), strict config entry, and the score calibration.
  */
-import type { Conditioning, Detector, Reason, Verdict } from './types.ts';
+import type { Conditioning, Detector, Embedded, Reason, Verdict } from './types.ts';
+import { slabDoubles } from '../series/index.ts';
 import { type Fields, fields } from './config.ts';
 
 /** Below this score a verdict's reason is 'normal' and fusion does not list it. */
@@ -68,10 +69,17 @@ export function nextRun(run: number, z: number, limit: number): number {
 const TOUCHED = new Float64Array(1);
 
 /** One read per 64-byte cache line of a number array (8 doubles a line), for `touch`. */
-export function touchDoubles(a: number[]): void {
+export function touchDoubles(a: number[] | Float64Array): void {
   const n = a.length;
   let sum = a[n - 1];
   for (let i = 0; i < n; i += 8) sum += a[i];
+  TOUCHED[0] = sum;
+}
+
+/** One read per 64-byte cache line of doubles `from` to `to` of `a`. */
+export function touchRange(a: Float64Array, from: number, to: number): void {
+  let sum = a[to - 1];
+  for (let i = from; i < to; i += 8) sum += a[i];
   TOUCHED[0] = sum;
 }
 
@@ -99,6 +107,61 @@ export interface DetectorSpec<C extends object, S> {
   touch?(state: S): void;
   rescale?(state: S, factor: number): void;
   check?(state: unknown): boolean;
+  embed?: Embedded<C>;
+}
+
+/** A detector whose state is embeddable (see `Embedded`): init/update/... run it on a Float64Array of its own. */
+export interface EmbeddedDetectorSpec<C extends object> {
+  name: string;
+  summary: string;
+  kind: 'rule' | 'model';
+  defaults: C;
+  keys?: readonly string[];
+  parse(f: Fields, path: string, defaults: Readonly<C>): C;
+  embed: Embedded<C>;
+}
+
+/** `defineDetector` for an embeddable detector: its standalone state is a Float64Array (a view of a shared slab). */
+export function defineEmbedded<C extends object>(spec: EmbeddedDetectorSpec<C>): Detector<C, Float64Array> {
+  const e = spec.embed;
+  const tickAt = e.tickAt;
+  const conditionAt = e.conditionAt;
+  const rescaleAt = e.rescaleAt;
+  const checkAt = e.checkAt;
+  const base = defineDetector<C, Float64Array>({
+    name: spec.name,
+    summary: spec.summary,
+    kind: spec.kind,
+    defaults: spec.defaults,
+    keys: spec.keys,
+    parse: spec.parse,
+    init(c) {
+      const f = slabDoubles(e.words(c));
+      e.initAt(c, f, 0);
+      return f;
+    },
+    // A standalone state holds its options too: g = f, go = o = 0.
+    update: (s, t, x, out) => e.updateAt(s, 0, t, x, out, s, 0),
+    tick: tickAt && ((s, now, out) => tickAt(s, 0, now, out, s, 0)),
+    condition: conditionAt && ((s, c) => conditionAt(s, 0, c)),
+    rescale: rescaleAt && ((s, factor) => rescaleAt(s, 0, factor, s, 0)),
+    touch: e.touches ? (s) => touchDoubles(s) : undefined,
+    check: (s) => s instanceof Float64Array && (checkAt === undefined || checkAt(s, 0, s.length, s, 0)),
+    // Every embedded form has the same shape, so a set's calls through it stay monomorphic.
+    embed: Object.freeze({
+      words: e.words,
+      options: e.options ?? 0,
+      initAt: e.initAt,
+      updateAt: e.updateAt,
+      tickAt,
+      conditionAt,
+      rescaleAt,
+      checkAt,
+      touches: e.touches === true,
+      hot: e.hot,
+    }),
+  });
+  return base;
 }
 
 /** Builds a frozen detector object; every detector has the same property order. */
@@ -120,5 +183,6 @@ export function defineDetector<C extends object, S>(spec: DetectorSpec<C, S>): D
     condition: spec.condition,
     rescale: spec.rescale,
     check: spec.check,
+    embed: spec.embed,
   });
 }

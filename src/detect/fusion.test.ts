@@ -118,18 +118,27 @@ describe('fused verdicts', () => {
     const out = newFusedVerdict();
     const s = copy(seasonal({ days: 2, seed: 5 }));
     for (let k = 0; k < s.t.length; k++) set.update(st, s.t[k], s.v[k], out);
-    const restore = () => restoreState(JSON.stringify(snapshotState(st))) as unknown[];
+    const restore = () => restoreState(JSON.stringify(snapshotState(st))) as Float64Array;
     set.check!(restore());
     const refused = (state: unknown, message: RegExp) => assert.throws(() => set.check!(state), (err: Error & { code?: string }) => err.code === 'TM_ERR_STATE' && message.test(err.message));
-    // The layouts before the calibrators were interleaved: novelty's 48 scalars, weekly_shift's {f, p: Int16Array}.
+    // The layout before one region per series: an array of the detectors' own states.
+    const old = [null, new Array(33).fill(0), new Array(12).fill(0), new Array(14).fill(0), { f: new Array(42).fill(0), p: new Float32Array(474) }, new Array(81).fill(0)];
+    refused(old, /^state: expected the state region of 6 detectors \(impossible_value, no_data, counter_reset, unit_change, novelty, weekly_shift\)/);
+    // A region whose novelty block is of another layout version. Blocks are stored without
+    // their leading options: impossible_value 3 - 3, no_data 33 - 2, counter_reset 12 - 2,
+    // unit_change 14 - 4 words; novelty's LAYOUT is its word 41, the 27th after its 14 options.
     const oldNovelty = restore();
-    oldNovelty[4] = { f: new Array(48).fill(0), p: new Float32Array(474) };
+    oldNovelty[1 + 0 + 31 + 10 + 10 + 27] = 3;
     refused(oldNovelty, /^state\[4\]: novelty: the state has another layout/);
     const oldWeekly = restore();
-    oldWeekly[5] = { f: new Array(22).fill(0), p: new Int16Array(168) };
+    oldWeekly[oldWeekly.length - (67 - 7) + (24 - 7)] = 2; // weekly_shift's LAYOUT, after its 7 options
     refused(oldWeekly, /^state\[5\]: weekly_shift: the state has another layout/);
-    refused(restore().slice(1), /^state: expected the states of 6 detectors/);
-    refused(null, /^state: expected the states of 6 detectors/);
+    refused(restore().slice(1), /^state: expected the state region of 6 detectors/);
+    // Another set's region (same length, another tag) is refused too.
+    const other = restore();
+    other[0] += 1;
+    refused(other, /^state: expected the state region/);
+    refused(null, /^state: expected the state region of 6 detectors/);
   });
 
   it('an impossible value is reported and kept away from the models', () => {

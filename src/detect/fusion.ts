@@ -17,8 +17,11 @@
 import { TidemarkError } from '../errors.ts';
 import { REPORT_MIN } from './define.ts';
 import { getDetector } from './registry.ts';
-import type { Conditioning, Detector, DetectorEntry, DetectorSet, FusedVerdict, Verdict } from './types.ts';
+import type { Conditioning, Detector, DetectorEntry, DetectorSet, Embedded, FusedVerdict, Verdict } from './types.ts';
 import { newVerdict } from './types.ts';
+import { touchRange } from './define.ts';
+import { fnv1a32, slabDoubles } from '../series/index.ts';
+import { restoreState, snapshotState } from './state.ts';
 
 /**
  * The set an operator gets with no tuning. It must work on any series with no per-series
@@ -31,8 +34,9 @@ import { newVerdict } from './types.ts';
  * fixed-z scores saturate on ordinary points (NAB dev scored 0 with them as the default).
  * weekly_shift adds what a calibrated, adapting view cannot see: a sustained +5% shift, a
  * slow drift or a missing working-day peak against the same hour last week.
- * Memory: about 3.8 KB per series by `stateBytes` (novelty 2.5 KB, weekly_shift 0.68 KB, the
- * rules 0.57 KB); detect.bench.ts prints the retained heap (3.9 KB).
+ * Memory: one region per series, 3.0 KB of slab (novelty 2.1 KB, weekly_shift 0.48 KB, the rules
+ * 0.41 KB; every detector's options are kept once per set) plus a 96-byte view: about 3.1 KB by
+ * `stateBytes` and by detect.bench.ts' retained heap.
  */
 export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
   Object.freeze({ name: 'impossible_value' }),
@@ -44,8 +48,20 @@ export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
 ]);
 
 type AnyDetector = Detector<unknown, unknown>;
+type AnyEmbedded = Embedded<unknown>;
 
-class CompiledSet implements DetectorSet<unknown[]> {
+/** Layout version of a set's region (see CompiledSet); part of the tag in its slot 0. */
+const REGION_VERSION = 1;
+
+/**
+ * A series' state. When every detector of the set is embeddable (the default profile is), the
+ * state is one region: a Float64Array view of a shared slab, [tag | each detector's block], so
+ * a series costs one object and its bytes are contiguous. Otherwise it is an array of the
+ * detectors' own states, in entry order.
+ */
+type SetState = Float64Array | unknown[];
+
+class CompiledSet implements DetectorSet<SetState> {
   readonly entries: readonly DetectorEntry[];
   readonly #dets: AnyDetector[];
   readonly #configs: Readonly<unknown>[];
@@ -58,8 +74,26 @@ class CompiledSet implements DetectorSet<unknown[]> {
   readonly #scratch: Verdict[];
   readonly #order: Int32Array;
   readonly #cond: Conditioning = { value: NaN, factor: 1, relearn: false };
+  /**
+   * Region mode: each detector's embedded form (null otherwise); where its block is stored in
+   * a region (`#at`, `#stored` words: the block less its leading options) and the offset its
+   * code addresses (`#vo` = #at - options, so f[#vo + k] is word k of the block); its words
+   * in all; its options, kept once in `#opts` from `#go`; its initial block (`#inits`).
+   */
+  readonly #embeds: AnyEmbedded[] | null;
+  readonly #at: Int32Array;
+  readonly #stored: Int32Array;
+  readonly #vo: Int32Array;
+  readonly #words: Int32Array;
+  readonly #go: Int32Array;
+  readonly #opts: Float64Array;
+  readonly #inits: Float64Array[];
+  readonly #size: number;
+  readonly #tag: number;
+  /** Region mode with a detector that asks for a touch: [from, to) word ranges of the region touched before a point. */
+  readonly #touch: Int32Array;
 
-  constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[]) {
+  constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[], allowRegion: boolean) {
     this.entries = entries;
     this.#dets = dets;
     this.#configs = configs;
@@ -75,13 +109,110 @@ class CompiledSet implements DetectorSet<unknown[]> {
     });
     this.#scratch = dets.map(() => newVerdict());
     this.#order = new Int32Array(dets.length);
+    const region = allowRegion && dets.length > 0 && dets.every((d) => d.embed !== undefined);
+    this.#embeds = region ? dets.map((d) => d.embed as AnyEmbedded) : null;
+    const n = dets.length;
+    this.#at = new Int32Array(n);
+    this.#stored = new Int32Array(n);
+    this.#vo = new Int32Array(n);
+    this.#words = new Int32Array(n);
+    this.#go = new Int32Array(n);
+    this.#inits = [];
+    let size = 1;
+    let opts = 0;
+    if (region) {
+      dets.forEach((d, i) => {
+        const e = d.embed as AnyEmbedded;
+        const w = e.words(configs[i]);
+        const k = e.options ?? 0;
+        // A series' first block, the same for all: init copies it (its options stay here).
+        const first = new Float64Array(w);
+        e.initAt(configs[i], first, 0);
+        this.#inits.push(first);
+        this.#at[i] = size;
+        this.#stored[i] = w - k;
+        this.#vo[i] = size - k;
+        this.#words[i] = w;
+        this.#go[i] = opts;
+        size += w - k;
+        opts += k;
+      });
+    }
+    this.#size = size;
+    this.#opts = new Float64Array(opts);
+    for (let i = 0; i < this.#inits.length; i++) this.#opts.set(this.#inits[i].subarray(0, this.#words[i] - this.#stored[i]), this.#go[i]);
+    // The tag names the build's region layout and this set's blocks and options, so a region of
+    // another set, config or layout is refused even where its length happens to match.
+    this.#tag = REGION_VERSION * 2 ** 32 + fnv1a32(`${this.#names.join(',')}:${Array.from(this.#words).join(',')}:${Array.from(this.#opts).join(',')}`);
+    const touch: number[] = [];
+    if (region && dets.some((d) => (d.embed as AnyEmbedded).touches === true)) {
+      dets.forEach((d, i) => {
+        const hot = (d.embed as AnyEmbedded).hot;
+        const ranges = hot ? hot(configs[i]) : [0, this.#words[i]];
+        for (let k = 0; k < ranges.length; k += 2) {
+          // Ranges are of the whole block; the options before #at are not in the region.
+          const from = Math.max(this.#at[i], this.#vo[i] + ranges[k]);
+          const to = this.#vo[i] + ranges[k + 1];
+          if (to <= from) continue;
+          // Blocks follow each other: a range that starts where the last ended extends it.
+          if (touch.length > 0 && touch[touch.length - 1] >= from - 8) touch[touch.length - 1] = to;
+          else touch.push(from, to);
+        }
+      });
+      // From the tag on: its line is the first blocks' anyway.
+      if (touch.length > 0 && touch[0] <= 8) touch[0] = 0;
+      else touch.unshift(0, 1);
+    }
+    this.#touch = Int32Array.from(touch);
   }
 
-  init(): unknown[] {
-    return this.#dets.map((d, i) => d.init(this.#configs[i]));
+  init(): SetState {
+    const embeds = this.#embeds;
+    if (embeds === null) return this.#dets.map((d, i) => d.init(this.#configs[i]));
+    const f = slabDoubles(this.#size);
+    f[0] = this.#tag;
+    for (let i = 0; i < embeds.length; i++) f.set(this.#inits[i].subarray(this.#words[i] - this.#stored[i]), this.#at[i]);
+    return f;
   }
 
-  update(state: unknown[], t: number, value: number, out: FusedVerdict): FusedVerdict {
+  update(state: SetState, t: number, value: number, out: FusedVerdict): FusedVerdict {
+    if (this.#embeds !== null) return this.#updateRegion(state as Float64Array, t, value, out);
+    return this.#updateStates(state as unknown[], t, value, out);
+  }
+
+  /** `update` of a region: every detector's block of `f`. */
+  #updateRegion(f: Float64Array, t: number, value: number, out: FusedVerdict): FusedVerdict {
+    const embeds = this.#embeds as AnyEmbedded[];
+    const at = this.#vo;
+    const g = this.#opts;
+    const go = this.#go;
+    // Fetch the region's cache lines up front (see Detector.touch): a series' state is
+    // contiguous, so its misses overlap instead of stalling the searches one load at a time.
+    const touch = this.#touch;
+    for (let k = 0; k < touch.length; k += 2) touchRange(f, touch[k], touch[k + 1]);
+    const sc = this.#scratch;
+    const c = this.#cond;
+    c.value = value;
+    c.factor = 1;
+    c.relearn = false;
+    const rules = this.#rules;
+    for (let r = 0; r < rules.length; r++) {
+      const i = rules[r];
+      const e = embeds[i];
+      e.updateAt(f, at[i], t, value, sc[i], g, go[i]);
+      if (e.conditionAt !== undefined) e.conditionAt(f, at[i], c);
+    }
+    if (c.relearn || c.factor !== 1) this.#reconditionRegion(f, c);
+    const models = this.#models;
+    const v = c.value;
+    for (let m = 0; m < models.length; m++) {
+      const i = models[m];
+      embeds[i].updateAt(f, at[i], t, v, sc[i], g, go[i]);
+    }
+    return this.#fuse(out, embeds.length, null);
+  }
+
+  #updateStates(state: unknown[], t: number, value: number, out: FusedVerdict): FusedVerdict {
     const dets = this.#dets;
     // States that declare a touch first (a speed hint, see Detector.touch; in the default
     // profile novelty's, most of a series' bytes): its cache misses then overlap each other
@@ -113,17 +244,32 @@ class CompiledSet implements DetectorSet<unknown[]> {
     return this.#fuse(out, dets.length, null);
   }
 
-  tick(state: unknown[], now: number, out: FusedVerdict): FusedVerdict {
+  tick(state: SetState, now: number, out: FusedVerdict): FusedVerdict {
     const ticking = this.#ticking;
+    const embeds = this.#embeds;
     for (let k = 0; k < ticking.length; k++) {
       const i = ticking[k];
-      (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)(state[i], now, this.#scratch[i]);
+      if (embeds !== null) (embeds[i].tickAt as NonNullable<AnyEmbedded['tickAt']>)(state as Float64Array, this.#vo[i], now, this.#scratch[i], this.#opts, this.#go[i]);
+      else (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)((state as unknown[])[i], now, this.#scratch[i]);
     }
     return this.#fuse(out, ticking.length, ticking);
   }
 
   check(state: unknown): void {
     const dets = this.#dets;
+    const embeds = this.#embeds;
+    if (embeds !== null) {
+      if (!(state instanceof Float64Array) || state.length !== this.#size || state[0] !== this.#tag) {
+        throw new TidemarkError('TM_ERR_STATE', `expected the state region of ${dets.length} detectors (${this.#names.join(', ')}) in this build's layout; the series relearns`, 'state');
+      }
+      for (let i = 0; i < dets.length; i++) {
+        const check = embeds[i].checkAt;
+        if (check !== undefined && !check(state, this.#vo[i], this.#words[i], this.#opts, this.#go[i])) {
+          throw new TidemarkError('TM_ERR_STATE', `${this.#names[i]}: the state has another layout (a checkpoint of an older build); the series relearns`, `state[${i}]`);
+        }
+      }
+      return;
+    }
     if (!Array.isArray(state) || state.length !== dets.length) {
       throw new TidemarkError('TM_ERR_STATE', `expected the states of ${dets.length} detectors (${this.#names.join(', ')})`, 'state');
     }
@@ -132,6 +278,32 @@ class CompiledSet implements DetectorSet<unknown[]> {
       if (check !== undefined && !check(state[i])) {
         throw new TidemarkError('TM_ERR_STATE', `${this.#names[i]}: the state has another layout (a checkpoint of an older build); the series relearns`, `state[${i}]`);
       }
+    }
+  }
+
+  saveModels(state: SetState): unknown {
+    if (this.#embeds !== null) return (state as Float64Array).slice();
+    return this.#models.map((i) => restoreState(snapshotState((state as unknown[])[i])));
+  }
+
+  restoreModels(state: SetState, saved: unknown): void {
+    const models = this.#models;
+    if (this.#embeds !== null) {
+      const f = state as Float64Array;
+      const from = saved as Float64Array;
+      for (const i of models) f.set(from.subarray(this.#at[i], this.#at[i] + this.#stored[i]), this.#at[i]);
+      return;
+    }
+    models.forEach((i, k) => ((state as unknown[])[i] = (saved as unknown[])[k]));
+  }
+
+  /** `#recondition` in a region: rescale the models' blocks in place, or clear and re-init them. */
+  #reconditionRegion(f: Float64Array, c: Conditioning): void {
+    const embeds = this.#embeds as AnyEmbedded[];
+    for (const i of this.#models) {
+      const e = embeds[i];
+      if (!c.relearn && c.factor > 0 && Number.isFinite(c.factor) && e.rescaleAt) e.rescaleAt(f, this.#vo[i], c.factor, this.#opts, this.#go[i]);
+      else f.set(this.#inits[i].subarray(this.#words[i] - this.#stored[i]), this.#at[i]);
     }
   }
 
@@ -228,13 +400,15 @@ function setOne(reasons: FusedVerdict['reasons'], sources: string[], reason: Fus
  * Compiles a detector set: validates every entry once (unknown names, unknown or invalid
  * options throw a TidemarkError whose path is `detectors[i]...`), then returns a set whose
  * `init()` makes the state of one series and `update()` judges one point.
- * No entries (undefined or an empty list) gives the DEFAULT_PROFILE.
+ * No entries (undefined or an empty list) gives the DEFAULT_PROFILE. `options.region: false`
+ * keeps each detector's state apart even where all of them could share one region (for tests
+ * that hold the two layouts to the same verdicts).
  * @example
  *   const set = createDetectorSet([{ name: 'robust_z', config: { window: 32 } }]);
  *   const state = set.init();
  *   const v = set.update(state, Date.now(), 42, newFusedVerdict());
  */
-export function createDetectorSet(entries?: readonly DetectorEntry[]): DetectorSet<unknown[]> {
+export function createDetectorSet(entries?: readonly DetectorEntry[], options: { region?: boolean } = {}): DetectorSet<SetState> {
   const list = entries === undefined || entries.length === 0 ? DEFAULT_PROFILE : entries;
   if (!Array.isArray(list)) throw new TidemarkError('TM_ERR_CONFIG', 'expected a list of {name, config} entries', 'detectors');
   const dets: AnyDetector[] = [];
@@ -253,5 +427,5 @@ export function createDetectorSet(entries?: readonly DetectorEntry[]): DetectorS
     dets.push(d);
     frozen.push(Object.freeze(config === undefined ? { name } : { name, config }));
   });
-  return new CompiledSet(Object.freeze(frozen), dets, configs);
+  return new CompiledSet(Object.freeze(frozen), dets, configs, options.region !== false);
 }

@@ -31,8 +31,21 @@ describe('impossible_value', () => {
     assert.deepEqual([v.lower, v.upper], [0, 5]);
   });
 
-  it('keeps no state at all with the default config', () => {
-    assert.equal(impossibleValue.init(impossibleValue.parseConfig(undefined, 'd')), null);
+  it('keeps three words of state, and with the default config flags only infinities', () => {
+    const s = impossibleValue.init(impossibleValue.parseConfig(undefined, 'd'));
+    assert.equal(s.length, 3);
+    const got = [NaN, -1e300, 0, 1e300, Infinity, -Infinity].map((x) => {
+      const v = impossibleValue.update(s, 0, x, newVerdict());
+      return [v.score, v.reason, v.lower, v.upper];
+    });
+    assert.deepEqual(got, [
+      [0, 'normal', NaN, NaN],
+      [0, 'normal', NaN, NaN],
+      [0, 'normal', NaN, NaN],
+      [0, 'normal', NaN, NaN],
+      [1, 'impossible_value', NaN, NaN],
+      [1, 'impossible_value', NaN, NaN],
+    ]);
   });
 
   it('rejects an empty range', () => {

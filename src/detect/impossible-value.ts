@@ -1,7 +1,6 @@
 import { TidemarkError } from '../errors.ts';
-import { doubles } from '../series/index.ts';
 import { flag, optNum } from './config.ts';
-import { defineDetector, verdict } from './define.ts';
+import { defineEmbedded, verdict } from './define.ts';
 
 export interface ImpossibleValueConfig {
   /** Smallest valid value, inclusive (the series' own unit). */
@@ -20,9 +19,10 @@ export interface ImpossibleValueConfig {
 const MIN = 0;
 const MAX = 1;
 const NAN_BAD = 2;
+const SIZE = 3;
 
 /** Values no healthy system produces: infinities, and whatever the config rules out. Score 1. */
-export const impossibleValue = defineDetector<ImpossibleValueConfig, number[] | null>({
+export const impossibleValue = defineEmbedded<ImpossibleValueConfig>({
   name: 'impossible_value',
   summary: 'Infinite values, negative values where not allowed, and values outside a valid range score 1.',
   kind: 'rule',
@@ -35,30 +35,28 @@ export const impossibleValue = defineDetector<ImpossibleValueConfig, number[] | 
     }
     return { min, max, nonNegative: flag(f, 'nonNegative', path, d.nonNegative), nanIsImpossible: flag(f, 'nanIsImpossible', path, d.nanIsImpossible) };
   },
-  init(c) {
-    let lo = c.min ?? -Infinity;
-    if (c.nonNegative && lo < 0) lo = 0;
-    const hi = c.max ?? Infinity;
-    // With no limits (the default profile) only infinities are impossible: no state at all,
-    // so the check costs no memory and touches none.
-    if (lo === -Infinity && hi === Infinity && !c.nanIsImpossible) return null;
-    const s = doubles(3);
-    s[MIN] = lo;
-    s[MAX] = hi;
-    s[NAN_BAD] = c.nanIsImpossible ? 1 : 0;
-    return s;
-  },
-  update(s, _t, value, out) {
-    if (s === null) {
-      const bad = value === Infinity || value === -Infinity;
-      return verdict(out, bad ? 1 : 0, NaN, NaN, NaN, bad ? 'impossible_value' : 'normal');
-    }
-    const lo = s[MIN];
-    const hi = s[MAX];
-    const lower = lo === -Infinity ? NaN : lo;
-    const upper = hi === Infinity ? NaN : hi;
-    if (value !== value) return verdict(out, s[NAN_BAD] === 1 ? 1 : 0, NaN, lower, upper, s[NAN_BAD] === 1 ? 'impossible_value' : 'normal');
-    if (value === Infinity || value === -Infinity || value < lo || value > hi) return verdict(out, 1, NaN, lower, upper, 'impossible_value');
-    return verdict(out, 0, NaN, lower, upper, 'normal');
+  embed: {
+    // Three words even with no limits (the default profile): the checks below then give what
+    // a stateless check of infinities gives, without a second state shape.
+    words: () => SIZE,
+    // All of it: a set keeps the limits once, and a series' region has no block for this rule.
+    options: SIZE,
+    initAt(c, s, o) {
+      let lo = c.min ?? -Infinity;
+      if (c.nonNegative && lo < 0) lo = 0;
+      s[o + MIN] = lo;
+      s[o + MAX] = c.max ?? Infinity;
+      s[o + NAN_BAD] = c.nanIsImpossible ? 1 : 0;
+    },
+    updateAt(_s, _o, _t, value, out, g, go) {
+      const lo = g[go + MIN];
+      const hi = g[go + MAX];
+      const lower = lo === -Infinity ? NaN : lo;
+      const upper = hi === Infinity ? NaN : hi;
+      if (value !== value) return verdict(out, g[go + NAN_BAD] === 1 ? 1 : 0, NaN, lower, upper, g[go + NAN_BAD] === 1 ? 'impossible_value' : 'normal');
+      if (value === Infinity || value === -Infinity || value < lo || value > hi) return verdict(out, 1, NaN, lower, upper, 'impossible_value');
+      return verdict(out, 0, NaN, lower, upper, 'normal');
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });

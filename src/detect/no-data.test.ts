@@ -10,7 +10,7 @@ function fresh(config: unknown = {}) {
   return noData.init(noData.parseConfig(config, 'd'));
 }
 
-function feed(s: number[], from: number, count: number, jitter = 0): Verdict[] {
+function feed(s: Float64Array, from: number, count: number, jitter = 0): Verdict[] {
   const out: Verdict[] = [];
   for (let i = 0; i < count; i++) out.push({ ...noData.update(s, from + i * STEP + (i % 2 ? jitter : -jitter), 1, newVerdict()) });
   return out;

@@ -1,6 +1,6 @@
-import { INTERVAL_SIZE, doubles, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
+import { INTERVAL_SIZE, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
 import { num } from './config.ts';
-import { HILL_90, REPORT_MIN, defineDetector, hill, verdict } from './define.ts';
+import { HILL_90, REPORT_MIN, defineEmbedded, hill, verdict } from './define.ts';
 import type { Verdict } from './types.ts';
 
 export interface NoDataConfig {
@@ -10,12 +10,15 @@ export interface NoDataConfig {
   readonly minDeltas: number;
 }
 
-const FACTOR = INTERVAL_SIZE;
-const MIN_DELTAS = INTERVAL_SIZE + 1;
-const POINTS = INTERVAL_SIZE + 2; // points seen
-const DECAYED_AT = INTERVAL_SIZE + 3; // POINTS when the silence counts were last decayed
+// The options first (a set keeps them once), then the interval learner and the running state.
+const FACTOR = 0;
+const MIN_DELTAS = 1;
+const OPTIONS = 2;
+const IV = 2; // the interval learner (INTERVAL_SIZE slots)
+const POINTS = IV + INTERVAL_SIZE; // points seen
+const DECAYED_AT = POINTS + 1; // POINTS when the silence counts were last decayed
 /** Decayed counts of past silences by length: bin b holds 2^(b+1) to 2^(b+2) intervals, the last open. */
-const BINS_AT = INTERVAL_SIZE + 4;
+const BINS_AT = POINTS + 2;
 const BINS = 10;
 const SIZE = BINS_AT + BINS;
 /** Silence counts are forgotten over about this many points (e^-1). */
@@ -41,7 +44,7 @@ const BEYOND = 1.5;
  * source sends), or a clock: `tick(state, now)` judges the silence since the last real point
  * at `now` without learning, for live serving.
  */
-export const noData = defineDetector<NoDataConfig, number[]>({
+export const noData = defineEmbedded<NoDataConfig>({
   name: 'no_data',
   summary: 'Silence longer than `factor` learned sampling intervals (judged on the next point, a NaN point, or a clock tick).',
   kind: 'rule',
@@ -52,34 +55,37 @@ export const noData = defineDetector<NoDataConfig, number[]>({
       minDeltas: num(f, 'minDeltas', path, d.minDeltas, { min: 1, max: 10_000, integer: true }),
     };
   },
-  init(c) {
-    const s = doubles(SIZE);
-    intervalInit(s, 0);
-    s[FACTOR] = c.factor;
-    s[MIN_DELTAS] = c.minDeltas;
-    return s;
-  },
-  update(s, t, value, out) {
-    judge(s, t, out);
-    if (value === value) {
-      s[POINTS]++;
-      const interval = intervalGet(s, 0);
-      if (intervalDeltas(s, 0) >= s[MIN_DELTAS] && interval > 0) {
-        const r = (t - intervalLast(s, 0)) / interval;
-        if (r >= 2) {
-          // Remember this silence by its length (after decaying the counts to now).
-          const decay = Math.pow(1 - 1 / MEMORY, s[POINTS] - s[DECAYED_AT]);
-          for (let b = 0; b < BINS; b++) s[BINS_AT + b] *= decay;
-          s[DECAYED_AT] = s[POINTS];
-          s[BINS_AT + bin(r)] += 1;
+  embed: {
+    words: () => SIZE,
+    options: OPTIONS,
+    initAt(c, s, o) {
+      intervalInit(s, o + IV);
+      s[o + FACTOR] = c.factor;
+      s[o + MIN_DELTAS] = c.minDeltas;
+    },
+    updateAt(s, o, t, value, out, g, go) {
+      judge(s, o, t, out, g, go);
+      if (value === value) {
+        s[o + POINTS]++;
+        const interval = intervalGet(s, o + IV);
+        if (intervalDeltas(s, o + IV) >= g[go + MIN_DELTAS] && interval > 0) {
+          const r = (t - intervalLast(s, o + IV)) / interval;
+          if (r >= 2) {
+            // Remember this silence by its length (after decaying the counts to now).
+            const decay = Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
+            for (let b = 0; b < BINS; b++) s[o + BINS_AT + b] *= decay;
+            s[o + DECAYED_AT] = s[o + POINTS];
+            s[o + BINS_AT + bin(r)] += 1;
+          }
         }
+        intervalObserve(s, o + IV, t);
       }
-      intervalObserve(s, 0, t);
-    }
-    return out;
-  },
-  tick(s, now, out) {
-    return judge(s, now, out);
+      return out;
+    },
+    tickAt(s, o, now, out, g, go) {
+      return judge(s, o, now, out, g, go);
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });
 
@@ -88,15 +94,15 @@ function bin(r: number): number {
   return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
 }
 
-function judge(s: number[], now: number, out: Verdict): Verdict {
-  const interval = intervalGet(s, 0);
-  if (intervalDeltas(s, 0) < s[MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
-  const r = (now - intervalLast(s, 0)) / interval;
+function judge(s: Float64Array, o: number, now: number, out: Verdict, g: Float64Array, go: number): Verdict {
+  const interval = intervalGet(s, o + IV);
+  if (intervalDeltas(s, o + IV) < g[go + MIN_DELTAS] || !(interval > 0)) return verdict(out, 0, NaN, NaN, NaN, 'learning');
+  const r = (now - intervalLast(s, o + IV)) / interval;
   if (!(r > 1.5)) return verdict(out, 0, NaN, NaN, NaN, 'normal');
   // Past silences at least r / 1.5 long (whole bins from the one holding r / 1.5), decayed to now.
   let seen = 0;
-  for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[BINS_AT + b];
-  seen *= Math.pow(1 - 1 / MEMORY, s[POINTS] - s[DECAYED_AT]);
-  const score = seen >= HABIT ? 0 : hill(r, s[FACTOR] / HILL_90);
+  for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[o + BINS_AT + b];
+  seen *= Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
+  const score = seen >= HABIT ? 0 : hill(r, g[go + FACTOR] / HILL_90);
   return verdict(out, score, NaN, NaN, NaN, score >= REPORT_MIN ? 'no_data' : 'normal');
 }

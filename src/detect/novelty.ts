@@ -1,7 +1,6 @@
 import {
   DAY_MS,
   TAIL_SIZE,
-  doubles,
   rollingCount,
   rollingInit,
   rollingMad,
@@ -23,9 +22,11 @@ import {
   tailObserve,
   tailRefresh,
   tailRenormalise,
+  floatBase,
+  floatsOf,
 } from '../series/index.ts';
 import { num } from './config.ts';
-import { HILL_90, REPORT_MIN, defineDetector, hill, learning, touchDoubles, touchFloats, verdict } from './define.ts';
+import { HILL_90, REPORT_MIN, defineEmbedded, hill, learning, verdict } from './define.ts';
 import type { Reason } from './types.ts';
 
 export interface NoveltyConfig {
@@ -93,7 +94,7 @@ export const NOVELTY_DEFAULTS: NoveltyConfig = {
   rareWeight: 0.05,
 };
 
-// Scalars (f, a number array): options first, then the running state. What follows from the
+// Scalars (doubles of the block): options first, then the running state. What follows from the
 // options (the offsets in p, the views in use, the score's half point) is recomputed at each
 // point, not stored: a few additions cost less than the 48 bytes a series.
 const W = 0;
@@ -108,64 +109,74 @@ const HOLD = 8;
 const DEC = 9;
 const MARGIN = 10;
 const PEAK = 11;
-const INC = 12; // the calibrators' lazy-decay increment
-const AGE = 13;
-const SUMS = 14; // 3 slots: the baseline window's total, lower-half sum, pushes since re-summed
-const N_LVL = 17; // values in the level run
-const N_RGH = 18; // steps in the roughness run
-const LAST_X = 19;
-const LAST_T = 20;
-const R_LONG = 21; // the residual's recent offset (EWMA over `window` points)
-const R_ABS = 22; // EWMA of |residual - offset|
-const EXPLAINED = 23;
-const SINCE = 24;
-const PEND = 25;
-const PEND_AGE = 26;
-const PEND_VIEW = 27;
-const PEND_X = 28; // the value at the pending peak (a drop to zero is named so)
-const SLOT_W = 29; // slot width (ms): 0 while the interval is learned, -1 if too coarse for a daily view
-const SLOTS = 30; // slots per day in use
-const SLOT_A = 31; // absolute slot (floor(t / width)) being accumulated
-const SLOT_SUM = 32;
-const SLOT_CNT = 33;
-const DELTAS = 34; // timestamp deltas collected while the interval is learned
-const PREV1 = 35; // yesterday's value of the slot before this one (overwritten today)
-const PREV2 = 36; // ... and of the one before that
-const Y_A = 37; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
-const Y_MED = 38;
-const ALERT_S = 39; // surprise that scores 0.9
-const RARE_W = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout are refused by `check`. */
+const ALERT_S = 12; // surprise that scores 0.9
+const RARE_W = 13;
+/** The options above: a set keeps them once for all its series (see Embedded.options). */
+const OPTIONS = 14;
+const INC = 14; // the calibrators' lazy-decay increment
+const AGE = 15;
+const SUMS = 16; // 3 slots: the baseline window's total, lower-half sum, pushes since re-summed
+const N_LVL = 19; // values in the level run
+const N_RGH = 20; // steps in the roughness run
+const LAST_X = 21;
+const LAST_T = 22;
+const R_LONG = 23; // the residual's recent offset (EWMA over `window` points)
+const R_ABS = 24; // EWMA of |residual - offset|
+const EXPLAINED = 25;
+const SINCE = 26;
+const PEND = 27;
+const PEND_AGE = 28;
+const PEND_VIEW = 29;
+const PEND_X = 30; // the value at the pending peak (a drop to zero is named so)
+const SLOT_W = 31; // slot width (ms): 0 while the interval is learned, -1 if too coarse for a daily view
+const SLOTS = 32; // slots per day in use
+const SLOT_A = 33; // absolute slot (floor(t / width)) being accumulated
+const SLOT_SUM = 34;
+const SLOT_CNT = 35;
+const DELTAS = 36; // timestamp deltas collected while the interval is learned
+const PREV1 = 37; // yesterday's value of the slot before this one (overwritten today)
+const PREV2 = 38; // ... and of the one before that
+const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
+const Y_MED = 40;
+/** State layout version (slot LAYOUT): checkpoints of another layout (4: options first, the table embedded in the block) are refused by `checkAt`. */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 4;
 const SCALARS = 42;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
-function lvlAt(f: number[]): number {
-  return rollingSize(f[W]);
+function lvlAt(f: Float64Array, o: number): number {
+  return rollingSize(f[o + W]);
 }
-function resAt(f: number[]): number {
-  return lvlAt(f) + f[K2];
+function resAt(f: Float64Array, o: number): number {
+  return lvlAt(f, o) + f[o + K2];
 }
-function rghAt(f: number[]): number {
-  return resAt(f) + rollingSize(f[SK]);
+function rghAt(f: Float64Array, o: number): number {
+  return resAt(f, o) + rollingSize(f[o + SK]);
 }
-function dayAt(f: number[]): number {
-  return rghAt(f) + f[RK];
+function dayAt(f: Float64Array, o: number): number {
+  return rghAt(f, o) + f[o + RK];
 }
-function calAt(f: number[]): number {
-  const ns = f[NS_MAX];
-  return dayAt(f) + (ns > DELTA_N ? ns : DELTA_N);
+function calAt(f: Float64Array, o: number): number {
+  const ns = f[o + NS_MAX];
+  return dayAt(f, o) + (ns > DELTA_N ? ns : DELTA_N);
 }
 /** Views in use: 8, or 6 without roughness (the last two views and their calibrators do not exist). */
-function viewsOf(f: number[]): number {
-  return f[RK] > 0 ? VIEWS : VIEWS - 2;
+function viewsOf(f: Float64Array, o: number): number {
+  return f[o + RK] > 0 ? VIEWS : VIEWS - 2;
+}
+/** Floats of p for a config: the runs and slots, then the calibrators (as calAt + viewsOf x TAIL_SIZE). */
+function tableFloats(c: Readonly<NoveltyConfig>): number {
+  const slots = c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N;
+  const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
+  return rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints + slots + views * TAIL_SIZE;
 }
 
 /** Views, each calibrated on its own: point, short level, seasonal residual, roughness; up and down. */
 const VIEWS = 8;
 /** Calibration samples a view needs before it may report. */
 const WARM = 20;
+/** Calibrator fields (rows of `views` floats) most points read: the total, skip bin, open maximum and the 9 lowest bins. */
+const HOT_ROWS = 12;
 /** Refresh every calibrator's skip bin every this many points. */
 const REFRESH = 64;
 /** Lower/upper of the band: the baseline +- this many robust sigmas (what the point view compares against). */
@@ -177,11 +188,12 @@ const DELTA_N = 24;
 /** Fewer slots a day than this (sampling coarser than 3 hours): no daily view. */
 const DAY_SLOTS_MIN = 8;
 
-export interface NoveltyState {
-  f: number[];
-  /** [baseline window | level run | residual window (ring only, `ringPush`) | roughness run | yesterday slots | calibrators], float32. */
-  p: Float32Array;
-}
+/**
+ * The state: SCALARS doubles, then the float32 table p (read through `floatsOf`, from float
+ * index `floatBase(f, o + SCALARS)`): [baseline window | level run | residual window (ring only,
+ * `ringPush`) | roughness run | yesterday slots | calibrators].
+ */
+export type NoveltyState = Float64Array;
 
 /** Scratch for one update (no re-entrancy: used within one call). */
 const Z = new Float64Array(VIEWS);
@@ -216,7 +228,7 @@ const RS = new Float64Array(64); // the residual window, sorted when its median 
  * exact value at this time yesterday instead of a 48-bucket EWMA profile +4. An exact rolling
  * window for the residual's offset instead of its EWMA: +1, within noise, for 1 KB: not kept.
  */
-export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
+export const novelty = defineEmbedded<NoveltyConfig>({
   name: 'novelty',
   summary: 'How rare each point is given this series\u2019 own history (point, level, same-time-yesterday and optional roughness views), reported once per new condition.',
   kind: 'model',
@@ -240,223 +252,231 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
       rareWeight: num(f, 'rareWeight', path, d.rareWeight, { min: 0, max: 1 }),
     };
   },
-  init(c) {
-    const f = doubles(SCALARS);
-    f[W] = c.window;
-    f[K2] = c.levelPoints;
-    f[SK] = c.seasonalPoints;
-    f[RK] = c.roughPoints;
-    f[NS_MAX] = c.dailySlots;
-    f[A_MEM] = 1 - 1 / c.memory;
-    f[BETA] = c.beta;
-    f[PRIOR] = c.prior;
-    f[HOLD] = c.hold;
-    f[DEC] = Math.pow(0.5, 1 / c.explainHalfLife);
-    f[MARGIN] = c.margin;
-    f[PEAK] = c.peak;
-    f[ALERT_S] = c.alertSurprise;
-    f[RARE_W] = c.rareWeight;
-    f[INC] = 1;
-    f[LAST_X] = NaN;
-    f[LAST_T] = NaN;
-    f[PEND_VIEW] = -1;
-    f[Y_A] = NaN;
-    f[LAYOUT] = LAYOUT_VERSION;
-    // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
-    const cal = calAt(f);
-    const views = viewsOf(f);
-    const p = new Float32Array(cal + views * TAIL_SIZE);
-    rollingInit(p, 0, c.window);
-    rollingInit(p, resAt(f), c.seasonalPoints);
-    // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
-    for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
-    return { f, p };
-  },
-  update(s, t, x, out) {
-    const f = s.f;
-    const p = s.p;
-    const w = f[W];
-    const n = rollingCount(p, 0);
-    const m = n > 0 ? rollingMedian(p, 0) : NaN;
-    if (x !== x || x === Infinity || x === -Infinity) {
-      if (n < w) return learning(out);
-      return verdict(out, 0, m, NaN, NaN, 'normal');
-    }
-    // Values are kept as float32: judge the stored value, so what leaves the runs later
-    // (recomputed from the baseline's ring) is exactly what entered.
-    const xs = Math.fround(x);
-    const lastX = f[LAST_X];
-    const lastT = f[LAST_T];
-    f[LAST_X] = xs;
-    f[LAST_T] = t;
-    // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
-    const y = yesterday(f, p, t, lastT, x);
-    // The level run: the last `levelPoints` values, including this one.
-    const lvl = lvlAt(f);
-    const k2 = f[K2];
-    const nl = f[N_LVL];
-    if (nl < k2) {
-      sortedInsert(p, lvl, nl, xs);
-      f[N_LVL] = nl + 1;
-    } else sortedReplace(p, lvl, nl, rollingRecent(p, 0, k2), xs);
-    // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
-    const rgh = rghAt(f);
-    const rk = f[RK];
-    const nr = f[N_RGH];
-    if (rk > 0 && lastX === lastX) {
-      const step = Math.fround(xs > lastX ? xs - lastX : lastX - xs);
-      if (nr < rk) {
-        sortedInsert(p, rgh, nr, step);
-        f[N_RGH] = nr + 1;
-      } else {
-        const a = rollingRecent(p, 0, rk);
-        const b = rollingRecent(p, 0, rk + 1);
-        sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
+  embed: {
+    words: (c) => SCALARS + ((tableFloats(c) + 1) >> 1),
+    options: OPTIONS,
+    initAt(c, f, o) {
+      f[o + W] = c.window;
+      f[o + K2] = c.levelPoints;
+      f[o + SK] = c.seasonalPoints;
+      f[o + RK] = c.roughPoints;
+      f[o + NS_MAX] = c.dailySlots;
+      f[o + A_MEM] = 1 - 1 / c.memory;
+      f[o + BETA] = c.beta;
+      f[o + PRIOR] = c.prior;
+      f[o + HOLD] = c.hold;
+      f[o + DEC] = Math.pow(0.5, 1 / c.explainHalfLife);
+      f[o + MARGIN] = c.margin;
+      f[o + PEAK] = c.peak;
+      f[o + ALERT_S] = c.alertSurprise;
+      f[o + RARE_W] = c.rareWeight;
+      f[o + INC] = 1;
+      f[o + LAST_X] = NaN;
+      f[o + LAST_T] = NaN;
+      f[o + PEND_VIEW] = -1;
+      f[o + Y_A] = NaN;
+      f[o + LAYOUT] = LAYOUT_VERSION;
+      // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
+      const p = floatsOf(f);
+      const pb = floatBase(f, o + SCALARS);
+      const cal = pb + calAt(f, o);
+      const views = viewsOf(f, o);
+      rollingInit(p, pb, c.window);
+      rollingInit(p, pb + resAt(f, o), c.seasonalPoints);
+      // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
+      for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
+    },
+    updateAt(f, o, t, x, out, g, go) {
+      const p = floatsOf(f);
+      const pb = floatBase(f, o + SCALARS);
+      const w = g[go + W];
+      const n = rollingCount(p, pb);
+      const m = n > 0 ? rollingMedian(p, pb) : NaN;
+      if (x !== x || x === Infinity || x === -Infinity) {
+        if (n < w) return learning(out);
+        return verdict(out, 0, m, NaN, NaN, 'normal');
       }
-    }
-    if (n < w) {
-      rollingPushSums(p, 0, x, f, SUMS);
-      return learning(out);
-    }
-    const floor = 0.6267 * rollingMeanAbsDev(p, 0, m, f, SUMS);
-    // The exact MAD only if its cheap upper bound does not already lose to the floor.
-    let sc = 1.4826 * rollingMadBound(p, 0, m);
-    if (sc > floor) sc = 1.4826 * rollingMad(p, 0, m);
-    if (sc < floor) sc = floor;
-    const am = m < 0 ? -m : m;
-    if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
-    // The views (signed), then calibrated per side.
-    const zp = (xs - m) / sc;
-    const zl = (sortedMedian(p, lvl, f[N_LVL]) - m) / sc;
-    let zs = 0;
-    let seasonal = false;
-    if (y === y) {
-      // The residual against yesterday, its median over `seasonalPoints` against its recent
-      // offset and spread (EWMAs over `window` points; not winsorised: clipping them scored
-      // 2.6 NAB points worse, a broken pattern must move them).
-      const r = x - y;
-      const res = resAt(f);
-      ringPush(p, res, r);
-      let rl = f[R_LONG];
-      if (f[R_ABS] > 0) {
-        const e = r - rl;
-        f[R_ABS] += (1 / w) * ((e < 0 ? -e : e) - f[R_ABS]);
-        rl += (1 / w) * e;
-        let rsc = 1.2533 * f[R_ABS];
-        if (rsc < 0.1 * sc) rsc = 0.1 * sc;
-        zs = (ringMedian(p, res, RS) - rl) / rsc;
-        seasonal = rollingCount(p, res) >= f[SK];
-      } else {
-        rl = r;
-        f[R_ABS] = sc; // a start in the baseline's spread, then learned
+      // Values are kept as float32: judge the stored value, so what leaves the runs later
+      // (recomputed from the baseline's ring) is exactly what entered.
+      const xs = Math.fround(x);
+      const lastX = f[o + LAST_X];
+      const lastT = f[o + LAST_T];
+      f[o + LAST_X] = xs;
+      f[o + LAST_T] = t;
+      // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
+      const y = yesterday(f, o, p, pb, t, lastT, x, g, go);
+      // The level run: the last `levelPoints` values, including this one.
+      const lvl = pb + lvlAt(g, go);
+      const k2 = g[go + K2];
+      const nl = f[o + N_LVL];
+      if (nl < k2) {
+        sortedInsert(p, lvl, nl, xs);
+        f[o + N_LVL] = nl + 1;
+      } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
+      // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
+      const rgh = pb + rghAt(g, go);
+      const rk = g[go + RK];
+      const nr = f[o + N_RGH];
+      if (rk > 0 && lastX === lastX) {
+        const step = Math.fround(xs > lastX ? xs - lastX : lastX - xs);
+        if (nr < rk) {
+          sortedInsert(p, rgh, nr, step);
+          f[o + N_RGH] = nr + 1;
+        } else {
+          const a = rollingRecent(p, pb, rk);
+          const b = rollingRecent(p, pb, rk + 1);
+          sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
+        }
       }
-      f[R_LONG] = rl;
-    }
-    const roughReady = rk > 0 && f[N_RGH] >= rk;
-    let rr = roughReady ? sortedMedian(p, rgh, rk) : 0;
-    if (rr < 1e-3 * sc) rr = 1e-3 * sc;
-    Z[0] = zp > 0 ? zp : 0;
-    Z[1] = zp < 0 ? -zp : 0;
-    Z[2] = zl > 0 ? zl : 0;
-    Z[3] = zl < 0 ? -zl : 0;
-    Z[4] = zs > 0 ? zs : 0;
-    Z[5] = zs < 0 ? -zs : 0;
-    Z[6] = rr / sc;
-    Z[7] = sc > rr ? sc / rr - 1 : 0;
-    // Calibrate: decay by raising the increment, judge each view against its own history.
-    const cal = calAt(f);
-    let inc = f[INC] / f[A_MEM];
-    const beta = f[BETA];
-    const prior = f[PRIOR];
-    const cut = f[ALERT_S];
-    const rareW = f[RARE_W];
-    let S = 0;
-    let best = -1;
-    const age = f[AGE] + 1;
-    f[AGE] = age;
-    // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
-    // the floating-point remainder that `%` on a double compiles to.
-    const refresh = (age & (REFRESH - 1)) === 0;
-    const views = viewsOf(f);
-    for (let v = 0; v < views; v++) {
-      if ((v === 4 || v === 5) && !seasonal) continue;
-      if (v >= 6 && !roughReady) continue;
-      const o = cal + v;
-      const warm = tailCount(p, o, inc) >= WARM;
-      const sv = tailObserve(p, o, Z[v], inc, beta, prior, cut, rareW, views);
-      if (refresh) tailRefresh(p, o, views);
-      if (warm && sv > S) {
-        S = sv;
-        best = v;
+      if (n < w) {
+        rollingPushSums(p, pb, x, f, o + SUMS);
+        return learning(out);
       }
-    }
-    if (inc > 1e20) {
-      for (let v = 0; v < views; v++) tailRenormalise(p, cal + v, inc, views);
-      inc = 1;
-    }
-    f[INC] = inc;
-    // An outage: exactly 0 on a series none of whose last `window` values was 0 or below,
-    // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
-    // teaches the down view that such deviations happen, and the next one, days later,
-    // looks ordinary. A positive series going to exactly 0 is news every time.
-    if (xs === 0 && rollingSelect(p, 0, 0) > 0 && m > BAND * sc && S < f[ALERT_S] * ZERO_S) {
-      S = f[ALERT_S] * ZERO_S;
-      best = 1;
-    }
-    rollingPushSums(p, 0, x, f, SUMS);
-    // Already explained: report only a clear escalation, once, at its peak.
-    if (++f[SINCE] > f[HOLD]) f[EXPLAINED] *= f[DEC];
-    if (S > f[EXPLAINED] + f[MARGIN] && S > f[PEND]) {
-      f[PEND] = S;
-      f[PEND_AGE] = 0;
-      f[PEND_VIEW] = best;
-      f[PEND_X] = x;
-    } else if (f[PEND] > 0) f[PEND_AGE]++;
-    let out0 = 0;
-    let view = -1;
-    if (f[PEND] > 0 && f[PEND_AGE] >= f[PEAK]) {
-      out0 = f[PEND];
-      view = f[PEND_VIEW];
-      f[EXPLAINED] = out0;
-      f[SINCE] = 0;
-      f[PEND] = 0;
-    }
-    const score = out0 > 0 ? hill(out0, f[ALERT_S] / HILL_90) : 0;
-    const reason: Reason = score >= REPORT_MIN ? viewReason(view, f[PEND_X], m) : 'normal';
-    return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
-  },
-  touch(s) {
+      const floor = 0.6267 * rollingMeanAbsDev(p, pb, m, f, o + SUMS);
+      // The exact MAD only if its cheap upper bound does not already lose to the floor.
+      let sc = 1.4826 * rollingMadBound(p, pb, m);
+      if (sc > floor) sc = 1.4826 * rollingMad(p, pb, m);
+      if (sc < floor) sc = floor;
+      const am = m < 0 ? -m : m;
+      if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
+      // The views (signed), then calibrated per side.
+      const zp = (xs - m) / sc;
+      const zl = (sortedMedian(p, lvl, f[o + N_LVL]) - m) / sc;
+      let zs = 0;
+      let seasonal = false;
+      if (y === y) {
+        // The residual against yesterday, its median over `seasonalPoints` against its recent
+        // offset and spread (EWMAs over `window` points; not winsorised: clipping them scored
+        // 2.6 NAB points worse, a broken pattern must move them).
+        const r = x - y;
+        const res = pb + resAt(g, go);
+        ringPush(p, res, r);
+        let rl = f[o + R_LONG];
+        if (f[o + R_ABS] > 0) {
+          const e = r - rl;
+          f[o + R_ABS] += (1 / w) * ((e < 0 ? -e : e) - f[o + R_ABS]);
+          rl += (1 / w) * e;
+          let rsc = 1.2533 * f[o + R_ABS];
+          if (rsc < 0.1 * sc) rsc = 0.1 * sc;
+          zs = (ringMedian(p, res, RS) - rl) / rsc;
+          seasonal = rollingCount(p, res) >= g[go + SK];
+        } else {
+          rl = r;
+          f[o + R_ABS] = sc; // a start in the baseline's spread, then learned
+        }
+        f[o + R_LONG] = rl;
+      }
+      const roughReady = rk > 0 && f[o + N_RGH] >= rk;
+      let rr = roughReady ? sortedMedian(p, rgh, rk) : 0;
+      if (rr < 1e-3 * sc) rr = 1e-3 * sc;
+      Z[0] = zp > 0 ? zp : 0;
+      Z[1] = zp < 0 ? -zp : 0;
+      Z[2] = zl > 0 ? zl : 0;
+      Z[3] = zl < 0 ? -zl : 0;
+      Z[4] = zs > 0 ? zs : 0;
+      Z[5] = zs < 0 ? -zs : 0;
+      Z[6] = rr / sc;
+      Z[7] = sc > rr ? sc / rr - 1 : 0;
+      // Calibrate: decay by raising the increment, judge each view against its own history.
+      const cal = pb + calAt(g, go);
+      let inc = f[o + INC] / g[go + A_MEM];
+      const beta = g[go + BETA];
+      const prior = g[go + PRIOR];
+      const cut = g[go + ALERT_S];
+      const rareW = g[go + RARE_W];
+      let S = 0;
+      let best = -1;
+      const age = f[o + AGE] + 1;
+      f[o + AGE] = age;
+      // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
+      // the floating-point remainder that `%` on a double compiles to.
+      const refresh = (age & (REFRESH - 1)) === 0;
+      const views = viewsOf(g, go);
+      for (let v = 0; v < views; v++) {
+        if ((v === 4 || v === 5) && !seasonal) continue;
+        if (v >= 6 && !roughReady) continue;
+        const co = cal + v;
+        const warm = tailCount(p, co, inc) >= WARM;
+        const sv = tailObserve(p, co, Z[v], inc, beta, prior, cut, rareW, views);
+        if (refresh) tailRefresh(p, co, views);
+        if (warm && sv > S) {
+          S = sv;
+          best = v;
+        }
+      }
+      if (inc > 1e20) {
+        for (let v = 0; v < views; v++) tailRenormalise(p, cal + v, inc, views);
+        inc = 1;
+      }
+      f[o + INC] = inc;
+      // An outage: exactly 0 on a series none of whose last `window` values was 0 or below,
+      // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
+      // teaches the down view that such deviations happen, and the next one, days later,
+      // looks ordinary. A positive series going to exactly 0 is news every time.
+      if (xs === 0 && rollingSelect(p, pb, 0) > 0 && m > BAND * sc && S < g[go + ALERT_S] * ZERO_S) {
+        S = g[go + ALERT_S] * ZERO_S;
+        best = 1;
+      }
+      rollingPushSums(p, pb, x, f, o + SUMS);
+      // Already explained: report only a clear escalation, once, at its peak.
+      if (++f[o + SINCE] > g[go + HOLD]) f[o + EXPLAINED] *= g[go + DEC];
+      if (S > f[o + EXPLAINED] + g[go + MARGIN] && S > f[o + PEND]) {
+        f[o + PEND] = S;
+        f[o + PEND_AGE] = 0;
+        f[o + PEND_VIEW] = best;
+        f[o + PEND_X] = x;
+      } else if (f[o + PEND] > 0) f[o + PEND_AGE]++;
+      let out0 = 0;
+      let view = -1;
+      if (f[o + PEND] > 0 && f[o + PEND_AGE] >= g[go + PEAK]) {
+        out0 = f[o + PEND];
+        view = f[o + PEND_VIEW];
+        f[o + EXPLAINED] = out0;
+        f[o + SINCE] = 0;
+        f[o + PEND] = 0;
+      }
+      const score = out0 > 0 ? hill(out0, g[go + ALERT_S] / HILL_90) : 0;
+      const reason: Reason = score >= REPORT_MIN ? viewReason(view, f[o + PEND_X], m) : 'normal';
+      return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
+    },
     // A point reads or writes most lines of this state (the sorted window's binary searches
     // and slides, the runs, the calibrators): fetched together up front, the misses overlap
     // instead of each load of a search waiting for the one before. All of it, in order:
     // touching only the lines a point is likely to use (the ring's head, the low bins) measured
     // 4% slower than this sequential sweep.
-    touchDoubles(s.f);
-    touchFloats(s.p);
-  },
-  check(s) {
-    const st = s as Partial<NoveltyState> | null;
-    if (typeof st !== 'object' || st === null || !Array.isArray(st.f) || !(st.p instanceof Float32Array)) return false;
-    const f = st.f;
-    return f.length === SCALARS && f[LAYOUT] === LAYOUT_VERSION && st.p.length === calAt(f) + viewsOf(f) * TAIL_SIZE;
-  },
-  rescale(s, factor) {
-    const f = s.f;
-    const p = s.p;
-    rollingScale(p, 0, factor);
-    for (let i = 0; i < f[N_LVL]; i++) p[lvlAt(f) + i] *= factor;
-    for (let i = 0; i < f[N_RGH]; i++) p[rghAt(f) + i] *= factor;
-    rollingScale(p, resAt(f), factor);
-    if (f[SLOT_W] > 0) for (let i = 0; i < f[SLOTS]; i++) p[dayAt(f) + i] *= factor;
-    f[SUMS] *= factor;
-    f[SUMS + 1] *= factor;
-    f[LAST_X] *= factor;
-    f[R_LONG] *= factor;
-    f[R_ABS] *= factor;
-    f[SLOT_SUM] *= factor;
-    f[PREV1] *= factor;
-    f[PREV2] *= factor;
-    f[Y_A] = NaN; // recomputed from the rescaled slots
+    touches: true,
+    hot(c) {
+      // Floats of the table, as init lays it out: the window's header, ring and sorted half, the
+      // runs, yesterday's slots (read once a slot), then the calibrators, whose totals, skip
+      // bins and low bins (interleaved field by field: TAIL rows of `views`) most points read.
+      const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
+      const sorted = 3 + c.window;
+      const day = rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
+      const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
+      const word = (float: number) => SCALARS + (float >> 1);
+      return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
+    },
+    checkAt(f, o, n, g, go) {
+      return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
+    },
+    rescaleAt(f, o, factor, g, go) {
+      const p = floatsOf(f);
+      const pb = floatBase(f, o + SCALARS);
+      rollingScale(p, pb, factor);
+      for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(g, go) + i] *= factor;
+      for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(g, go) + i] *= factor;
+      rollingScale(p, pb + resAt(g, go), factor);
+      if (f[o + SLOT_W] > 0) for (let i = 0; i < f[o + SLOTS]; i++) p[pb + dayAt(g, go) + i] *= factor;
+      f[o + SUMS] *= factor;
+      f[o + SUMS + 1] *= factor;
+      f[o + LAST_X] *= factor;
+      f[o + R_LONG] *= factor;
+      f[o + R_ABS] *= factor;
+      f[o + SLOT_SUM] *= factor;
+      f[o + PREV1] *= factor;
+      f[o + PREV2] *= factor;
+      f[o + Y_A] = NaN; // recomputed from the rescaled slots
+    },
   },
 });
 
@@ -471,55 +491,55 @@ export const novelty = defineDetector<NoveltyConfig, NoveltyState>({
  * Returns the median of the five slots around this time yesterday (robust to a spike then),
  * or NaN until known; then adds `x` to this slot.
  */
-function yesterday(f: number[], p: Float32Array, t: number, lastT: number, x: number): number {
-  const day = dayAt(f);
-  let width = f[SLOT_W];
+function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: number, lastT: number, x: number, g: Float64Array, go: number): number {
+  const day = pb + dayAt(g, go);
+  let width = f[o + SLOT_W];
   if (width === 0) {
     const dt = t - lastT;
-    if (dt > 0) p[day + f[DELTAS]++] = dt;
-    if (f[DELTAS] < DELTA_N) return NaN;
+    if (dt > 0) p[day + f[o + DELTAS]++] = dt;
+    if (f[o + DELTAS] < DELTA_N) return NaN;
     const d = DT;
     for (let i = 0; i < DELTA_N; i++) d[i] = p[day + i];
     d.sort();
     const perDay = Math.round(DAY_MS / d[DELTA_N >> 1]);
     if (perDay < DAY_SLOTS_MIN) {
-      f[SLOT_W] = -1;
+      f[o + SLOT_W] = -1;
       return NaN;
     }
-    const ns = perDay < f[NS_MAX] ? perDay : f[NS_MAX];
+    const ns = perDay < g[go + NS_MAX] ? perDay : g[go + NS_MAX];
     width = DAY_MS / ns;
-    f[SLOT_W] = width;
-    f[SLOTS] = ns;
+    f[o + SLOT_W] = width;
+    f[o + SLOTS] = ns;
     p.fill(NaN, day, day + ns);
-    f[PREV1] = NaN;
-    f[PREV2] = NaN;
-    f[SLOT_A] = Math.floor(t / width);
+    f[o + PREV1] = NaN;
+    f[o + PREV2] = NaN;
+    f[o + SLOT_A] = Math.floor(t / width);
   } else if (width < 0) return NaN;
-  const ns = f[SLOTS];
+  const ns = f[o + SLOTS];
   const a = Math.floor(t / width);
-  let cur = f[SLOT_A];
+  let cur = f[o + SLOT_A];
   if (a < cur) return NaN; // out of order: ignored
   if (a > cur) {
     // Close the slot being accumulated; the two slots just passed keep yesterday's value aside.
     const stop = a - cur > ns ? cur + ns : a;
     for (let k = cur; k < stop; k++) {
       const i = day + (k % ns);
-      f[PREV2] = f[PREV1];
-      f[PREV1] = p[i];
-      if (k === cur && f[SLOT_CNT] > 0) p[i] = f[SLOT_SUM] / f[SLOT_CNT];
+      f[o + PREV2] = f[o + PREV1];
+      f[o + PREV1] = p[i];
+      if (k === cur && f[o + SLOT_CNT] > 0) p[i] = f[o + SLOT_SUM] / f[o + SLOT_CNT];
     }
-    f[SLOT_A] = cur = a;
-    f[SLOT_SUM] = 0;
-    f[SLOT_CNT] = 0;
+    f[o + SLOT_A] = cur = a;
+    f[o + SLOT_SUM] = 0;
+    f[o + SLOT_CNT] = 0;
   }
-  f[SLOT_SUM] += x;
-  f[SLOT_CNT]++;
+  f[o + SLOT_SUM] += x;
+  f[o + SLOT_CNT]++;
   // The slots read below change only when a slot closes: one median per slot, not per point.
-  if (a === f[Y_A]) return f[Y_MED];
+  if (a === f[o + Y_A]) return f[o + Y_MED];
   // Median of the known values among the slots a-2 .. a+2 yesterday (at least 3 needed).
   let k = 0;
   for (let j = -2; j <= 2; j++) {
-    const v = j === -2 ? f[PREV2] : j === -1 ? f[PREV1] : p[day + ((a + j) % ns)];
+    const v = j === -2 ? f[o + PREV2] : j === -1 ? f[o + PREV1] : p[day + ((a + j) % ns)];
     if (v === v) {
       let i = k++;
       while (i > 0 && Y5[i - 1] > v) {
@@ -530,8 +550,8 @@ function yesterday(f: number[], p: Float32Array, t: number, lastT: number, x: nu
     }
   }
   const med = k < 3 ? NaN : k & 1 ? Y5[k >> 1] : (Y5[(k >> 1) - 1] + Y5[k >> 1]) / 2;
-  f[Y_A] = a;
-  f[Y_MED] = med;
+  f[o + Y_A] = a;
+  f[o + Y_MED] = med;
   return med;
 }
 

@@ -8,7 +8,7 @@
  * Arrays of numbers come back as packed double arrays, as detectors create them.
  */
 import { TidemarkError } from '../errors.ts';
-import { doubles } from '../series/index.ts';
+import { doubles, slabDoubles } from '../series/index.ts';
 
 const VERSION = 1;
 
@@ -100,9 +100,11 @@ function decode(v: unknown, path: string): unknown {
       const bytes = Buffer.from(x, 'base64');
       const Ctor = hit[1];
       if (bytes.length % Ctor.BYTES_PER_ELEMENT !== 0) fail(`'${tag}' holds ${bytes.length} bytes, not a whole number of elements`, path);
-      // Copy into a fresh buffer: Buffer.from may hand out a slice of a shared pool.
-      const arr = new Ctor(bytes.length / Ctor.BYTES_PER_ELEMENT);
-      new Uint8Array(arr.buffer).set(bytes);
+      // Copy into memory of its own: Buffer.from may hand out a slice of a shared pool. Float64
+      // states (a detector set's region) go to a shared slab, as `init` allocates them.
+      const n = bytes.length / Ctor.BYTES_PER_ELEMENT;
+      const arr = Ctor === Float64Array ? slabDoubles(n) : new Ctor(n);
+      new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(bytes);
       return arr;
     }
     const out: Record<string, unknown> = {};
@@ -136,13 +138,14 @@ export function restoreState(json: unknown): unknown {
 // Estimates for V8 on 64-bit Node 20 (no pointer compression), measured with
 // process.memoryUsage() over 100,000 objects of each kind.
 const TYPED_ARRAY_OVERHEAD = 200; // JSTypedArray + JSArrayBuffer + backing-store bookkeeping
+const VIEW_OVERHEAD = 96; // a JSTypedArray viewing part of a shared buffer (series/slab.ts)
 const ARRAY_OVERHEAD = 32; // JSArray + elements header
 const OBJECT_OVERHEAD = 24; // header; 8 per property slot on top
 const BOXED_NUMBER = 16; // a double in an object property lives in its own heap number
 
 /**
  * Estimated bytes a state keeps alive: typed arrays by byteLength plus their object
- * overhead, number arrays at 8 bytes per (unboxed) element, objects at a header plus 8 per
+ * overhead (a view of a shared slab less than an array with a buffer of its own), number arrays at 8 bytes per (unboxed) element, objects at a header plus 8 per
  * property, numbers held in objects as boxed heap numbers. Within about 10% of the retained
  * heap that detect.bench.ts measures.
  */
@@ -150,7 +153,7 @@ export function stateBytes(state: unknown): number {
   if (state === null || state === undefined || typeof state === 'boolean') return 0;
   if (typeof state === 'number') return BOXED_NUMBER;
   if (typeof state === 'string') return 16 + 2 * state.length;
-  if (ArrayBuffer.isView(state)) return TYPED_ARRAY_OVERHEAD + state.byteLength;
+  if (ArrayBuffer.isView(state)) return (state.byteLength < state.buffer.byteLength ? VIEW_OVERHEAD : TYPED_ARRAY_OVERHEAD) + state.byteLength;
   if (Array.isArray(state)) {
     let b = ARRAY_OVERHEAD + 8 * state.length;
     for (const x of state) if (typeof x !== 'number') b += stateBytes(x);

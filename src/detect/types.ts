@@ -132,6 +132,44 @@ export interface Detector<C = unknown, S = unknown> {
    * checkpoint is refused (and the series relearns) instead of being misread.
    */
   check?(state: unknown): boolean;
+  /**
+   * Optional: the same detector with its state embedded in a caller's Float64Array (see
+   * `Embedded`). A set whose detectors all have it keeps a series' whole state in one region.
+   */
+  readonly embed?: Embedded<C>;
+}
+
+/**
+ * A detector whose state is `words(config)` doubles of a caller's Float64Array `f` from
+ * offset `o` (float32 tables included, read through `floatsOf(f)`): the same state machine as
+ * `init`/`update`, which run it on a Float64Array of their own at offset 0. `initAt` expects
+ * the block zero-filled. Detector sets carve one region per series and place every detector's
+ * block in it, so a series costs one typed-array view and no separate allocations.
+ */
+export interface Embedded<C = unknown> {
+  words(config: Readonly<C>): number;
+  /**
+   * Leading words of the block that hold options only, written by `initAt` and the same for
+   * every series of one config (default 0). The other methods read them at `g[go + k]`: in a
+   * standalone state g = f and go = o; a set keeps them once for all its series and stores
+   * only the rest of the block in each region (then `f[o + k]` is valid for k >= options only).
+   */
+  readonly options?: number;
+  initAt(config: Readonly<C>, f: Float64Array, o: number): void;
+  updateAt(f: Float64Array, o: number, t: number, value: number, out: Verdict, g: Float64Array, go: number): Verdict;
+  tickAt?(f: Float64Array, o: number, now: number, out: Verdict, g: Float64Array, go: number): Verdict;
+  conditionAt?(f: Float64Array, o: number, c: Conditioning): void;
+  rescaleAt?(f: Float64Array, o: number, factor: number, g: Float64Array, go: number): void;
+  /** Whether the block of `n` words (options included) at `o` has this build's layout (default: yes). */
+  checkAt?(f: Float64Array, o: number, n: number, g: Float64Array, go: number): boolean;
+  /** Reads most of the block ahead of `updateAt` (see Detector.touch); the set then touches the region. */
+  readonly touches?: boolean;
+  /**
+   * The parts of the block most points read, as [from, to) word pairs relative to its start
+   * (default: all of it); the set's touch leaves the rest (tables read once an hour, ring slots
+   * other than the head) to be fetched when used.
+   */
+  hot?(config: Readonly<C>): readonly number[];
 }
 
 /**
@@ -193,4 +231,11 @@ export interface DetectorSet<S = unknown> {
    * of this set in this build's layout. Call it before using a restored state.
    */
   check?(state: unknown): void;
+  /**
+   * Optional: a copy of the models' states (what a maintenance window excluded from learning
+   * must not change), for `restoreModels`. Sets that provide it are held this way.
+   */
+  saveModels?(state: S): unknown;
+  /** Puts back the models' states that `saveModels` copied; the rules keep theirs. */
+  restoreModels?(state: S, saved: unknown): void;
 }

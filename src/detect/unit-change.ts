@@ -1,6 +1,5 @@
-import { doubles } from '../series/index.ts';
 import { num } from './config.ts';
-import { defineDetector, verdict } from './define.ts';
+import { defineEmbedded, verdict } from './define.ts';
 
 export interface UnitChangeConfig {
   /** Smallest jump in magnitude (ratio) that can be a unit change. */
@@ -13,15 +12,17 @@ export interface UnitChangeConfig {
   readonly score: number;
 }
 
-const N = 0;
-const REF = 1; // EWMA of |x| while the magnitude is stable
-const RUN = 2;
-const RUN_RATIO = 3;
-const FACTOR_OUT = 4; // factor confirmed on this point, else 1
-const MIN_FACTOR = 5;
-const PERSIST = 6;
-const TOL = 7;
-const SCORE = 8;
+// The options first (a set keeps them once), then the running state.
+const MIN_FACTOR = 0;
+const PERSIST = 1;
+const TOL = 2;
+const SCORE = 3;
+const OPTIONS = 4;
+const N = 4;
+const REF = 5; // EWMA of |x| while the magnitude is stable
+const RUN = 6;
+const RUN_RATIO = 7;
+const FACTOR_OUT = 8; // factor confirmed on this point, else 1
 const LOG_M = 9; // EWMA of log10 |x| while the magnitude is stable
 const LOG_S = 10; // EWMA of |log10 |x| - LOG_M|: how stable the magnitude is
 const LOG_HI = 11; // highest log10 |x| seen recently (sinks by FORGET decades a point)
@@ -77,7 +78,7 @@ export function unitFactor(r: number, minFactor: number, tolerance: number): num
  * highest (lowest) magnitude the series showed recently by half a decade. A spike does not
  * hold for `persist` points.
  */
-export const unitChange = defineDetector<UnitChangeConfig, number[]>({
+export const unitChange = defineEmbedded<UnitChangeConfig>({
   name: 'unit_change',
   summary: 'The magnitude jumps by about 10^k or 1024^k and stays (a change of unit); in a set, models rescale.',
   kind: 'rule',
@@ -90,90 +91,93 @@ export const unitChange = defineDetector<UnitChangeConfig, number[]>({
       score: num(f, 'score', path, d.score, { min: 0, max: 1 }),
     };
   },
-  init(c) {
-    const s = doubles(SIZE);
-    s[FACTOR_OUT] = 1;
-    s[MIN_FACTOR] = c.minFactor;
-    s[PERSIST] = c.persist;
-    s[TOL] = c.tolerance;
-    s[SCORE] = c.score;
-    return s;
-  },
-  update(s, _t, value, out) {
-    s[FACTOR_OUT] = 1;
-    const ax = value < 0 ? -value : value;
-    const n = s[N];
-    if (!(ax > 0) || ax === Infinity) {
-      // Missing, zero or infinite: says nothing about the magnitude.
-      if (value === 0) s[RUN] = 0;
-      return verdict(out, 0, NaN, NaN, NaN, n < WARM ? 'learning' : 'normal');
-    }
-    const lx = Math.log10(ax);
-    s[N] = n + 1;
-    if (n < WARM) {
-      s[REF] += (ax - s[REF]) / (n + 1);
-      const e = lx - s[LOG_M];
-      s[LOG_M] += e / (n + 1);
-      if (n > 0) s[LOG_S] += ((e < 0 ? -e : e) - s[LOG_S]) / n;
-      s[LOG_HI] = n === 0 || lx > s[LOG_HI] ? lx : s[LOG_HI];
-      s[LOG_LO] = n === 0 || lx < s[LOG_LO] ? lx : s[LOG_LO];
-      return verdict(out, 0, NaN, NaN, NaN, 'learning');
-    }
-    const ref = s[REF];
-    const minF = s[MIN_FACTOR];
-    const hi = s[LOG_HI];
-    const lo = s[LOG_LO];
-    const undo = s[UNDO];
-    const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, s[TOL]) === undo);
-    if ((ax < ref * minF && ax * minF > ref) || n < MATURE || !(s[RUN] > 0 || (novel && s[LOG_S] <= STABLE))) {
-      // An ordinary magnitude (or a jump to one seen before, from an unsettled one, or in the
-      // series' first hours): learned.
-      s[RUN] = 0;
-      s[REF] = ref + REF_ALPHA * (ax - ref);
-      learnMagnitude(s, lx);
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    const r = ax / ref;
-    const runRatio = s[RUN_RATIO];
-    if (s[RUN] > 0 && r < 3 * runRatio && 3 * r > runRatio) s[RUN]++;
-    else if (!novel) {
-      s[RUN] = 0;
-      learnMagnitude(s, lx);
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    } else {
-      s[RUN] = 1;
-      s[RUN_RATIO] = r;
-    }
-    if (s[RUN] < s[PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    s[RUN] = 0;
-    const factor = unitFactor(r, minF, s[TOL]);
-    if (factor === 0) {
-      // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
-      // magnitude so it is not re-examined at every point.
-      s[REF] = ax;
-      s[LOG_M] = lx;
-      learnMagnitude(s, lx);
-      return verdict(out, 0, NaN, NaN, NaN, 'normal');
-    }
-    s[REF] = ref * factor;
-    s[LOG_M] = lx;
-    // A change straight back is the one jump to a magnitude already seen that is accepted, once.
-    s[UNDO] = s[UNDO] === 0 ? 1 / factor : 0;
-    learnMagnitude(s, lx);
-    s[FACTOR_OUT] = factor;
-    const expected = value < 0 ? -ref : ref;
-    return verdict(out, s[SCORE], expected, NaN, NaN, 'unit_change');
-  },
-  condition(s, c) {
-    if (s[FACTOR_OUT] !== 1) c.factor *= s[FACTOR_OUT];
+  embed: {
+    words: () => SIZE,
+    options: OPTIONS,
+    initAt(c, s, o) {
+      s[o + FACTOR_OUT] = 1;
+      s[o + MIN_FACTOR] = c.minFactor;
+      s[o + PERSIST] = c.persist;
+      s[o + TOL] = c.tolerance;
+      s[o + SCORE] = c.score;
+    },
+    updateAt(s, o, _t, value, out, g, go) {
+      s[o + FACTOR_OUT] = 1;
+      const ax = value < 0 ? -value : value;
+      const n = s[o + N];
+      if (!(ax > 0) || ax === Infinity) {
+        // Missing, zero or infinite: says nothing about the magnitude.
+        if (value === 0) s[o + RUN] = 0;
+        return verdict(out, 0, NaN, NaN, NaN, n < WARM ? 'learning' : 'normal');
+      }
+      const lx = Math.log10(ax);
+      s[o + N] = n + 1;
+      if (n < WARM) {
+        s[o + REF] += (ax - s[o + REF]) / (n + 1);
+        const e = lx - s[o + LOG_M];
+        s[o + LOG_M] += e / (n + 1);
+        if (n > 0) s[o + LOG_S] += ((e < 0 ? -e : e) - s[o + LOG_S]) / n;
+        s[o + LOG_HI] = n === 0 || lx > s[o + LOG_HI] ? lx : s[o + LOG_HI];
+        s[o + LOG_LO] = n === 0 || lx < s[o + LOG_LO] ? lx : s[o + LOG_LO];
+        return verdict(out, 0, NaN, NaN, NaN, 'learning');
+      }
+      const ref = s[o + REF];
+      const minF = g[go + MIN_FACTOR];
+      const hi = s[o + LOG_HI];
+      const lo = s[o + LOG_LO];
+      const undo = s[o + UNDO];
+      const novel = lx > hi + NOVEL || lx < lo - NOVEL || (undo !== 0 && unitFactor(ax / ref, minF, g[go + TOL]) === undo);
+      if ((ax < ref * minF && ax * minF > ref) || n < MATURE || !(s[o + RUN] > 0 || (novel && s[o + LOG_S] <= STABLE))) {
+        // An ordinary magnitude (or a jump to one seen before, from an unsettled one, or in the
+        // series' first hours): learned.
+        s[o + RUN] = 0;
+        s[o + REF] = ref + REF_ALPHA * (ax - ref);
+        learnMagnitude(s, o, lx);
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      const r = ax / ref;
+      const runRatio = s[o + RUN_RATIO];
+      if (s[o + RUN] > 0 && r < 3 * runRatio && 3 * r > runRatio) s[o + RUN]++;
+      else if (!novel) {
+        s[o + RUN] = 0;
+        learnMagnitude(s, o, lx);
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      } else {
+        s[o + RUN] = 1;
+        s[o + RUN_RATIO] = r;
+      }
+      if (s[o + RUN] < g[go + PERSIST]) return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      s[o + RUN] = 0;
+      const factor = unitFactor(r, minF, g[go + TOL]);
+      if (factor === 0) {
+        // A big jump to no unit factor: a level shift, which the models judge. Adopt the new
+        // magnitude so it is not re-examined at every point.
+        s[o + REF] = ax;
+        s[o + LOG_M] = lx;
+        learnMagnitude(s, o, lx);
+        return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      }
+      s[o + REF] = ref * factor;
+      s[o + LOG_M] = lx;
+      // A change straight back is the one jump to a magnitude already seen that is accepted, once.
+      s[o + UNDO] = s[o + UNDO] === 0 ? 1 / factor : 0;
+      learnMagnitude(s, o, lx);
+      s[o + FACTOR_OUT] = factor;
+      const expected = value < 0 ? -ref : ref;
+      return verdict(out, g[go + SCORE], expected, NaN, NaN, 'unit_change');
+    },
+    conditionAt(s, o, c) {
+      if (s[o + FACTOR_OUT] !== 1) c.factor *= s[o + FACTOR_OUT];
+    },
+    checkAt: (_s, _o, n) => n === SIZE,
   },
 });
 
 /** Follows the magnitude: its stable level and spread (over ~32 points) and its recent extremes. */
-function learnMagnitude(s: number[], lx: number): void {
-  const e = lx - s[LOG_M];
-  s[LOG_M] += REF_ALPHA * e;
-  s[LOG_S] += REF_ALPHA * ((e < 0 ? -e : e) - s[LOG_S]);
-  s[LOG_HI] = lx > s[LOG_HI] - FORGET ? lx : s[LOG_HI] - FORGET;
-  s[LOG_LO] = lx < s[LOG_LO] + FORGET ? lx : s[LOG_LO] + FORGET;
+function learnMagnitude(s: Float64Array, o: number, lx: number): void {
+  const e = lx - s[o + LOG_M];
+  s[o + LOG_M] += REF_ALPHA * e;
+  s[o + LOG_S] += REF_ALPHA * ((e < 0 ? -e : e) - s[o + LOG_S]);
+  s[o + LOG_HI] = lx > s[o + LOG_HI] - FORGET ? lx : s[o + LOG_HI] - FORGET;
+  s[o + LOG_LO] = lx < s[o + LOG_LO] + FORGET ? lx : s[o + LOG_LO] + FORGET;
 }

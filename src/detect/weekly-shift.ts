@@ -1,6 +1,6 @@
-import { doubles } from '../series/index.ts';
 import { num } from './config.ts';
-import { HILL_90, defineDetector, hill, learning, verdict } from './define.ts';
+import { halfBase, halvesOf } from '../series/index.ts';
+import { HILL_90, defineEmbedded, hill, learning, verdict } from './define.ts';
 import type { Verdict } from './types.ts';
 
 export interface WeeklyShiftConfig {
@@ -54,6 +54,7 @@ const CLIP = 3;
 const TAU_OFF = 4;
 const TAU_DEV = 5;
 const ACCEPT_MS = 6;
+const OPTIONS = 7; // the options above: a set keeps them once
 const CUR = 7; // absolute hour being accumulated (floor(t / HOUR)), NaN before the first point
 const SUM = 8;
 const CNT = 9;
@@ -75,16 +76,15 @@ const UNIT = 21; // the table's unit: the first positive hourly mean (rescaled w
 // miss a point over 10,000 series) or the 16 KB decoding tables.
 const HERE = 22;
 const NEXT = 23;
-/** State layout version (slot LAYOUT): checkpoints of another layout are refused by `check`. */
+/** State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`. */
 const LAYOUT = 24;
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 /**
- * The table (see WeeklyShiftState): three 16-bit slots to a double, each stored as slot + 32768
- * in [0, 65535], so a double holds a whole number below 2^48 (exact). Inside the scalars' array
- * it costs 56 doubles, where an Int16Array of its own cost as much again in object headers.
+ * The table (see WeeklyShiftState): 16-bit slots, each stored as slot + 32768 in [0, 65535],
+ * four to a double of the block after the scalars (42 doubles), read through `halvesOf`.
  */
 const TABLE = 25;
-const SIZE = TABLE + SLOTS / 3;
+const SIZE = TABLE + SLOTS / 4;
 
 const UNSEEN = -32768;
 const NOT_POSITIVE = -32767;
@@ -92,10 +92,10 @@ const Q = 2048; // steps per octave
 const Q_MAX = 32767;
 
 /** Encodes an hourly mean for the table. */
-function encode(f: number[], mean: number): number {
+function encode(f: Float64Array, o: number, mean: number): number {
   if (!(mean > 0)) return NOT_POSITIVE;
-  if (!(f[UNIT] > 0)) f[UNIT] = mean;
-  const q = Math.round(Q * Math.log2(mean / f[UNIT]));
+  if (!(f[o + UNIT] > 0)) f[o + UNIT] = mean;
+  const q = Math.round(Q * Math.log2(mean / f[o + UNIT]));
   return q > Q_MAX ? Q_MAX : q < -Q_MAX + 1 ? -Q_MAX + 1 : q;
 }
 
@@ -105,8 +105,6 @@ for (let j = 0; j < Q; j++) FRAC[j] = 2 ** (j / Q);
 const OCTAVE = new Float64Array(33);
 for (let k = -16; k <= 16; k++) OCTAVE[k + 16] = 2 ** k;
 
-const B16 = 65536;
-const B32 = 4294967296;
 
 /** The table slot of absolute hour `a` (hours before 1970 wrap too: never an index outside the table). */
 function hourSlot(a: number): number {
@@ -115,30 +113,26 @@ function hourSlot(a: number): number {
 }
 
 /** The table's slot `i` (0 <= i < SLOTS). */
-function slot(f: number[], i: number): number {
-  const d = f[TABLE + ((i / 3) | 0)];
-  const k = i % 3;
-  const u = k === 0 ? d % B16 : k === 1 ? Math.floor(d / B16) % B16 : Math.floor(d / B32);
-  return u - 32768;
+function slot(f: Float64Array, o: number, i: number): number {
+  return halvesOf(f)[halfBase(f, o + TABLE) + i] - 32768;
 }
 
 /** Sets the table's slot `i` to `q` (-32768 <= q <= 32767). */
-function setSlot(f: number[], i: number, q: number): void {
-  const k = i % 3;
-  f[TABLE + ((i / 3) | 0)] += (q - slot(f, i)) * (k === 0 ? 1 : k === 1 ? B16 : B32);
+function setSlot(f: Float64Array, o: number, i: number, q: number): void {
+  halvesOf(f)[halfBase(f, o + TABLE) + i] = q + 32768;
 }
 
 /** Decodes a table slot: NaN for unseen, 0 for not positive (never a reference). */
-function decode(f: number[], q: number): number {
-  return q === UNSEEN ? NaN : q === NOT_POSITIVE ? 0 : f[UNIT] * OCTAVE[(q >> 11) + 16] * FRAC[q & (Q - 1)];
+function decode(f: Float64Array, o: number, q: number): number {
+  return q === UNSEEN ? NaN : q === NOT_POSITIVE ? 0 : f[o + UNIT] * OCTAVE[(q >> 11) + 16] * FRAC[q & (Q - 1)];
 }
 
 /**
  * Scalars, then a table of the mean of each hour of the week, as last seen (see TABLE):
- * log2(mean / f[UNIT]) in 1/2048 steps (0.03%, far below any spread judged here; +-16 octaves
+ * log2(mean / f[o + UNIT]) in 1/2048 steps (0.03%, far below any spread judged here; +-16 octaves
  * around the unit), UNSEEN for an hour never seen, NOT_POSITIVE for a mean <= 0.
  */
-export type WeeklyShiftState = number[];
+export type WeeklyShiftState = Float64Array;
 
 /**
  * Sustained shifts against the same hour last week: a +5% step that stays, a slow drift, a
@@ -161,10 +155,12 @@ export type WeeklyShiftState = number[];
  * would otherwise report rounding) nor below what averaging the points' own noise gives.
  * The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at the
  * noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: one array of 25 scalars and a 168-slot table of 16-bit log-quantised means (packed
- * three to a double), about 0.7 KB by `stateBytes`.
+ * State: 67 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
+ * set keeps them once), 18 scalars and a 168-slot table of 16-bit log-quantised means, four to
+ * a double. The table
+ * is read once an hour, so a set's touch leaves it out (`hot`).
  */
-export const weeklyShift = defineDetector<WeeklyShiftConfig, WeeklyShiftState>({
+export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
   name: 'weekly_shift',
   summary: 'Sustained shifts and drifts against the same hour last week (CUSUM of the ratio to last week, with a frozen offset).',
   kind: 'model',
@@ -180,158 +176,160 @@ export const weeklyShift = defineDetector<WeeklyShiftConfig, WeeklyShiftState>({
       acceptHours: num(f, 'acceptHours', path, d.acceptHours, { above: 0, max: 1e5 }),
     };
   },
-  init(c) {
-    const f = doubles(SIZE);
-    f[TAU_S] = c.smoothHours * HOUR;
-    f[K] = c.k;
-    f[H] = c.h;
-    f[CLIP] = c.clip;
-    f[TAU_OFF] = c.offsetHours * HOUR;
-    f[TAU_DEV] = c.spreadHours * HOUR;
-    f[ACCEPT_MS] = c.acceptHours * HOUR;
-    f[CUR] = NaN;
-    f[PREV] = NaN;
-    f[LAST_T] = NaN;
-    f[SINCE] = NaN;
-    f[HERE] = NaN;
-    f[NEXT] = NaN;
-    f[LAYOUT] = LAYOUT_VERSION;
-    // Every slot UNSEEN (-32768, stored as 0): the table's doubles are already 0.
-    return f;
-  },
-  update(f, t, x, out) {
-    if (x !== x || x === Infinity || x === -Infinity) return idle(f, out);
-    const a = Math.floor(t / HOUR);
-    let cur = f[CUR];
-    if (a < cur) return idle(f, out); // out of order: ignored
-    if (a !== cur) {
-      // Close the hour: its slot takes this week's mean; last week's is kept aside for the
-      // interpolation of the next hour's first half.
-      if (cur === cur) {
-        const i = hourSlot(cur);
-        f[PREV] = a === cur + 1 ? decode(f, slot(f, i)) : NaN;
-        if (f[CNT] > 0) setSlot(f, i, encode(f, f[SUM] / f[CNT]));
-        f[PPH] += 0.05 * (f[CNT] - f[PPH]);
+  embed: {
+    words: () => SIZE,
+    options: OPTIONS,
+    initAt(c, f, o) {
+      f[o + TAU_S] = c.smoothHours * HOUR;
+      f[o + K] = c.k;
+      f[o + H] = c.h;
+      f[o + CLIP] = c.clip;
+      f[o + TAU_OFF] = c.offsetHours * HOUR;
+      f[o + TAU_DEV] = c.spreadHours * HOUR;
+      f[o + ACCEPT_MS] = c.acceptHours * HOUR;
+      f[o + CUR] = NaN;
+      f[o + PREV] = NaN;
+      f[o + LAST_T] = NaN;
+      f[o + SINCE] = NaN;
+      f[o + HERE] = NaN;
+      f[o + NEXT] = NaN;
+      f[o + LAYOUT] = LAYOUT_VERSION;
+      // Every slot UNSEEN (-32768, stored as 0): the block comes zero-filled.
+    },
+    updateAt(f, o, t, x, out, g, go) {
+      if (x !== x || x === Infinity || x === -Infinity) return idle(f, o, out);
+      const a = Math.floor(t / HOUR);
+      let cur = f[o + CUR];
+      if (a < cur) return idle(f, o, out); // out of order: ignored
+      if (a !== cur) {
+        // Close the hour: its slot takes this week's mean; last week's is kept aside for the
+        // interpolation of the next hour's first half.
+        if (cur === cur) {
+          const i = hourSlot(cur);
+          f[o + PREV] = a === cur + 1 ? decode(f, o, slot(f, o, i)) : NaN;
+          if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, f[o + SUM] / f[o + CNT]));
+          f[o + PPH] += 0.05 * (f[o + CNT] - f[o + PPH]);
+        }
+        f[o + CUR] = cur = a;
+        f[o + SUM] = 0;
+        f[o + CNT] = 0;
+        f[o + HERE] = decode(f, o, slot(f, o, hourSlot(a)));
+        f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(a + 1)));
       }
-      f[CUR] = cur = a;
-      f[SUM] = 0;
-      f[CNT] = 0;
-      f[HERE] = decode(f, slot(f, hourSlot(a)));
-      f[NEXT] = decode(f, slot(f, hourSlot(a + 1)));
-    }
-    f[SUM] += x;
-    f[CNT]++;
-    // Last week at this time: linear between the centres of the neighbouring hours.
-    const frac = (t - a * HOUR) / HOUR - 0.5;
-    const here = f[HERE];
-    const other = frac >= 0 ? f[NEXT] : f[PREV];
-    const ref = other === other && other > 0 ? here + (other - here) * (frac >= 0 ? frac : -frac) : here;
-    // Hourly means of a few points are no reference: sparse series are not judged.
-    if (!(ref > 0) || x < 0 || f[PPH] < MIN_PPH) return idle(f, out);
-    const r = x / ref - 1;
-    const lastT = f[LAST_T];
-    // A repeated timestamp carries no time to weigh: it is counted in the hour, not judged.
-    if (!(t > lastT) && lastT === lastT) return idle(f, out);
-    f[LAST_T] = t;
-    if (lastT !== lastT) {
-      f[SMOOTH] = r;
-      f[OFF] = r;
-      f[KNOWN] = 0;
-      f[UP] = 0;
-      f[DOWN] = 0;
-      return idle(f, out);
-    }
-    let dt = t - lastT;
-    // A long silence is not evidence for hours: weigh at most one smoothing time.
-    if (dt > f[TAU_S]) dt = f[TAU_S];
-    const known = (f[KNOWN] += dt);
-    const spreadKnown = known;
-    let off = f[OFF];
-    let dev = f[DEV];
-    const devPt = f[DEV_PT];
-    // The smoothed ratio's spread, no smaller than averaging the points' own noise can give
-    // (sparse sampling averages few points: an hourly series smoothed over 2 hours is barely
-    // smoothed), nor than FLOOR (a shift of a fraction of a percent is nobody's incident), and
-    // widened while it was learned from a few hours of wandering data only.
-    const al = dt / f[TAU_S];
-    let sd = 1.2533 * dev;
-    const sdAvg = 1.2533 * devPt * Math.sqrt(al / (2 - (al < 1 ? al : 1)));
-    if (sd < sdAvg) sd = sdAvg;
-    if (sd < FLOOR) sd = FLOOR;
-    sd *= 1 + SPREAD_UNSURE / spreadKnown;
-    const c = spreadKnown >= OFFSET_WARM ? f[CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
-    let e = r - off;
-    const ae = e < 0 ? -e : e;
-    if (e > c) e = c;
-    else if (e < -c) e = -c;
-    let sm = f[SMOOTH];
-    sm += (dt / f[TAU_S]) * (off + e - sm);
-    f[SMOOTH] = sm;
-    const d = sm - off;
-    const ad = d < 0 ? -d : d;
-    const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / f[TAU_DEV];
-    if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
-      // Plain averages while warming up, then exponential ones.
-      off += (known < OFFSET_WARM ? dt / known : dt / f[TAU_OFF]) * (r - off);
-      dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
-      f[DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
-      f[OFF] = off;
-      f[DEV] = dev;
-      return learning(out);
-    }
-    const z = d / sd;
-    const k = f[K];
-    const h = f[H];
-    const step = dt / HOUR;
-    let up = f[UP] + (z - k) * step;
-    let down = f[DOWN] + (-z - k) * step;
-    up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
-    down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
-    let score = 0;
-    const reported = f[SINCE] === f[SINCE];
-    if (!reported && (up >= h || down >= h)) {
-      f[SINCE] = t;
-      score = hill(up > down ? up : down, h / HILL_90);
-    } else if (reported && up < h / 2 && down < h / 2) {
-      f[SINCE] = NaN;
-    } else if (reported && t - f[SINCE] >= f[ACCEPT_MS]) {
-      // Still on after `acceptHours`: the new normal. Start over from this level.
-      f[SINCE] = NaN;
-      off = sm;
-      up = 0;
-      down = 0;
-    }
-    if (f[SINCE] !== f[SINCE] && up < h / 2 && down < h / 2) {
-      // Learn only from what is not (becoming) a shift: the offset must not chase one.
-      off += (dt / f[TAU_OFF]) * d;
-      dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
-      f[DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
-    }
-    f[OFF] = off;
-    f[DEV] = dev;
-    f[UP] = up;
-    f[DOWN] = down;
-    const expected = ref * (1 + off);
-    const band = ref * f[CLIP] * sd;
-    return verdict(out, score, expected, expected - band, expected + band, score > 0 ? (up > down ? 'drift_up' : 'drift_down') : 'normal');
-  },
-  rescale(f, factor) {
-    // The table is relative to its unit: rescaling the unit rescales every slot.
-    f[UNIT] *= factor;
-    f[SUM] *= factor;
-    f[PREV] *= factor;
-    // Decoded again with the new unit, as the next point of this hour would have decoded them.
-    const cur = f[CUR];
-    if (cur === cur) {
-      f[HERE] = decode(f, slot(f, hourSlot(cur)));
-      f[NEXT] = decode(f, slot(f, hourSlot(cur + 1)));
-    }
-  },
-  check(s) {
-    return Array.isArray(s) && s.length === SIZE && s[LAYOUT] === LAYOUT_VERSION;
+      f[o + SUM] += x;
+      f[o + CNT]++;
+      // Last week at this time: linear between the centres of the neighbouring hours.
+      const frac = (t - a * HOUR) / HOUR - 0.5;
+      const here = f[o + HERE];
+      const other = frac >= 0 ? f[o + NEXT] : f[o + PREV];
+      const ref = other === other && other > 0 ? here + (other - here) * (frac >= 0 ? frac : -frac) : here;
+      // Hourly means of a few points are no reference: sparse series are not judged.
+      if (!(ref > 0) || x < 0 || f[o + PPH] < MIN_PPH) return idle(f, o, out);
+      const r = x / ref - 1;
+      const lastT = f[o + LAST_T];
+      // A repeated timestamp carries no time to weigh: it is counted in the hour, not judged.
+      if (!(t > lastT) && lastT === lastT) return idle(f, o, out);
+      f[o + LAST_T] = t;
+      if (lastT !== lastT) {
+        f[o + SMOOTH] = r;
+        f[o + OFF] = r;
+        f[o + KNOWN] = 0;
+        f[o + UP] = 0;
+        f[o + DOWN] = 0;
+        return idle(f, o, out);
+      }
+      let dt = t - lastT;
+      // A long silence is not evidence for hours: weigh at most one smoothing time.
+      if (dt > g[go + TAU_S]) dt = g[go + TAU_S];
+      const known = (f[o + KNOWN] += dt);
+      const spreadKnown = known;
+      let off = f[o + OFF];
+      let dev = f[o + DEV];
+      const devPt = f[o + DEV_PT];
+      // The smoothed ratio's spread, no smaller than averaging the points' own noise can give
+      // (sparse sampling averages few points: an hourly series smoothed over 2 hours is barely
+      // smoothed), nor than FLOOR (a shift of a fraction of a percent is nobody's incident), and
+      // widened while it was learned from a few hours of wandering data only.
+      const al = dt / g[go + TAU_S];
+      let sd = 1.2533 * dev;
+      const sdAvg = 1.2533 * devPt * Math.sqrt(al / (2 - (al < 1 ? al : 1)));
+      if (sd < sdAvg) sd = sdAvg;
+      if (sd < FLOOR) sd = FLOOR;
+      sd *= 1 + SPREAD_UNSURE / spreadKnown;
+      const c = spreadKnown >= OFFSET_WARM ? g[go + CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
+      let e = r - off;
+      const ae = e < 0 ? -e : e;
+      if (e > c) e = c;
+      else if (e < -c) e = -c;
+      let sm = f[o + SMOOTH];
+      sm += (dt / g[go + TAU_S]) * (off + e - sm);
+      f[o + SMOOTH] = sm;
+      const d = sm - off;
+      const ad = d < 0 ? -d : d;
+      const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / g[go + TAU_DEV];
+      if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
+        // Plain averages while warming up, then exponential ones.
+        off += (known < OFFSET_WARM ? dt / known : dt / g[go + TAU_OFF]) * (r - off);
+        dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
+        f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+        f[o + OFF] = off;
+        f[o + DEV] = dev;
+        return learning(out);
+      }
+      const z = d / sd;
+      const k = g[go + K];
+      const h = g[go + H];
+      const step = dt / HOUR;
+      let up = f[o + UP] + (z - k) * step;
+      let down = f[o + DOWN] + (-z - k) * step;
+      up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
+      down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
+      let score = 0;
+      const reported = f[o + SINCE] === f[o + SINCE];
+      if (!reported && (up >= h || down >= h)) {
+        f[o + SINCE] = t;
+        score = hill(up > down ? up : down, h / HILL_90);
+      } else if (reported && up < h / 2 && down < h / 2) {
+        f[o + SINCE] = NaN;
+      } else if (reported && t - f[o + SINCE] >= g[go + ACCEPT_MS]) {
+        // Still on after `acceptHours`: the new normal. Start over from this level.
+        f[o + SINCE] = NaN;
+        off = sm;
+        up = 0;
+        down = 0;
+      }
+      if (f[o + SINCE] !== f[o + SINCE] && up < h / 2 && down < h / 2) {
+        // Learn only from what is not (becoming) a shift: the offset must not chase one.
+        off += (dt / g[go + TAU_OFF]) * d;
+        dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
+        f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+      }
+      f[o + OFF] = off;
+      f[o + DEV] = dev;
+      f[o + UP] = up;
+      f[o + DOWN] = down;
+      const expected = ref * (1 + off);
+      const band = ref * g[go + CLIP] * sd;
+      return verdict(out, score, expected, expected - band, expected + band, score > 0 ? (up > down ? 'drift_up' : 'drift_down') : 'normal');
+    },
+    rescaleAt(f, o, factor) {
+      // The table is relative to its unit: rescaling the unit rescales every slot.
+      f[o + UNIT] *= factor;
+      f[o + SUM] *= factor;
+      f[o + PREV] *= factor;
+      // Decoded again with the new unit, as the next point of this hour would have decoded them.
+      const cur = f[o + CUR];
+      if (cur === cur) {
+        f[o + HERE] = decode(f, o, slot(f, o, hourSlot(cur)));
+        f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(cur + 1)));
+      }
+    },
+    checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
+    // The table is read and written once an hour (HERE and NEXT carry it within the hour).
+    hot: () => [0, TABLE],
   },
 });
 
-function idle(f: number[], out: Verdict): Verdict {
-  return f[KNOWN] >= OFFSET_WARM && f[KNOWN] >= SPREAD_MIN ? verdict(out, 0, NaN, NaN, NaN, 'normal') : learning(out);
+function idle(f: Float64Array, o: number, out: Verdict): Verdict {
+  return f[o + KNOWN] >= OFFSET_WARM && f[o + KNOWN] >= SPREAD_MIN ? verdict(out, 0, NaN, NaN, NaN, 'normal') : learning(out);
 }

@@ -5,7 +5,7 @@
 // the same state: number arrays come back as packed double arrays (series' `doubles`), empty
 // arrays as plain ones.
 import { TidemarkError } from '../errors.ts';
-import { doubles } from '../series/index.ts';
+import { doubles, slabDoubles } from '../series/index.ts';
 
 /** First byte of a binary checkpoint; JSON checkpoints (format 1) start with '{'. */
 export const BINARY_CHECKPOINT = 2;
@@ -246,9 +246,10 @@ function read(r: Reader): unknown {
       const n = r.u32();
       r.need(n);
       if (C === undefined || n % C.BYTES_PER_ELEMENT !== 0) throw new TidemarkError('TM_ERR_STATE', 'the checkpoint holds a damaged typed array', 'checkpoint');
-      // Copy into fresh, aligned memory: the blob may be a slice of a larger buffer.
-      const a = new C(n / C.BYTES_PER_ELEMENT);
-      new Uint8Array(a.buffer).set(r.b.subarray(r.pos, r.pos + n));
+      // Copy into aligned memory of its own: the blob may be a slice of a larger buffer. Float64
+      // states (a detector set's region per series) go to a shared slab, as the set allocates them.
+      const a = C === Float64Array ? slabDoubles(n / 8) : new C(n / C.BYTES_PER_ELEMENT);
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(r.b.subarray(r.pos, r.pos + n));
       r.pos += n;
       return a;
     }

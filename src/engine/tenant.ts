@@ -275,6 +275,12 @@ function sameLabels(a: Labels, b: Labels): boolean {
  */
 export function hold(e: SeriesEntry): void {
   if (e.held !== null || e.rule.models.length === 0) return;
+  const set = e.rule.set;
+  // A set that keeps a series' state in one region copies its models' part itself.
+  if (set.saveModels) {
+    e.held = [set.saveModels(e.state)];
+    return;
+  }
   const state = e.state as unknown[];
   e.held = e.rule.models.map((i) => restoreState(snapshotState(state[i])));
 }
@@ -282,14 +288,24 @@ export function hold(e: SeriesEntry): void {
 /** The first point after such a window: the models forget what they saw inside it. */
 export function resume(e: SeriesEntry): void {
   if (e.held === null) return;
-  const state = e.state as unknown[];
-  e.rule.models.forEach((i, k) => (state[i] = e.held![k]));
+  const set = e.rule.set;
+  if (set.restoreModels) set.restoreModels(e.state, e.held[0]);
+  else {
+    const state = e.state as unknown[];
+    e.rule.models.forEach((i, k) => (state[i] = e.held![k]));
+  }
   e.held = null;
 }
 
 /** The state a checkpoint records: inside a held window, the models as they were before it. */
 export function checkpointState(e: SeriesEntry): unknown {
   if (e.held === null) return e.state;
+  const set = e.rule.set;
+  if (set.restoreModels) {
+    const copy = restoreState(snapshotState(e.state));
+    set.restoreModels(copy, e.held[0]);
+    return copy;
+  }
   const state = [...(e.state as unknown[])];
   e.rule.models.forEach((i, k) => (state[i] = e.held![k]));
   return state;

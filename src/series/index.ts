@@ -1,6 +1,8 @@
-// Numeric building blocks for online detectors: no per-point allocation, state in plain
-// number arrays (and Float32Arrays for tables) that checkpoints can carry.
+// Numeric building blocks for online detectors: no per-point allocation, state in number
+// arrays or typed arrays (Float64Array views of shared slabs, float32 tables read through
+// their alias) that checkpoints can carry.
 export { Rng, doubles, mulberry32 } from './prng.ts';
+export { floatBase, floatsOf, halfBase, halvesOf, slabDoubles } from './slab.ts';
 export { fnv1a32 } from './hash.ts';
 export { type Slots, rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
 export { EWMA_SIZE, ewmaAlpha, ewmaCount, ewmaInit, ewmaMean, ewmaPush, ewmaScale, ewmaVariance } from './ewma.ts';

@@ -18,7 +18,7 @@ export const INTERVAL_SIZE = RING_AT + INTERVAL_RING;
 
 const scratch = new Float64Array(INTERVAL_RING);
 
-export function intervalInit(f: number[], o: number): void {
+export function intervalInit(f: number[] | Float64Array, o: number): void {
   f[o + N] = 0;
   f[o + LAST] = NaN;
   f[o + INTERVAL] = NaN;
@@ -26,7 +26,7 @@ export function intervalInit(f: number[], o: number): void {
 }
 
 /** Records a point's timestamp (ms). */
-export function intervalObserve(f: number[], o: number, t: number): void {
+export function intervalObserve(f: number[] | Float64Array, o: number, t: number): void {
   const last = f[o + LAST];
   if (!(t > last)) {
     if (last !== last) f[o + LAST] = t; // first point
@@ -41,7 +41,7 @@ export function intervalObserve(f: number[], o: number, t: number): void {
   if (n + 1 <= INTERVAL_RING || ((n + 1) & 3) === 0) f[o + INTERVAL] = ringMedian(f, o + RING_AT, n + 1 < INTERVAL_RING ? n + 1 : INTERVAL_RING);
 }
 
-function ringMedian(f: number[], at: number, m: number): number {
+function ringMedian(f: number[] | Float64Array, at: number, m: number): number {
   for (let i = 0; i < m; i++) {
     const v = f[at + i];
     let j = i;
@@ -56,16 +56,16 @@ function ringMedian(f: number[], at: number, m: number): number {
 }
 
 /** The learned interval in ms; NaN before the first delta. */
-export function intervalGet(f: number[], o: number): number {
+export function intervalGet(f: number[] | Float64Array, o: number): number {
   return f[o + INTERVAL];
 }
 
 /** Positive deltas seen so far. */
-export function intervalDeltas(f: number[], o: number): number {
+export function intervalDeltas(f: number[] | Float64Array, o: number): number {
   return f[o + N];
 }
 
 /** The last (latest) timestamp seen; NaN before the first point. */
-export function intervalLast(f: number[], o: number): number {
+export function intervalLast(f: number[] | Float64Array, o: number): number {
   return f[o + LAST];
 }

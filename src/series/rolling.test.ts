@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, doubles } from './prng.ts';
-import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
+import { rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, median5, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
 
 function bruteMedian(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -179,4 +179,14 @@ describe('the cheap MAD bound is never below the exact MAD', () => {
       if (c.name.startsWith('gaussian')) assert.ok(tight > 0.9 * (c.n - 3));
     });
   }
+});
+
+describe('median5', () => {
+  it('is the middle value of every order of five values, with and without ties', () => {
+    const perms = (a: number[]): number[][] => (a.length <= 1 ? [a] : a.flatMap((x, i) => perms([...a.slice(0, i), ...a.slice(i + 1)]).map((p) => [x, ...p])));
+    for (const values of [[1, 2, 3, 4, 5], [1, 1, 2, 3, 3], [2, 2, 2, 1, 3], [-1, 0, 0, 0, 7], [4, 4, 4, 4, 4], [-3.5, 1e-9, 2e9, -7, 0.25]]) {
+      const mid = values.slice().sort((a, b) => a - b)[2];
+      for (const p of perms(values)) assert.equal(median5(p[0], p[1], p[2], p[3], p[4]), mid, p.join(','));
+    }
+  });
 });

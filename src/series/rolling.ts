@@ -25,7 +25,7 @@
 import { doubles } from './prng.ts';
 
 /** Where a window lives: a detector's number array, or a Float32Array (half the bytes; values are stored rounded to float32, which keeps their order). */
-export type Slots = number[] | Float32Array;
+export type Slots = number[] | Float32Array | Float64Array;
 
 const CAP = 0;
 const COUNT = 1;
@@ -199,7 +199,7 @@ export function rollingScale(f: Slots, o: number, factor: number): void {
  * updated from where the leaving and the new value sit in the sorted run (no re-scan), and
  * re-summed every 4096 pushes so rounding cannot accumulate. `sums` is a double array.
  */
-export function rollingPushSums(f: Slots, o: number, v: number, sums: number[], so: number): void {
+export function rollingPushSums(f: Slots, o: number, v: number, sums: number[] | Float64Array, so: number): void {
   const w = f[o + CAP] | 0;
   const n = f[o + COUNT] | 0;
   const s = o + HEADER + w;
@@ -221,7 +221,7 @@ export function rollingPushSums(f: Slots, o: number, v: number, sums: number[], 
   else if (nv < f[s + k]) sums[so + 1] += nv - f[s + k];
 }
 
-function resum(f: Slots, o: number, sums: number[], so: number): void {
+function resum(f: Slots, o: number, sums: number[] | Float64Array, so: number): void {
   const n = f[o + COUNT] | 0;
   const s = o + HEADER + (f[o + CAP] | 0);
   const k = n >> 1;
@@ -237,7 +237,7 @@ function resum(f: Slots, o: number, sums: number[], so: number): void {
 }
 
 /** Mean absolute deviation from `med` (the window's median), O(1) from `rollingPushSums`' sums; NaN if empty. */
-export function rollingMeanAbsDev(f: Slots, o: number, med: number, sums: number[], so: number): number {
+export function rollingMeanAbsDev(f: Slots, o: number, med: number, sums: number[] | Float64Array, so: number): number {
   const n = f[o + COUNT] | 0;
   if (n === 0) return NaN;
   const d = (sums[so] - 2 * sums[so + 1] - med * (n - 2 * (n >> 1))) / n;
@@ -307,6 +307,7 @@ export function ringMedian(f: Slots, o: number, scratch: Float64Array): number {
   const n = f[o + COUNT] | 0;
   if (n === 0) return NaN;
   const ring = o + HEADER;
+  if (n === 5) return median5(f[ring], f[ring + 1], f[ring + 2], f[ring + 3], f[ring + 4]);
   for (let k = 0; k < n; k++) {
     const v = f[ring + k];
     let i = k;
@@ -318,4 +319,44 @@ export function ringMedian(f: Slots, o: number, scratch: Float64Array): number {
   }
   const h = n >> 1;
   return n & 1 ? scratch[h] : (scratch[h - 1] + scratch[h]) / 2;
+}
+
+/**
+ * The median of five values in six comparisons (novelty's residual window): order the pairs
+ * (a, b) and (c, d); the smaller of the two minima has three values above it, so it is one of
+ * the two smallest and the median is the second smallest of the other four: one ordered pair
+ * and two singles, which ordered make a second pair.
+ */
+export function median5(a: number, b: number, c: number, d: number, e: number): number {
+  let t: number;
+  if (b < a) {
+    t = a;
+    a = b;
+    b = t;
+  }
+  if (d < c) {
+    t = c;
+    c = d;
+    d = t;
+  }
+  let p: number;
+  let q: number;
+  let x: number;
+  if (c < a) {
+    p = a;
+    q = b;
+    x = d;
+  } else {
+    p = c;
+    q = d;
+    x = b;
+  }
+  if (e < x) {
+    t = x;
+    x = e;
+    e = t;
+  }
+  // Pairs p <= q and x <= e: the second smallest of the four.
+  if (p <= x) return q < x ? q : x;
+  return e < p ? e : p;
 }

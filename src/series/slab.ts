@@ -1,0 +1,84 @@
+/**
+ * Typed storage for per-series state, carved from shared slabs.
+ *
+ * A typed array of its own costs a series an ArrayBuffer object, a backing store with its
+ * bookkeeping and a separate malloc block, about 0.5 KB beyond its data, and the external
+ * memory of a million of them drives full GCs. A view of a shared slab costs only the view
+ * object (96 bytes); a slab's bytes stay alive while any view of it does, so a series that
+ * goes away leaves a hole until the other series of its slab go too. Views start 8-byte
+ * aligned and are zero-filled (slab memory is never reused).
+ *
+ * A state that mixes doubles and float32 tables lives in one Float64Array; `floatsOf` gives
+ * the Float32Array over the same bytes (float index = 2 x double index + byteOffset / 4).
+ */
+
+/**
+ * Bytes of one slab: about 75 series of the default profile. A slab's own overhead (its
+ * buffer, its float alias) is then under 1% of it, and a slab is freed once its few dozen
+ * series are gone: a long-lived series pins 256 KiB at worst, not megabytes.
+ */
+const SLAB_BYTES = 256 << 10;
+let slab = new ArrayBuffer(0);
+let used = 0;
+
+/** Float32Array and Uint16Array aliases of slabs and of other buffers that states were decoded into. */
+const ALIASES = new WeakMap<ArrayBufferLike, Float32Array>();
+let lastBuffer: ArrayBufferLike | null = null;
+let lastFloats: Float32Array = new Float32Array(0);
+const HALF_ALIASES = new WeakMap<ArrayBufferLike, Uint16Array>();
+let lastHalfBuffer: ArrayBufferLike | null = null;
+let lastHalves: Uint16Array = new Uint16Array(0);
+
+/** A zero-filled Float64Array of `n` doubles, a view of a shared slab. */
+export function slabDoubles(n: number): Float64Array {
+  const bytes = 8 * n;
+  if (used + bytes > slab.byteLength) {
+    if (bytes > SLAB_BYTES >> 4) return new Float64Array(n); // a large state: its own buffer
+    slab = new ArrayBuffer(SLAB_BYTES);
+    used = 0;
+  }
+  const at = used;
+  used += bytes;
+  return new Float64Array(slab, at, n);
+}
+
+/**
+ * The Float32Array over all of `f`'s buffer: the float32 tables of a state held in `f` are read
+ * through it, at float index 2 x (double index) + f.byteOffset / 4.
+ */
+export function floatsOf(f: Float64Array): Float32Array {
+  const b = f.buffer;
+  if (b === lastBuffer) return lastFloats;
+  let a = ALIASES.get(b);
+  if (a === undefined) {
+    a = new Float32Array(b);
+    ALIASES.set(b, a);
+  }
+  lastBuffer = b;
+  lastFloats = a;
+  return a;
+}
+
+/** The Uint16Array over all of `f`'s buffer (index 4 x (double index) + f.byteOffset / 2), for 16-bit tables. */
+export function halvesOf(f: Float64Array): Uint16Array {
+  const b = f.buffer;
+  if (b === lastHalfBuffer) return lastHalves;
+  let a = HALF_ALIASES.get(b);
+  if (a === undefined) {
+    a = new Uint16Array(b);
+    HALF_ALIASES.set(b, a);
+  }
+  lastHalfBuffer = b;
+  lastHalves = a;
+  return a;
+}
+
+/** Index in `halvesOf(f)` of double slot `o` of `f`. */
+export function halfBase(f: Float64Array, o: number): number {
+  return (f.byteOffset >> 1) + 4 * o;
+}
+
+/** Float index in `floatsOf(f)` of double slot `o` of `f`. */
+export function floatBase(f: Float64Array, o: number): number {
+  return (f.byteOffset >> 2) + 2 * o;
+}
