@@ -10,7 +10,7 @@ describe('createDetectorSet', () => {
   it('with no entries is the default profile', () => {
     assert.deepEqual(createDetectorSet().entries, DEFAULT_PROFILE);
     assert.deepEqual(createDetectorSet([]).entries, DEFAULT_PROFILE);
-    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift']);
+    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level']);
   });
 
   const invalid = [
@@ -94,7 +94,8 @@ describe('fused verdicts', () => {
       if (k >= i - 100 && k < i) assert.ok(out.score < 0.9, `quiet before the spike, at ${k - i}: ${out.score}`);
     }
     assert.ok(out.score >= 0.9, `score ${out.score}`);
-    assert.deepEqual(out.sources, ['novelty']);
+    // new_level too: 4x is also a level this series has never been near.
+    assert.deepEqual(out.sources, ['novelty', 'new_level']);
     assert.equal(out.reasons[0], 'spike');
     assert.ok(out.lower < out.expected && out.expected < out.upper);
   });
@@ -128,8 +129,8 @@ describe('fused verdicts', () => {
     const oldWeekly = restore();
     oldWeekly[5] = { f: new Array(22).fill(0), p: new Int16Array(168) };
     refused(oldWeekly, /^state\[5\]: weekly_shift: the state has another layout/);
-    refused(restore().slice(1), /^state: expected the states of 6 detectors/);
-    refused(null, /^state: expected the states of 6 detectors/);
+    refused(restore().slice(1), /^state: expected the states of 7 detectors/);
+    refused(null, /^state: expected the states of 7 detectors/);
   });
 
   it('an impossible value is reported and kept away from the models', () => {

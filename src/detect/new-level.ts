@@ -1,0 +1,154 @@
+import { doubles } from '../series/index.ts';
+import { num } from './config.ts';
+import { defineDetector, learning, verdict } from './define.ts';
+import type { Reason } from './types.ts';
+
+export interface NewLevelConfig {
+  /** Points whose range (min to max) sets the width of a level; the detector learns until then. */
+  readonly learnPoints: number;
+  /** And at least this many hours (a day sees the daily cycle's range). */
+  readonly learnHours: number;
+  /** Levels per learned range: a level is (max - min) / levels wide. */
+  readonly levels: number;
+  /** Points after a new level during which further new levels are not reported (one event, one report). */
+  readonly rest: number;
+}
+
+export const NEW_LEVEL_DEFAULTS: NewLevelConfig = {
+  learnPoints: 256,
+  learnHours: 168,
+  levels: 7,
+  rest: 120,
+};
+
+// State: one number array of SIZE (its length is its layout check).
+const LEARN = 0;
+const LEARN_MS = 1;
+const LEVELS = 2;
+const REST = 3;
+const LO = 4; // min of the learned points
+const HI = 5; // max of the learned points
+const N = 6; // points learned (stops at learnPoints)
+const T0 = 7; // time of the first point
+const SINCE = 8; // points since the last new level
+const SEEN = 9; // levels visited, a 32-bit mask: bit BELOW + k for level k (level 0 starts at LO)
+const SIZE = 10;
+/** Levels kept below the learned minimum; the mask's other bits are the learned range and above it. */
+const BELOW = 8;
+const TOP = 31;
+/** The score of a report: clearly anomalous (see define.ts's calibration). */
+const SCORE = 0.9;
+
+/**
+ * New level: the value reaches a coarse level this series has never been near. The first
+ * `learnPoints` points, and at least `learnHours` (a week: the weekly cycle's range), set the
+ * level width, 1/`levels` of their range (min to max), and the levels visited. After that, a
+ * value in a level that is neither visited nor next to a visited one (so at least one whole
+ * level beyond anything seen) scores 0.9 once; the level is then visited. A level next to a
+ * visited one is learned silently: a series that creeps up level by level (growth, a slow
+ * drift) extends its range without reports, one that jumps two levels past it does not. Up
+ * to 8 levels below the learned range and 16 above it are told apart; beyond, values count
+ * in the outermost level. After any new level, further new levels within `rest` points are
+ * learned without a report: an event climbing through several levels is reported once.
+ *
+ * What it sees that the calibrated views cannot: novelty judges a point against a window of
+ * 128 points and its own history of deviations, so a deviation as large as earlier ones is
+ * not news, nor is a level reached over a few hours. A level the series has never been near
+ * is news however it was reached. This is the evidence of Numenta NAB's contextual detector
+ * (CAD OSE) reduced to its order-0 part (which coarse value levels occur), without the file's
+ * min/max that NAB hands its detectors: levels come from the points seen, never from the
+ * whole file. 10 numbers a series (~150 bytes retained); a visited level is never forgotten.
+ */
+export const newLevel = defineDetector<NewLevelConfig, number[]>({
+  name: 'new_level',
+  summary: 'A value at a coarse level (1/`levels` of the first `learnPoints` points\u2019 range) the series has never visited; reported once per `rest` points.',
+  kind: 'model',
+  defaults: NEW_LEVEL_DEFAULTS,
+  parse(f, path, d) {
+    return {
+      learnPoints: num(f, 'learnPoints', path, d.learnPoints, { min: 2, max: 1e7, integer: true }),
+      learnHours: num(f, 'learnHours', path, d.learnHours, { min: 0, max: 1e5 }),
+      levels: num(f, 'levels', path, d.levels, { min: 1, max: 16, integer: true }),
+      rest: num(f, 'rest', path, d.rest, { min: 0, max: 1e7, integer: true }),
+    };
+  },
+  init(c) {
+    const s = doubles(SIZE);
+    s[LEARN] = c.learnPoints;
+    s[LEVELS] = c.levels;
+    s[REST] = c.rest;
+    s[LEARN_MS] = c.learnHours * 3_600_000;
+    s[LO] = Infinity;
+    s[HI] = -Infinity;
+    s[T0] = NaN;
+    s[SINCE] = Infinity;
+    return s;
+  },
+  update(s, t, x, out) {
+    const n = s[N];
+    const lo = s[LO];
+    const hi = s[HI];
+    if (x !== x || x === Infinity || x === -Infinity) {
+      if (n < s[LEARN]) return learning(out);
+      return verdict(out, 0, (lo + hi) / 2, lo, hi, 'normal');
+    }
+    if (n < s[LEARN]) {
+      if (x < lo) s[LO] = x;
+      if (x > hi) s[HI] = x;
+      if (s[T0] !== s[T0]) s[T0] = t;
+      // Learned once `learnPoints` points and `learnHours` have been seen (N waits one short).
+      const done = n + 1 >= s[LEARN] - 1 && t - s[T0] >= s[LEARN_MS];
+      s[N] = done ? s[LEARN] : n + 1 < s[LEARN] - 1 ? n + 1 : n;
+      if (done) {
+        // The learned range: levels 0 to `levels` (the maximum opens the last one).
+        let seen = 0;
+        for (let k = 0; k <= s[LEVELS]; k++) seen += 2 ** (BELOW + k);
+        s[SEEN] = seen;
+      }
+      return learning(out);
+    }
+    const q = levelOf(s, x);
+    const seen = s[SEEN];
+    const since = s[SINCE] + 1;
+    let score = 0;
+    let reason: Reason = 'normal';
+    if (!visited(seen, q)) {
+      s[SEEN] = seen + 2 ** q;
+      // Next to a visited level: the series crept there (growth, a slow drift), learned silently.
+      if (since > s[REST] && !(q > 0 && visited(seen, q - 1)) && !(q < TOP && visited(seen, q + 1))) {
+        score = SCORE;
+        reason = x === 0 && lo > 0 ? 'drop_to_zero' : q < BELOW ? 'dip' : 'spike';
+      }
+      s[SINCE] = 0;
+    } else s[SINCE] = since;
+    return verdict(out, score, (lo + hi) / 2, lo, hi, reason);
+  },
+  check(s) {
+    return Array.isArray(s) && s.length === SIZE;
+  },
+  rescale(s, factor) {
+    s[LO] *= factor;
+    s[HI] *= factor;
+  },
+});
+
+/** The level of `x`: BELOW + floor((x - min) / width), within 0..TOP. */
+function levelOf(s: number[], x: number): number {
+  const k = Math.floor((x - s[LO]) / widthOf(s)) + BELOW;
+  return k < 0 ? 0 : k > TOP ? TOP : k;
+}
+
+/** The width of a level: 1/`levels` of the learned range. */
+function widthOf(s: number[]): number {
+  const lo = s[LO];
+  const al = lo < 0 ? -lo : lo;
+  const width = (s[HI] - lo) / s[LEVELS];
+  // A flat learned series: any visible change is a new level.
+  const floor = 1e-9 * (al > 1 ? al : 1);
+  return width > floor ? width : floor;
+}
+
+/** Whether level `q` is in the visited mask. */
+function visited(seen: number, q: number): boolean {
+  return Math.floor(seen / 2 ** q) % 2 === 1;
+}
