@@ -6,7 +6,7 @@ import type { Reason } from './types.ts';
 export interface NewLevelConfig {
   /** Points whose range (min to max) sets the width of a level; the detector learns until then. */
   readonly learnPoints: number;
-  /** And at least this many hours (a day sees the daily cycle's range). */
+  /** And at least this many hours (a week sees the weekly cycle's range). */
   readonly learnHours: number;
   /** Levels per learned range: a level is (max - min) / levels wide. */
   readonly levels: number;
@@ -31,7 +31,7 @@ const HI = 5; // max of the learned points
 const N = 6; // points learned (stops at learnPoints)
 const T0 = 7; // time of the first point
 const SINCE = 8; // points since the last new level
-const SEEN = 9; // levels visited, a 32-bit mask: bit BELOW + k for level k (level 0 starts at LO)
+const SEEN = 9; // levels visited, a 32-bit mask: bit BELOW + k for level k (level 0 starts at LO); 0 while learning
 const SIZE = 10;
 /** Levels kept below the learned minimum; the mask's other bits are the learned range and above it. */
 const BELOW = 8;
@@ -57,7 +57,7 @@ const SCORE = 0.9;
  * is news however it was reached. This is the evidence of Numenta NAB's contextual detector
  * (CAD OSE) reduced to its order-0 part (which coarse value levels occur), without the file's
  * min/max that NAB hands its detectors: levels come from the points seen, never from the
- * whole file. 10 numbers a series (~150 bytes retained); a visited level is never forgotten.
+ * whole file. 10 numbers a series (~140 bytes retained); a visited level is never forgotten.
  */
 export const newLevel = defineDetector<NewLevelConfig, number[]>({
   name: 'new_level',
@@ -85,30 +85,27 @@ export const newLevel = defineDetector<NewLevelConfig, number[]>({
     return s;
   },
   update(s, t, x, out) {
-    const n = s[N];
     const lo = s[LO];
     const hi = s[HI];
+    const seen = s[SEEN]; // 0 while learning: the learned mask is never empty
     if (x !== x || x === Infinity || x === -Infinity) {
-      if (n < s[LEARN]) return learning(out);
+      if (seen === 0) return learning(out);
       return verdict(out, 0, (lo + hi) / 2, lo, hi, 'normal');
     }
-    if (n < s[LEARN]) {
+    if (seen === 0) {
       if (x < lo) s[LO] = x;
       if (x > hi) s[HI] = x;
       if (s[T0] !== s[T0]) s[T0] = t;
-      // Learned once `learnPoints` points and `learnHours` have been seen (N waits one short).
-      const done = n + 1 >= s[LEARN] - 1 && t - s[T0] >= s[LEARN_MS];
-      s[N] = done ? s[LEARN] : n + 1 < s[LEARN] - 1 ? n + 1 : n;
-      if (done) {
+      if (s[N] < s[LEARN]) s[N]++;
+      if (s[N] >= s[LEARN] && t - s[T0] >= s[LEARN_MS]) {
         // The learned range: levels 0 to `levels` (the maximum opens the last one).
-        let seen = 0;
-        for (let k = 0; k <= s[LEVELS]; k++) seen += 2 ** (BELOW + k);
-        s[SEEN] = seen;
+        let mask = 0;
+        for (let k = 0; k <= s[LEVELS]; k++) mask += 2 ** (BELOW + k);
+        s[SEEN] = mask;
       }
       return learning(out);
     }
     const q = levelOf(s, x);
-    const seen = s[SEEN];
     const since = s[SINCE] + 1;
     let score = 0;
     let reason: Reason = 'normal';
