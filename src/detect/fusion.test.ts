@@ -10,7 +10,7 @@ describe('createDetectorSet', () => {
   it('with no entries is the default profile', () => {
     assert.deepEqual(createDetectorSet().entries, DEFAULT_PROFILE);
     assert.deepEqual(createDetectorSet([]).entries, DEFAULT_PROFILE);
-    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift']);
+    assert.deepEqual(DEFAULT_PROFILE.map((e) => e.name), ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level']);
   });
 
   const invalid = [
@@ -94,7 +94,8 @@ describe('fused verdicts', () => {
       if (k >= i - 100 && k < i) assert.ok(out.score < 0.9, `quiet before the spike, at ${k - i}: ${out.score}`);
     }
     assert.ok(out.score >= 0.9, `score ${out.score}`);
-    assert.deepEqual(out.sources, ['novelty']);
+    // new_level too: 4x is also a level this series has never been near.
+    assert.deepEqual(out.sources, ['novelty', 'new_level']);
     assert.equal(out.reasons[0], 'spike');
     assert.ok(out.lower < out.expected && out.expected < out.upper);
   });
@@ -123,7 +124,7 @@ describe('fused verdicts', () => {
     const refused = (state: unknown, message: RegExp) => assert.throws(() => set.check!(state), (err: Error & { code?: string }) => err.code === 'TM_ERR_STATE' && message.test(err.message));
     // The layout before one region per series: an array of the detectors' own states.
     const old = [null, new Array(33).fill(0), new Array(12).fill(0), new Array(14).fill(0), { f: new Array(42).fill(0), p: new Float32Array(474) }, new Array(81).fill(0)];
-    refused(old, /^state: expected the state region of 6 detectors \(impossible_value, no_data, counter_reset, unit_change, novelty, weekly_shift\)/);
+    refused(old, /^state: expected the state region of 7 detectors \(impossible_value, no_data, counter_reset, unit_change, novelty, weekly_shift, new_level\)/);
     // A region whose novelty block is of another layout version. Blocks are stored without
     // their leading options: impossible_value 3 - 3, no_data 33 - 2, counter_reset 12 - 2,
     // unit_change 14 - 4 words; novelty's LAYOUT is its word 41, the 27th after its 14 options.
@@ -131,14 +132,14 @@ describe('fused verdicts', () => {
     oldNovelty[1 + 0 + 31 + 10 + 10 + 27] = 3;
     refused(oldNovelty, /^state\[4\]: novelty: the state has another layout/);
     const oldWeekly = restore();
-    oldWeekly[oldWeekly.length - (67 - 7) + (24 - 7)] = 2; // weekly_shift's LAYOUT, after its 7 options
+    oldWeekly[oldWeekly.length - (10 - 4) - (67 - 7) + (24 - 7)] = 2; // weekly_shift's LAYOUT, after its 7 options (new_level's 10 - 4 words follow)
     refused(oldWeekly, /^state\[5\]: weekly_shift: the state has another layout/);
-    refused(restore().slice(1), /^state: expected the state region of 6 detectors/);
+    refused(restore().slice(1), /^state: expected the state region of 7 detectors/);
     // Another set's region (same length, another tag) is refused too.
     const other = restore();
     other[0] += 1;
     refused(other, /^state: expected the state region/);
-    refused(null, /^state: expected the state region of 6 detectors/);
+    refused(null, /^state: expected the state region of 7 detectors/);
   });
 
   it('an impossible value is reported and kept away from the models', () => {

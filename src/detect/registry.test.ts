@@ -4,7 +4,7 @@ import { detectorNames, getDetector } from './registry.ts';
 
 describe('registry', () => {
   it('lists every detector, rules first', () => {
-    assert.deepEqual(detectorNames(), ['threshold', 'rate_of_change', 'no_data', 'impossible_value', 'counter_reset', 'unit_change', 'null_rate', 'robust_z', 'ewma', 'cusum', 'holt_winters', 'seasonal_baseline', 'novelty', 'weekly_shift', 'drift']);
+    assert.deepEqual(detectorNames(), ['threshold', 'rate_of_change', 'no_data', 'impossible_value', 'counter_reset', 'unit_change', 'null_rate', 'robust_z', 'ewma', 'cusum', 'holt_winters', 'seasonal_baseline', 'novelty', 'weekly_shift', 'new_level', 'drift']);
   });
 
   it('an unknown name fails listing the valid ones, with the path given', () => {

@@ -11,6 +11,7 @@ import { holtWinters } from './holt-winters.ts';
 import { impossibleValue } from './impossible-value.ts';
 import { noData } from './no-data.ts';
 import { nullRate } from './null-rate.ts';
+import { newLevel } from './new-level.ts';
 import { novelty } from './novelty.ts';
 import { rateOfChange } from './rate-of-change.ts';
 import { robustZ } from './robust-z.ts';
@@ -36,6 +37,7 @@ const DETECTORS: readonly Detector<any, any>[] = [
   seasonalBaseline,
   novelty,
   weeklyShift,
+  newLevel,
   drift,
 ];
 
