@@ -3,7 +3,7 @@
 import { compileSelector, DEFAULTS, type Limits, type MaintenanceWindow, type MetricSchema, type TenantConfig } from '../config/index.ts';
 import { createDetectorSet, getDetector, restoreState, snapshotState, type DetectorSet } from '../detect/index.ts';
 import type { Labels } from '../store/index.ts';
-import { parseSeriesKey } from '../ingest/names.ts';
+import { isValidLabelName, isValidMetricName, parseSeriesKey } from '../ingest/names.ts';
 import { buildAggregators, type AggGroup, type Feed, type RuleAggregator } from './aggregate.ts';
 import { ValueCounts } from './cardinality.ts';
 import type { Anomaly } from './types.ts';
@@ -102,8 +102,11 @@ export class SeriesEntry {
     this.metric = metric;
     this.rule = rule;
     this.state = rule.set.init();
-    const parsed = parseSeriesKey(key);
-    if (parsed === undefined || parsed.metric !== metric || !sameLabels(parsed.labels, labels)) this.#more().labels = labels;
+    // The usual case (labels in the key's order) is checked without parsing the key.
+    if (!spellsInOrder(key, metric, labels)) {
+      const parsed = parseSeriesKey(key);
+      if (parsed === undefined || parsed.metric !== metric || !sameLabels(parsed.labels, labels)) this.#more().labels = labels;
+    }
   }
 
   #more(): SeriesExtra {
@@ -259,6 +262,37 @@ export class SeriesEntry {
     if (parsed === undefined) throw new Error(`series key ${JSON.stringify(this.key)} does not spell its labels`); // the constructor kept them then
     return parsed.labels;
   }
+}
+
+/**
+ * Whether `key` is exactly `metric{n1="v1",...}` with `labels`' non-empty entries in their
+ * iteration order and values that need no escaping: then the key spells them (a sufficient test
+ * that allocates nothing; false sends the caller to the full parse).
+ */
+function spellsInOrder(key: string, metric: string, labels: Labels): boolean {
+  if (!key.startsWith(metric) || !isValidMetricName(metric)) return false;
+  let i = metric.length;
+  let n = 0;
+  for (const name in labels) {
+    const value = labels[name];
+    if (typeof value !== 'string' || value === '' || name === '__name__' || !isValidLabelName(name)) return false;
+    for (let j = 0; j < value.length; j++) {
+      const c = value.charCodeAt(j);
+      if (c === 34 /* " */ || c === 92 /* \ */ || c === 10 /* \n */) return false;
+    }
+    if (key.charCodeAt(i) !== (n === 0 ? 123 /* { */ : 44) /* , */) return false;
+    i++;
+    if (!key.startsWith(name, i)) return false;
+    i += name.length;
+    if (key.charCodeAt(i) !== 61 /* = */ || key.charCodeAt(i + 1) !== 34 /* " */) return false;
+    i += 2;
+    if (!key.startsWith(value, i)) return false;
+    i += value.length;
+    if (key.charCodeAt(i) !== 34) return false;
+    i++;
+    n++;
+  }
+  return n === 0 ? i === key.length : key.charCodeAt(i) === 125 /* } */ && i + 1 === key.length;
 }
 
 function sameLabels(a: Labels, b: Labels): boolean {
@@ -483,7 +517,9 @@ export class TenantState {
     const perLabel = this.#values.get(metric);
     const maxValues = schemas.get(metric)?.maxLabelValues ?? limits.labelValuesPerMetric;
     if (perLabel) {
-      for (const [name, value] of Object.entries(labels)) {
+      // for-in, not Object.entries: no pair arrays per new series (a million at first sight).
+      for (const name in labels) {
+        const value = labels[name];
         const values = perLabel.get(name);
         if (values && values.size >= maxValues && !values.has(value)) {
           return {

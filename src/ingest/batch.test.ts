@@ -217,6 +217,29 @@ describe('IngestBatch series cache', () => {
     assert.equal(off.openKnownSeries('a'), -2);
   });
 
+  it('remembers only a sample of new series while they outrun the cache, and every series again once it hits', () => {
+    const b = batch({ seriesCacheSize: 64 });
+    const open = (name: string) => b.openSeries('m', ['s', name], 2, 'gauge', 1, name);
+    for (let i = 0; i < 2000; i++) {
+      if (i % 100 === 0) b.reset();
+      const row = open(`churn${i}`);
+      assert.equal(b.seriesKey(row), `m{s="churn${i}"}`);
+    }
+    b.reset();
+    const fresh = Array.from({ length: 60 }, (_, i) => `fresh${i}`);
+    for (const name of fresh) assert.equal(b.seriesKey(open(name)), `m{s="${name}"}`);
+    const known = fresh.filter((name) => b.openKnownSeries(name) !== -2);
+    assert.ok(known.length > 0 && known.length < 30, `${known.length} of 60 remembered under churn`);
+    for (const name of known) assert.equal(b.seriesKey(b.openKnownSeries(name)), `m{s="${name}"}`);
+    // Series that are seen again (hits over an eighth of what the cache holds): once the sampled
+    // ones have filled the cache, it remembers every new series again.
+    for (let i = 0; i < 1000; i++) if (open(`more${i}`) >= 0) b.openKnownSeries(`more${i}`);
+    for (let i = 0; i < 100; i++) {
+      open(`later${i}`);
+      assert.notEqual(b.openKnownSeries(`later${i}`), -2, `later${i} remembered`);
+    }
+  });
+
   // One row per series key in a batch, however the series was opened.
   const paths: { name: string; open: (b: IngestBatch) => number }[] = [
     { name: 'its cached identity', open: (b) => b.openKnownSeries('ab') },

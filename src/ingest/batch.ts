@@ -128,6 +128,10 @@ export class IngestBatch implements SampleSink {
   #entryTemplate: SeriesTemplate[] = [];
   #arena = new Uint8Array(0);
   #arenaUsed = 0;
+  /** Hits of the series cache since it was last cleared. */
+  #cacheHits = 0;
+  /** New series are remembered when the top #sampleBits bits of their identity hash are 0 (0: all). */
+  #sampleBits = 0;
   /** Scratch identity for string identities (tests, other sinks' callers). */
   #stringIdentity: SeriesIdentity = { bytes: new Uint8Array(0), start: 0, end: 0, hash: 0 };
   #rejected = new Map<RejectReason, RejectionSummary>();
@@ -252,6 +256,7 @@ export class IngestBatch implements SampleSink {
     const id = typeof identity === 'string' ? this.#fromString(identity) : identity;
     const e = this.#findEntry(id.bytes, id.start, id.end, id.hash);
     if (e < 0) return -2;
+    this.#cacheHits++;
     // A known series already in this batch carries its row: no key hashing, no map.
     const t = this.#entryTemplate[e];
     if (t.gen === this.#gen) return t.row;
@@ -313,7 +318,17 @@ export class IngestBatch implements SampleSink {
 
   #remember(id: SeriesIdentity, t: SeriesTemplate): void {
     const len = id.end - id.start;
-    if (this.#entryTemplate.length >= this.options.seriesCacheSize) this.clearSeriesCache(); // crude, but bounded and O(1) amortised
+    if (this.#entryTemplate.length >= this.options.seriesCacheSize) {
+      // Full. If under an eighth of what it held was hit again since the last time, new series
+      // outrun it (a first sight of a million series, or more live series than it holds): remember
+      // only a sample of them from now on (halving down to an eighth), so the entries that are
+      // dropped at the next clear (old-generation garbage by then) are fewer, and a stable part
+      // of a working set larger than the cache stays in it. A cache that hits again goes back to
+      // remembering every series.
+      this.#sampleBits = this.#cacheHits < this.#entryTemplate.length >> 3 ? Math.min(this.#sampleBits + 1, 3) : 0;
+      this.#cacheHits = 0;
+      this.clearSeriesCache(); // crude, but bounded and O(1) amortised
+    }
     const e = this.#entryTemplate.length;
     if ((e + 1) * 4 > this.#slots.length) this.#growSlots();
     const known = this.#findEntry(id.bytes, id.start, id.end, id.hash);
@@ -410,11 +425,15 @@ export class IngestBatch implements SampleSink {
     const found = this.#byKey.get(key);
     if (found !== undefined) return found;
     if (identity !== undefined && o.seriesCacheSize > 0) {
-      // Another byte layout of a cached series shares its template (one row per key).
-      const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined };
-      this.#remember(typeof identity === 'string' ? this.#fromString(identity) : identity, t);
-      this.#templates.set(key, t);
-      return this.#addRow(t, true);
+      const id = typeof identity === 'string' ? this.#fromString(identity) : identity;
+      // Under churn (see #remember) only a sample of new series is remembered.
+      if (known !== undefined || this.#sampleBits === 0 || id.hash >>> (32 - this.#sampleBits) === 0) {
+        // Another byte layout of a cached series shares its template (one row per key).
+        const t = known ?? { key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined };
+        this.#remember(id, t);
+        this.#templates.set(key, t);
+        return this.#addRow(t, true);
+      }
     }
     return this.#addRow({ key, metric: this.#intern(metric), labels: this.#internAll(s, n), kind, gen: 0, row: -1, ref: undefined, refOwner: undefined }, false);
   }

@@ -360,3 +360,155 @@ export function median5(a: number, b: number, c: number, d: number, e: number): 
   if (p <= x) return q < x ? q : x;
   return e < p ? e : p;
 }
+
+/*
+ * A tagged window: `rollingInit`'s window without its ring of values, for a Float32Array over a
+ * whole buffer (a detector region's float alias) and at most TAGGED_MAX points. Each sorted value
+ * carries one byte, the ring slot it entered at, kept in w bytes where the ring was (w / 4
+ * floats instead of w: 384 bytes less for 128 points). The value that leaves is the one whose tag
+ * is the head; the k-th most recent, the one tagged head - k. The sorted values, the counts and
+ * every index a push computes are those of `rollingPush` / `rollingPushSums` on the same input,
+ * so results are bit-identical; the readers (`rollingCount`, `rollingMedian`, `rollingSelect`,
+ * `rollingMad`, `rollingMadBound`) work on it unchanged, since its CAP slot holds the floats of
+ * its tag area (where they look for the sorted run), and the capacity is passed by the caller.
+ * Tags below 128 keep every aligned float32 and float64 of the tag area finite (its high byte is
+ * at most 0x7f, so its exponent is never all ones): a checkpoint keeps them as they are.
+ */
+
+/** Most points of a tagged window. */
+export const TAGGED_MAX = 128;
+
+/** Floats of the tag area of a `w`-point tagged window. */
+function tagFloats(w: number): number {
+  return (w + 3) >> 2;
+}
+
+/** Floats of a tagged window of `w` points (w <= TAGGED_MAX). */
+export function taggedSize(w: number): number {
+  return HEADER + tagFloats(w) + w;
+}
+
+let lastTagBuffer: ArrayBufferLike | null = null;
+let lastTagBytes: Uint8Array = new Uint8Array(0);
+const TAG_BYTES = new WeakMap<ArrayBufferLike, Uint8Array>();
+
+/** The bytes of `f`'s buffer (`f` spans the whole buffer, from byte 0). */
+function bytesOf(f: Float32Array): Uint8Array {
+  const b = f.buffer;
+  if (b === lastTagBuffer) return lastTagBytes;
+  let a = TAG_BYTES.get(b);
+  if (a === undefined) {
+    a = new Uint8Array(b);
+    TAG_BYTES.set(b, a);
+  }
+  lastTagBuffer = b;
+  lastTagBytes = a;
+  return a;
+}
+
+/** Initialises an empty tagged window of `w` points at `f[o]` (`f` spans its whole buffer). */
+export function taggedInit(f: Float32Array, o: number, w: number): void {
+  if (!(w >= 1 && w <= TAGGED_MAX && Number.isInteger(w))) throw new RangeError(`a tagged window holds 1 to ${TAGGED_MAX} points, got ${w}`);
+  f[o + CAP] = tagFloats(w);
+  f[o + COUNT] = 0;
+  f[o + HEAD] = 0;
+  for (let i = 0; i < tagFloats(w) + w; i++) f[o + HEADER + i] = 0;
+}
+
+/** Sorted index of the value that entered at ring slot `slot` (-1 if none: the window is not that full yet). */
+function taggedFind(t: Uint8Array, tb: number, n: number, slot: number): number {
+  for (let i = 0; i < n; i++) if (t[tb + i] === slot) return i;
+  return -1;
+}
+
+/** `rollingPush` on a tagged window of capacity `w`. */
+export function taggedPush(f: Float32Array, o: number, w: number, v: number): void {
+  const n = f[o + COUNT] | 0;
+  const t = bytesOf(f);
+  const tb = 4 * (o + HEADER);
+  const s = o + HEADER + tagFloats(w);
+  const head = f[o + HEAD] | 0;
+  if (n === w) {
+    taggedReplace(f, t, tb, s, w, head, v);
+    return;
+  }
+  let i = n;
+  while (i > 0 && f[s + i - 1] > v) {
+    f[s + i] = f[s + i - 1];
+    t[tb + i] = t[tb + i - 1];
+    i--;
+  }
+  f[s + i] = v;
+  t[tb + i] = head;
+  f[o + COUNT] = n + 1;
+  f[o + HEAD] = head + 1 === w ? 0 : head + 1;
+}
+
+/**
+ * In a full tagged window: replaces the value tagged `head` by `v` as `rollingPush` does (from the
+ * first copy of the leaving value, found by the same search, whose tag it takes); returns the
+ * sorted index the leaving value was taken from and leaves where `v` landed in LANDED.
+ */
+function taggedReplace(f: Float32Array, t: Uint8Array, tb: number, s: number, w: number, head: number, v: number): number {
+  const j = taggedFind(t, tb, w, head);
+  const old = f[s + j];
+  const from = lowerBound(f, s, w, old);
+  // Equal values are interchangeable: the first copy leaves, and the one tagged head keeps its tag.
+  t[tb + j] = t[tb + from];
+  let i = from;
+  if (v > old) {
+    while (i + 1 < w && f[s + i + 1] < v) {
+      f[s + i] = f[s + i + 1];
+      t[tb + i] = t[tb + i + 1];
+      i++;
+    }
+  } else {
+    while (i > 0 && f[s + i - 1] > v) {
+      f[s + i] = f[s + i - 1];
+      t[tb + i] = t[tb + i - 1];
+      i--;
+    }
+  }
+  f[s + i] = v;
+  t[tb + i] = head;
+  f[s - tagFloats(w) - HEADER + HEAD] = head + 1 === w ? 0 : head + 1;
+  LANDED = i;
+  return from;
+}
+let LANDED = 0;
+
+/** `rollingPushSums` on a tagged window of capacity `w`. */
+export function taggedPushSums(f: Float32Array, o: number, w: number, v: number, sums: number[] | Float64Array, so: number): void {
+  const n = f[o + COUNT] | 0;
+  const s = o + HEADER + tagFloats(w);
+  if (n < w || ++sums[so + 2] >= 4096) {
+    taggedPush(f, o, w, v);
+    resum(f, o, sums, so);
+    return;
+  }
+  const k = n >> 1;
+  const t = bytesOf(f);
+  const tb = 4 * (o + HEADER);
+  const head = f[o + HEAD] | 0;
+  const old = f[s + taggedFind(t, tb, n, head)];
+  const from = taggedReplace(f, t, tb, s, w, head, v);
+  const nv = f[s + LANDED];
+  sums[so] += nv - old;
+  if (from < k) sums[so + 1] += (nv < f[s + k - 1] ? nv : f[s + k - 1]) - old;
+  else if (nv < f[s + k]) sums[so + 1] += nv - f[s + k];
+}
+
+/** `rollingRecent` on a tagged window of capacity `w` (0 for a slot no value entered yet, as the ring's zero). */
+export function taggedRecent(f: Float32Array, o: number, w: number, k: number): number {
+  let slot = (f[o + HEAD] | 0) - k;
+  if (slot < 0) slot += w;
+  const i = taggedFind(bytesOf(f), 4 * (o + HEADER), f[o + COUNT] | 0, slot);
+  return i < 0 ? 0 : f[o + HEADER + tagFloats(w) + i];
+}
+
+/** `rollingScale` on a tagged window: the sorted values only (the tags stay). */
+export function taggedScale(f: Float32Array, o: number, factor: number): void {
+  const n = f[o + COUNT] | 0;
+  const s = o + HEADER + (f[o + CAP] | 0);
+  for (let i = 0; i < n; i++) f[s + i] *= factor;
+}

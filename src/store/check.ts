@@ -76,16 +76,25 @@ export function canonicalLabels(labels: unknown, path = 'labels'): string {
     throw new TidemarkError('TM_ERR_INPUT', 'labels must be an object of label name to string value', path);
   }
   const pairs: [string, string][] = [];
-  for (const [name, value] of Object.entries(labels as Record<string, unknown>)) {
+  const rec = labels as Record<string, unknown>;
+  let sorted = true;
+  // for-in and a sortedness check, not Object.entries and an unconditional sort: the engine
+  // interns a million new series at first sight, with labels already in name order.
+  for (const name in rec) {
+    if (!Object.prototype.hasOwnProperty.call(rec, name)) continue;
+    const value = rec[name];
     if (typeof value !== 'string') {
       throw new TidemarkError('TM_ERR_INPUT', `label value must be a string, got ${JSON.stringify(value)}`, `${path}.${name}`);
     }
     if (name === '' || name === '__name__') {
       throw new TidemarkError('TM_ERR_INPUT', `label name ${JSON.stringify(name)} is reserved or empty; put the metric name in "metric"`, path);
     }
-    if (value !== '') pairs.push([name, value]);
+    if (value !== '') {
+      if (pairs.length > 0 && pairs[pairs.length - 1][0] >= name) sorted = false;
+      pairs.push([name, value]);
+    }
   }
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (!sorted) pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return JSON.stringify(pairs);
 }
 
