@@ -12,12 +12,6 @@ import {
   rollingScale,
   rollingSelect,
   rollingSize,
-  TAGGED_MAX,
-  taggedInit,
-  taggedPushSums,
-  taggedRecent,
-  taggedScale,
-  taggedSize,
   ringMedian,
   ringPush,
   sortedInsert,
@@ -144,37 +138,14 @@ const PREV1 = 37; // yesterday's value of the slot before this one (overwritten 
 const PREV2 = 38; // ... and of the one before that
 const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
 const Y_MED = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout (5: the baseline window tagged, without its ring of values; 4: options first, the table embedded in the block) are refused by `checkAt`. */
+/** State layout version (slot LAYOUT): checkpoints of another layout (4: options first, the table embedded in the block) are refused by `checkAt`. */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 5;
+const LAYOUT_VERSION = 4;
 const SCALARS = 42;
-
-/**
- * The baseline window: tagged (no ring of values, see rolling.ts) up to TAGGED_MAX points, a
- * plain rolling window beyond. Both give the same values, so the same verdicts.
- */
-function baseSize(w: number): number {
-  return w <= TAGGED_MAX ? taggedSize(w) : rollingSize(w);
-}
-function baseInit(p: Float32Array, o: number, w: number): void {
-  if (w <= TAGGED_MAX) taggedInit(p, o, w);
-  else rollingInit(p, o, w);
-}
-function basePushSums(p: Float32Array, o: number, w: number, x: number, sums: Float64Array, so: number): void {
-  if (w <= TAGGED_MAX) taggedPushSums(p, o, w, x, sums, so);
-  else rollingPushSums(p, o, x, sums, so);
-}
-function baseRecent(p: Float32Array, o: number, w: number, k: number): number {
-  return w <= TAGGED_MAX ? taggedRecent(p, o, w, k) : rollingRecent(p, o, k);
-}
-function baseScale(p: Float32Array, o: number, w: number, factor: number): void {
-  if (w <= TAGGED_MAX) taggedScale(p, o, factor);
-  else rollingScale(p, o, factor);
-}
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
 function lvlAt(f: Float64Array, o: number): number {
-  return baseSize(f[o + W]);
+  return rollingSize(f[o + W]);
 }
 function resAt(f: Float64Array, o: number): number {
   return lvlAt(f, o) + f[o + K2];
@@ -197,7 +168,7 @@ function viewsOf(f: Float64Array, o: number): number {
 function tableFloats(c: Readonly<NoveltyConfig>): number {
   const slots = c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N;
   const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
-  return baseSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints + slots + views * TAIL_SIZE;
+  return rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints + slots + views * TAIL_SIZE;
 }
 
 /** Views, each calibrated on its own: point, short level, seasonal residual, roughness; up and down. */
@@ -310,7 +281,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const pb = floatBase(f, o + SCALARS);
       const cal = pb + calAt(f, o);
       const views = viewsOf(f, o);
-      baseInit(p, pb, c.window);
+      rollingInit(p, pb, c.window);
       rollingInit(p, pb + resAt(f, o), c.seasonalPoints);
       // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
       for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
@@ -341,7 +312,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       if (nl < k2) {
         sortedInsert(p, lvl, nl, xs);
         f[o + N_LVL] = nl + 1;
-      } else sortedReplace(p, lvl, nl, baseRecent(p, pb, w, k2), xs);
+      } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
       // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
       const rgh = pb + rghAt(g, go);
       const rk = g[go + RK];
@@ -352,13 +323,13 @@ export const novelty = defineEmbedded<NoveltyConfig>({
           sortedInsert(p, rgh, nr, step);
           f[o + N_RGH] = nr + 1;
         } else {
-          const a = baseRecent(p, pb, w, rk);
-          const b = baseRecent(p, pb, w, rk + 1);
+          const a = rollingRecent(p, pb, rk);
+          const b = rollingRecent(p, pb, rk + 1);
           sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
         }
       }
       if (n < w) {
-        basePushSums(p, pb, w, x, f, o + SUMS);
+        rollingPushSums(p, pb, x, f, o + SUMS);
         return learning(out);
       }
       const floor = 0.6267 * rollingMeanAbsDev(p, pb, m, f, o + SUMS);
@@ -446,7 +417,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
         S = g[go + ALERT_S] * ZERO_S;
         best = 1;
       }
-      basePushSums(p, pb, w, x, f, o + SUMS);
+      rollingPushSums(p, pb, x, f, o + SUMS);
       // Already explained: report only a clear escalation, once, at its peak.
       if (++f[o + SINCE] > g[go + HOLD]) f[o + EXPLAINED] *= g[go + DEC];
       if (S > f[o + EXPLAINED] + g[go + MARGIN] && S > f[o + PEND]) {
@@ -479,8 +450,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // runs, yesterday's slots (read once a slot), then the calibrators, whose totals, skip
       // bins and low bins (interleaved field by field: TAIL rows of `views`) most points read.
       const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
-      const sorted = baseSize(c.window) - c.window;
-      const day = baseSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
+      const sorted = 3 + c.window;
+      const day = rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
       const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
       const word = (float: number) => SCALARS + (float >> 1);
       return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
@@ -491,7 +462,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     rescaleAt(f, o, factor, g, go) {
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
-      baseScale(p, pb, g[go + W], factor);
+      rollingScale(p, pb, factor);
       for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(g, go) + i] *= factor;
       for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(g, go) + i] *= factor;
       rollingScale(p, pb + resAt(g, go), factor);
