@@ -21,6 +21,7 @@ import type { Suppression } from '../alert/index.ts';
 import { ALERT_ORDERS, ALERT_STATES, FEEDBACK_LABELS, SEVERITIES, type Alert, type AlertOrder, type AlertState, type FeedbackLabel, type Matcher, type Severity, type Silence } from '../store/index.ts';
 import type { ApiContext } from './app.ts';
 import { jsonObject } from './body.ts';
+import { registerNotifierMetrics } from './metrics.ts';
 import { parseQuery } from './promql.ts';
 
 const MAX_SILENCE_MS = 366 * 86_400_000; // a year and a day: longer is a config change, not a silence
@@ -359,19 +360,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ApiContext): void
       this.set(stage.counters.verdicts);
     },
   });
-  for (const [name, key, help] of [
-    ['tidemark_notifier_deliveries_total', 'sent', 'Deliveries that succeeded, by receiver and integration.'],
-    ['tidemark_notifier_failures_total', 'failed', 'Deliveries that failed after their last attempt, by receiver and integration.'],
-    ['tidemark_notifier_retries_total', 'retries', 'Retries made, by receiver and integration.'],
-  ] as const) {
-    new Gauge({
-      name, help, labelNames: ['receiver', 'integration'], registers,
-      collect() {
-        this.reset();
-        for (const [k, n] of notifier.counters[key]) this.set({ receiver: split(k)[0], integration: split(k)[1] }, n);
-      },
-    });
-  }
+  registerNotifierMetrics(registers, notifier.counters);
   new Gauge({
     name: 'tidemark_notifier_backlog', help: 'Notifications queued or being delivered.', registers,
     collect() {

@@ -1,6 +1,7 @@
 // Self-monitoring: what `GET /metrics` exports, in Prometheus text format (prom-client).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Alerting, Engine, IngestOutcome } from '../engine/index.ts';
+import type { NotifierCounters } from '../notify/index.ts';
 
 /** The service's own metrics. One registry per app, so tests can build several apps. */
 export class ServiceMetrics {
@@ -96,6 +97,30 @@ export class ServiceMetrics {
     const n = o.judged + o.accepted;
     if (n > 0) this.detectSeconds.observe(o.detectNs / 1e9 / Math.max(1, o.judged || o.accepted));
     if (o.storeMs > 0) this.storeSeconds.observe(o.storeMs / 1000);
+  }
+}
+
+/**
+ * The notifier's per-receiver counters (deliveries, failures, retries by receiver and
+ * integration), read at scrape time: `serve` (api/alerts.ts) and a worker's /metrics
+ * (cluster/metrics.ts) export the same.
+ */
+export function registerNotifierMetrics(registers: Registry[], counters: NotifierCounters): void {
+  for (const [name, key, help] of [
+    ['tidemark_notifier_deliveries_total', 'sent', 'Deliveries that succeeded, by receiver and integration.'],
+    ['tidemark_notifier_failures_total', 'failed', 'Deliveries that failed after their last attempt, by receiver and integration.'],
+    ['tidemark_notifier_retries_total', 'retries', 'Retries made, by receiver and integration.'],
+  ] as const) {
+    new Gauge({
+      name, help, labelNames: ['receiver', 'integration'], registers,
+      collect() {
+        this.reset();
+        for (const [k, n] of counters[key]) {
+          const [receiver, integration] = k.split('\u0000');
+          this.set({ receiver, integration }, n);
+        }
+      },
+    });
   }
 }
 

@@ -5,8 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Gauge } from 'prom-client';
-import { ServiceMetrics } from '../api/metrics.ts';
+import { registerNotifierMetrics, ServiceMetrics } from '../api/metrics.ts';
 import type { ClusterWorker } from './worker.ts';
 
 export interface MetricsServer {
@@ -23,25 +22,8 @@ export interface MetricsServer {
 export async function serveWorkerMetrics(worker: ClusterWorker, host: string, port: number, clock: () => number = Date.now): Promise<MetricsServer> {
   const metrics = new ServiceMetrics(worker.engine, clock, clock());
   const al = worker.engine.alerting;
-  if (al) {
-    // The notifier's counters, as `serve` exports them with its alert routes (api/alerts.ts).
-    for (const [name, key, help] of [
-      ['tidemark_notifier_deliveries_total', 'sent', 'Deliveries that succeeded, by receiver and integration.'],
-      ['tidemark_notifier_failures_total', 'failed', 'Deliveries that failed after their last attempt, by receiver and integration.'],
-      ['tidemark_notifier_retries_total', 'retries', 'Retries made, by receiver and integration.'],
-    ] as const) {
-      new Gauge({
-        name, help, labelNames: ['receiver', 'integration'], registers: [metrics.registry],
-        collect() {
-          this.reset();
-          for (const [k, n] of al.notifier.counters[key]) {
-            const [receiver, integration] = k.split('\u0000');
-            this.set({ receiver, integration }, n);
-          }
-        },
-      });
-    }
-  }
+  // The notifier's counters, as `serve` exports them with its alert routes.
+  if (al) registerNotifierMetrics([metrics.registry], al.notifier.counters);
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics here\n');
