@@ -18,7 +18,7 @@ import { IngestBatch } from '../ingest/index.ts';
 import { countDeliveries, startReceiver, type LocalReceiver, type Received } from '../notify/testkit.ts';
 import { hashToken, openSqliteStore, openStoreFromUrl, type Store } from '../store/index.ts';
 import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
-import { batchCount, CliProc, fillBatch, jsonBatch, makeWorkload, seriesLabels, waitFor, type Workload } from './testkit.ts';
+import { batchCount, CliProc, fillBatch, jsonBatch, makeWorkload, postSamples, seriesLabels, waitFor, type Workload } from './testkit.ts';
 
 const TOKEN = 'tmk_test_cluster_failover_token_0123456789';
 const LEASE_TTL_MS = 3000;
@@ -121,15 +121,7 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
       const owned = (p: CliProc, id: string) => p.owned(id);
       await waitFor('both workers hold partitions', () => owned(a, 'a').size + owned(b, 'b').size === 8 && owned(a, 'a').size > 0 && owned(b, 'b').size > 0, logs);
 
-      const post = async (k: number) => {
-        for (let attempt = 0; ; attempt++) {
-          const res = await fetch(`${url}/api/v1/samples`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: jsonBatch(w, k), signal: AbortSignal.timeout(10_000) });
-          const body = await res.text();
-          if (res.status === 200) return;
-          assert.ok(res.status === 503 && attempt < 20, `batch ${k}: ${res.status} ${body}`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      };
+      const post = (k: number) => postSamples(url, TOKEN, jsonBatch(w, k), `batch ${k}`);
       const n = batchCount(w);
       let k = 0;
       for (; k < n / 2; k++) {

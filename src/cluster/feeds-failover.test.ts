@@ -16,7 +16,7 @@ import { createEngine } from '../engine/index.ts';
 import { hashToken, openSqliteStore, openStoreFromUrl } from '../store/index.ts';
 import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
 import { unitPartition } from './feeds.ts';
-import { CliProc, waitFor } from './testkit.ts';
+import { CliProc, postSamples, waitFor } from './testkit.ts';
 import { AGG_CONFIG, aggBatchCount, derivedSeries, jsonAggBatch, singleProcessAggregates, STEP_MS, type AggWorkload } from './feeds-testkit.ts';
 
 const TOKEN = 'tmk_test_cluster_feeds_token_0123456789ab';
@@ -70,15 +70,7 @@ describe('rule aggregates on a cluster (serve --cluster + two workers, real NATS
       procs.push(a, b);
       await waitFor('both workers hold partitions', () => a.owned('a').size + b.owned('b').size === PARTITIONS && a.owned('a').size > 0 && b.owned('b').size > 0, logs);
 
-      const post = async (k: number) => {
-        for (let attempt = 0; ; attempt++) {
-          const res = await fetch(`${url}/api/v1/samples`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: jsonAggBatch(w, k), signal: AbortSignal.timeout(10_000) });
-          const body = await res.text();
-          if (res.status === 200) return;
-          assert.ok(res.status === 503 && attempt < 20, `batch ${k}: ${res.status} ${body}`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      };
+      const post = (k: number) => postSamples(url, TOKEN, jsonAggBatch(w, k), `batch ${k}`);
       const n = aggBatchCount(w);
       let k = 0;
       for (; k < n / 2; k++) {

@@ -3,6 +3,7 @@
  * smooth wave and small noise, one point every `stepMs`, and planted spikes (each a single
  * point far outside the band) that every run of the same detectors must flag.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { IngestBatch } from '../ingest/index.ts';
@@ -108,5 +109,19 @@ export async function waitFor(what: string, ok: () => boolean | Promise<boolean>
   while (!(await ok())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}:\n${logs()}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * POSTs a JSON sample batch to an ingest node until it is acknowledged (200), retrying a
+ * 503 (the bus or store briefly down) up to 20 times; anything else fails the test.
+ */
+export async function postSamples(url: string, token: string, body: string, what: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${url}/api/v1/samples`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (res.status === 200) return;
+    assert.ok(res.status === 503 && attempt < 20, `${what}: ${res.status} ${text}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
