@@ -138,9 +138,9 @@ const PREV1 = 37; // yesterday's value of the slot before this one (overwritten 
 const PREV2 = 38; // ... and of the one before that
 const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
 const Y_MED = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout (4: options first, the table embedded in the block) are refused by `checkAt`. */
+/** State layout version (slot LAYOUT): checkpoints of another layout (6: options first, the table embedded in the block, 20-bin calibrators) are refused by `checkAt`. */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 4;
+const LAYOUT_VERSION = 6;
 const SCALARS = 42;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
