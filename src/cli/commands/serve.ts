@@ -1,3 +1,4 @@
+import { applyHeapGrowth, HEAP_GROWTH_HELP } from '../heap.ts';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,7 @@ Options:
   --demo               also feed the built-in e-commerce scenario (backfill, then live)
   --demo-speed N       simulated minutes per wall minute while the demo catches up (default 60)
   --checkpoint-every D how often detector state is checkpointed (default 60s; e.g. 500ms, 5m)
+${HEAP_GROWTH_HELP}
   --cluster            a stateless cluster node: ingest is published to NATS JetStream (a 2xx
                        once JetStream stored it; 503 while NATS or PostgreSQL is down) for
                        \`tidemark worker\` processes; the read API and UI read PostgreSQL
@@ -64,6 +66,7 @@ export const serveCommand: Command = {
         demo: { type: 'boolean', default: false },
         'demo-speed': { type: 'string', default: '60' },
         'checkpoint-every': { type: 'string', default: '60s' },
+        'heap-growth-percent': { type: 'string' },
         cluster: { type: 'boolean', default: false },
         ...CLUSTER_OPTIONS,
       },
@@ -71,6 +74,7 @@ export const serveCommand: Command = {
       allowPositionals: false,
     });
     const { host, port } = parseListen(values.listen!);
+    applyHeapGrowth(values['heap-growth-percent']);
     const speed = Number(values['demo-speed']);
     if (!(speed >= 1)) throw new TidemarkError('TM_ERR_USAGE', `expected a number >= 1, got ${JSON.stringify(values['demo-speed'])}`, '--demo-speed');
     const checkpointIntervalMs = parseDurationMs(values['checkpoint-every']!);

@@ -1,3 +1,4 @@
+import { applyHeapGrowth, HEAP_GROWTH_HELP } from '../heap.ts';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../../api/index.ts';
 import { ClusterWorker, CLUSTER_HELP, CLUSTER_OPTIONS, clusterSettings, openClusterNode, serveWorkerMetrics, type MetricsServer } from '../../cluster/index.ts';
@@ -20,6 +21,7 @@ ${CLUSTER_HELP}
                        at most this much is replayed after a worker dies
   --metrics HOST:PORT  serve GET /metrics here (engine figures, delivery fence, notification
                        intents); off by default
+${HEAP_GROWTH_HELP}
 
 SIGTERM/SIGINT checkpoint, release the partitions at once (no lease wait) and exit.
 
@@ -34,10 +36,11 @@ export const workerCommand: Command = {
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { ...CLUSTER_OPTIONS, id: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '5s' }, metrics: { type: 'string' } },
+      options: { ...CLUSTER_OPTIONS, id: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '5s' }, metrics: { type: 'string' }, 'heap-growth-percent': { type: 'string' } },
       strict: true,
       allowPositionals: false,
     });
+    applyHeapGrowth(values['heap-growth-percent']);
     const settings = clusterSettings(values, parseDurationMs);
     const checkpointEveryMs = parseDurationMs(values['checkpoint-every']!);
     if (!checkpointEveryMs) throw new TidemarkError('TM_ERR_USAGE', `expected a duration such as 5s, got ${JSON.stringify(values['checkpoint-every'])}`, '--checkpoint-every');
