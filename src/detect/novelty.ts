@@ -1,16 +1,20 @@
 import {
   DAY_MS,
   TAIL_SIZE,
+  rankedCount,
+  rankedInit,
+  rankedMad,
+  rankedMadBound,
+  rankedMedian,
+  rankedPushSums,
+  rankedRecent,
+  rankedScale,
+  rankedSelect,
+  rankedSize,
   rollingCount,
   rollingInit,
-  rollingMad,
-  rollingMadBound,
   rollingMeanAbsDev,
-  rollingMedian,
-  rollingPushSums,
-  rollingRecent,
   rollingScale,
-  rollingSelect,
   rollingSize,
   ringMedian,
   ringPush,
@@ -138,14 +142,14 @@ const PREV1 = 37; // yesterday's value of the slot before this one (overwritten 
 const PREV2 = 38; // ... and of the one before that
 const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
 const Y_MED = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout (6: options first, the table embedded in the block, 20-bin calibrators) are refused by `checkAt`. */
+/** State layout version (slot LAYOUT): checkpoints of another layout (7: options first, the table embedded in the block, 20-bin calibrators, a ranked baseline window) are refused by `checkAt`. */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 6;
+const LAYOUT_VERSION = 7;
 const SCALARS = 42;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
 function lvlAt(f: Float64Array, o: number): number {
-  return rollingSize(f[o + W]);
+  return rankedSize(f[o + W]);
 }
 function resAt(f: Float64Array, o: number): number {
   return lvlAt(f, o) + f[o + K2];
@@ -168,7 +172,7 @@ function viewsOf(f: Float64Array, o: number): number {
 function tableFloats(c: Readonly<NoveltyConfig>): number {
   const slots = c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N;
   const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
-  return rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints + slots + views * TAIL_SIZE;
+  return rankedSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints + slots + views * TAIL_SIZE;
 }
 
 /** Views, each calibrated on its own: point, short level, seasonal residual, roughness; up and down. */
@@ -190,7 +194,7 @@ const DAY_SLOTS_MIN = 8;
 
 /**
  * The state: SCALARS doubles, then the float32 table p (read through `floatsOf`, from float
- * index `floatBase(f, o + SCALARS)`): [baseline window | level run | residual window (ring only,
+ * index `floatBase(f, o + SCALARS)`): [baseline window (ranked: ring + one-byte ranks, series/ranked.ts) | level run | residual window (ring only,
  * `ringPush`) | roughness run | yesterday slots | calibrators].
  */
 export type NoveltyState = Float64Array;
@@ -281,7 +285,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const pb = floatBase(f, o + SCALARS);
       const cal = pb + calAt(f, o);
       const views = viewsOf(f, o);
-      rollingInit(p, pb, c.window);
+      rankedInit(p, pb, c.window);
       rollingInit(p, pb + resAt(f, o), c.seasonalPoints);
       // The calibrators are interleaved field by field (see tail.ts): calibrator v at cal + v, stride `views`.
       for (let v = 0; v < views; v++) tailInit(p, cal + v, views);
@@ -290,8 +294,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
       const w = g[go + W];
-      const n = rollingCount(p, pb);
-      const m = n > 0 ? rollingMedian(p, pb) : NaN;
+      const n = rankedCount(p, pb);
+      const m = n > 0 ? rankedMedian(p, pb) : NaN;
       if (x !== x || x === Infinity || x === -Infinity) {
         if (n < w) return learning(out);
         return verdict(out, 0, m, NaN, NaN, 'normal');
@@ -312,7 +316,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       if (nl < k2) {
         sortedInsert(p, lvl, nl, xs);
         f[o + N_LVL] = nl + 1;
-      } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
+      } else sortedReplace(p, lvl, nl, rankedRecent(p, pb, k2), xs);
       // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
       const rgh = pb + rghAt(g, go);
       const rk = g[go + RK];
@@ -323,19 +327,19 @@ export const novelty = defineEmbedded<NoveltyConfig>({
           sortedInsert(p, rgh, nr, step);
           f[o + N_RGH] = nr + 1;
         } else {
-          const a = rollingRecent(p, pb, rk);
-          const b = rollingRecent(p, pb, rk + 1);
+          const a = rankedRecent(p, pb, rk);
+          const b = rankedRecent(p, pb, rk + 1);
           sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
         }
       }
       if (n < w) {
-        rollingPushSums(p, pb, x, f, o + SUMS);
+        rankedPushSums(p, pb, x, f, o + SUMS);
         return learning(out);
       }
       const floor = 0.6267 * rollingMeanAbsDev(p, pb, m, f, o + SUMS);
       // The exact MAD only if its cheap upper bound does not already lose to the floor.
-      let sc = 1.4826 * rollingMadBound(p, pb, m);
-      if (sc > floor) sc = 1.4826 * rollingMad(p, pb, m);
+      let sc = 1.4826 * rankedMadBound(p, pb, m);
+      if (sc > floor) sc = 1.4826 * rankedMad(p, pb, m);
       if (sc < floor) sc = floor;
       const am = m < 0 ? -m : m;
       if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
@@ -413,11 +417,11 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
       // teaches the down view that such deviations happen, and the next one, days later,
       // looks ordinary. A positive series going to exactly 0 is news every time.
-      if (xs === 0 && rollingSelect(p, pb, 0) > 0 && m > BAND * sc && S < g[go + ALERT_S] * ZERO_S) {
+      if (xs === 0 && rankedSelect(p, pb, 0) > 0 && m > BAND * sc && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
         best = 1;
       }
-      rollingPushSums(p, pb, x, f, o + SUMS);
+      rankedPushSums(p, pb, x, f, o + SUMS);
       // Already explained: report only a clear escalation, once, at its peak.
       if (++f[o + SINCE] > g[go + HOLD]) f[o + EXPLAINED] *= g[go + DEC];
       if (S > f[o + EXPLAINED] + g[go + MARGIN] && S > f[o + PEND]) {
@@ -446,15 +450,15 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     // 4% slower than this sequential sweep.
     touches: true,
     hot(c) {
-      // Floats of the table, as init lays it out: the window's header, ring and sorted half, the
-      // runs, yesterday's slots (read once a slot), then the calibrators, whose totals, skip
-      // bins and low bins (interleaved field by field: TAIL rows of `views`) most points read.
+      // Floats of the table, as init lays it out: the window's header, ring and ranks (every
+      // search reads a rank, then its value in the ring), the runs, yesterday's slots (read once
+      // a slot), then the calibrators, whose totals, skip bins and low bins (interleaved field
+      // by field: TAIL rows of `views`) most points read.
       const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
-      const sorted = 3 + c.window;
-      const day = rollingSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
+      const day = rankedSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
       const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);
       const word = (float: number) => SCALARS + (float >> 1);
-      return [0, word(3), word(sorted), word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
+      return [0, word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
     },
     checkAt(f, o, n, g, go) {
       return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
@@ -462,7 +466,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     rescaleAt(f, o, factor, g, go) {
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
-      rollingScale(p, pb, factor);
+      rankedScale(p, pb, factor);
       for (let i = 0; i < f[o + N_LVL]; i++) p[pb + lvlAt(g, go) + i] *= factor;
       for (let i = 0; i < f[o + N_RGH]; i++) p[pb + rghAt(g, go) + i] *= factor;
       rollingScale(p, pb + resAt(g, go), factor);
