@@ -1,4 +1,4 @@
-import { INTERVAL_SIZE, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
+import { INTERVAL_RING, INTERVAL_SCALARS, floatBase, floatsOf, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
 import { num } from './config.ts';
 import { HILL_90, REPORT_MIN, defineEmbedded, hill, verdict } from './define.ts';
 import type { Verdict } from './types.ts';
@@ -14,13 +14,19 @@ export interface NoDataConfig {
 const FACTOR = 0;
 const MIN_DELTAS = 1;
 const OPTIONS = 2;
-const IV = 2; // the interval learner (INTERVAL_SIZE slots)
-const POINTS = IV + INTERVAL_SIZE; // points seen
+const IV = 2; // the interval learner's scalars (INTERVAL_SCALARS slots; its deltas are in the table)
+const POINTS = IV + INTERVAL_SCALARS; // points seen
 const DECAYED_AT = POINTS + 1; // POINTS when the silence counts were last decayed
-/** Decayed counts of past silences by length: bin b holds 2^(b+1) to 2^(b+2) intervals, the last open. */
-const BINS_AT = POINTS + 2;
+/**
+ * The float32 table (read through `floatsOf` from `floatBase(s, o + TABLE)`): the learner's
+ * INTERVAL_RING timestamp deltas, then BINS decayed counts of past silences by length (bin b
+ * holds 2^(b+1) to 2^(b+2) intervals, the last open). Float32 halves them (104 bytes a series
+ * less than doubles); counts decayed in float32 keep 7 digits, far more than HABIT needs.
+ */
+const TABLE = POINTS + 2;
+const BINS_AT = INTERVAL_RING; // in the table
 const BINS = 10;
-const SIZE = BINS_AT + BINS;
+const SIZE = TABLE + ((INTERVAL_RING + BINS + 1) >> 1);
 /** Silence counts are forgotten over about this many points (e^-1). */
 const MEMORY = 3000;
 /** A silence is routine once the series had 3 silences at least 1/1.5 as long (2.5: they decay a little meanwhile). */
@@ -59,7 +65,7 @@ export const noData = defineEmbedded<NoDataConfig>({
     words: () => SIZE,
     options: OPTIONS,
     initAt(c, s, o) {
-      intervalInit(s, o + IV);
+      intervalInit(s, o + IV, floatsOf(s), floatBase(s, o + TABLE));
       s[o + FACTOR] = c.factor;
       s[o + MIN_DELTAS] = c.minDeltas;
     },
@@ -73,12 +79,14 @@ export const noData = defineEmbedded<NoDataConfig>({
           if (r >= 2) {
             // Remember this silence by its length (after decaying the counts to now).
             const decay = Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
-            for (let b = 0; b < BINS; b++) s[o + BINS_AT + b] *= decay;
+            const p = floatsOf(s);
+            const bins = floatBase(s, o + TABLE) + BINS_AT;
+            for (let b = 0; b < BINS; b++) p[bins + b] *= decay;
             s[o + DECAYED_AT] = s[o + POINTS];
-            s[o + BINS_AT + bin(r)] += 1;
+            p[bins + bin(r)] += 1;
           }
         }
-        intervalObserve(s, o + IV, t);
+        intervalObserve(s, o + IV, t, floatsOf(s), floatBase(s, o + TABLE));
       }
       return out;
     },
@@ -101,7 +109,9 @@ function judge(s: Float64Array, o: number, now: number, out: Verdict, g: Float64
   if (!(r > 1.5)) return verdict(out, 0, NaN, NaN, NaN, 'normal');
   // Past silences at least r / 1.5 long (whole bins from the one holding r / 1.5), decayed to now.
   let seen = 0;
-  for (let b = bin(r / BEYOND); b < BINS; b++) seen += s[o + BINS_AT + b];
+  const p = floatsOf(s);
+  const bins = floatBase(s, o + TABLE) + BINS_AT;
+  for (let b = bin(r / BEYOND); b < BINS; b++) seen += p[bins + b];
   seen *= Math.pow(1 - 1 / MEMORY, s[o + POINTS] - s[o + DECAYED_AT]);
   const score = seen >= HABIT ? 0 : hill(r, g[go + FACTOR] / HILL_90);
   return verdict(out, score, NaN, NaN, NaN, score >= REPORT_MIN ? 'no_data' : 'normal');

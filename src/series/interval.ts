@@ -1,6 +1,9 @@
 /**
  * Learns a series' sampling interval as the median of its last 16 positive timestamp deltas,
- * embedded at `f[o]`: [deltas seen, last timestamp, interval, ring of deltas...].
+ * embedded at `f[o]`: [deltas seen, last timestamp, interval, ring of deltas...]. The ring may
+ * live elsewhere (`ring`, `at`: e.g. a float32 alias of the same region, half the bytes; deltas
+ * are exact in float32 up to 4.6 hours, and rounded by 6e-8 of themselves beyond); then `f`
+ * holds only the first INTERVAL_SCALARS slots.
  * The median is recomputed at each of the first 16 deltas and then every 4th delta (a few
  * dozen comparisons, amortised to a handful per point): sampling rates change rarely, and a
  * late answer by up to three points is harmless. Duplicate and out-of-order timestamps are
@@ -15,18 +18,22 @@ const RING_AT = 3;
 export const INTERVAL_RING = 16;
 /** Number of slots of `f` the learner uses. */
 export const INTERVAL_SIZE = RING_AT + INTERVAL_RING;
+/** Slots of `f` the learner uses when its ring of deltas lives elsewhere. */
+export const INTERVAL_SCALARS = RING_AT;
+
+type Ring = number[] | Float64Array | Float32Array;
 
 const scratch = new Float64Array(INTERVAL_RING);
 
-export function intervalInit(f: number[] | Float64Array, o: number): void {
+export function intervalInit(f: number[] | Float64Array, o: number, ring: Ring = f, at = o + RING_AT): void {
   f[o + N] = 0;
   f[o + LAST] = NaN;
   f[o + INTERVAL] = NaN;
-  for (let i = 0; i < INTERVAL_RING; i++) f[o + RING_AT + i] = 0;
+  for (let i = 0; i < INTERVAL_RING; i++) ring[at + i] = 0;
 }
 
-/** Records a point's timestamp (ms). */
-export function intervalObserve(f: number[] | Float64Array, o: number, t: number): void {
+/** Records a point's timestamp (ms); `ring`, `at` as given to intervalInit. */
+export function intervalObserve(f: number[] | Float64Array, o: number, t: number, ring: Ring = f, at = o + RING_AT): void {
   const last = f[o + LAST];
   if (!(t > last)) {
     if (last !== last) f[o + LAST] = t; // first point
@@ -36,12 +43,12 @@ export function intervalObserve(f: number[] | Float64Array, o: number, t: number
   const n = f[o + N];
   // n is a whole count below 2^53 and the ring a power of two: the mask is n % INTERVAL_RING
   // without the floating-point remainder (a library call) that `%` on a double compiles to.
-  f[o + RING_AT + (n & (INTERVAL_RING - 1))] = t - last;
+  ring[at + (n & (INTERVAL_RING - 1))] = t - last;
   f[o + N] = n + 1;
-  if (n + 1 <= INTERVAL_RING || ((n + 1) & 3) === 0) f[o + INTERVAL] = ringMedian(f, o + RING_AT, n + 1 < INTERVAL_RING ? n + 1 : INTERVAL_RING);
+  if (n + 1 <= INTERVAL_RING || ((n + 1) & 3) === 0) f[o + INTERVAL] = ringMedian(ring, at, n + 1 < INTERVAL_RING ? n + 1 : INTERVAL_RING);
 }
 
-function ringMedian(f: number[] | Float64Array, at: number, m: number): number {
+function ringMedian(f: Ring, at: number, m: number): number {
   for (let i = 0; i < m; i++) {
     const v = f[at + i];
     let j = i;

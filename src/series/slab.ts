@@ -24,6 +24,7 @@ let used = 0;
 /** Float32Array and Uint16Array aliases of slabs and of other buffers that states were decoded into. */
 const ALIASES = new WeakMap<ArrayBufferLike, Float32Array>();
 let lastBuffer: ArrayBufferLike | null = null;
+let lastView: Float64Array | null = null;
 let lastFloats: Float32Array = new Float32Array(0);
 const HALF_ALIASES = new WeakMap<ArrayBufferLike, Uint16Array>();
 let lastHalfBuffer: ArrayBufferLike | null = null;
@@ -47,6 +48,9 @@ export function slabDoubles(n: number): Float64Array {
  * through it, at float index 2 x (double index) + f.byteOffset / 4.
  */
 export function floatsOf(f: Float64Array): Float32Array {
+  // Several detectors of one series ask in turn: the same view again is one comparison.
+  if (f === lastView) return lastFloats;
+  lastView = f;
   const b = f.buffer;
   if (b === lastBuffer) return lastFloats;
   let a = ALIASES.get(b);
