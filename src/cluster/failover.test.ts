@@ -12,40 +12,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openJetStreamBus } from '../bus/index.ts';
-import { serviceSkip, TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
+import { TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
 import { createEngine } from '../engine/index.ts';
 import { IngestBatch } from '../ingest/index.ts';
 import { countDeliveries, startReceiver, type LocalReceiver, type Received } from '../notify/testkit.ts';
 import { hashToken, openSqliteStore, openStoreFromUrl, type Store } from '../store/index.ts';
-import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
-import { batchCount, CliProc, fillBatch, jsonBatch, makeWorkload, postSamples, seriesLabels, waitFor, type Workload } from './testkit.ts';
+import { dropSchemas, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
+import { batchCount, CliProc, clusterSkip, fillBatch, jsonBatch, latencyRuleConfig, makeWorkload, postSamples, seriesLabels, waitFor, type Workload } from './testkit.ts';
 
 const TOKEN = 'tmk_test_cluster_failover_token_0123456789';
 const LEASE_TTL_MS = 3000;
 
-const natsSkip = await serviceSkip('NATS JetStream', TEST_NATS_URL);
-const pgUp = natsSkip ? false : await postgresAvailable('the cluster failover test');
-const skip = natsSkip || (pgUp ? false : 'PostgreSQL is not reachable');
+const skip = await clusterSkip('the cluster failover test');
 
-function config(url: string): string {
-  return `tenant: default
-metrics:
-  - { name: cluster_latency_ms, type: gauge, unit: ms, labels: [service, instance] }
-receivers:
-  - name: chat
-    webhook: { url: '${url}/chat' }
-rules:
-  - name: latency-spike
-    selector: cluster_latency_ms
-    aggregation: { function: avg, window: 1m }
-    detectors: [{ name: threshold, config: { above: 1000 } }, { name: ewma }, { name: robust_z }]
-    severity: S1
-    owner: team-a
-    receiver: chat
-    group_by: [instance]
-    timing: { group_wait: 0s, group_interval: 1m, trigger: { m: 1, n: 1 }, recovery: { points: 200 } }
-`;
-}
 
 /** Detector state per series key, as hex checkpoint bytes. */
 async function states(store: Store): Promise<Map<string, string>> {
@@ -96,7 +75,7 @@ describe('cluster failover (serve --cluster + two workers, real NATS and Postgre
 
   it('a SIGKILLed worker loses nothing, pages once per anomaly, and ends in the single-process state', { timeout: 180_000 }, async () => {
     rx = await startReceiver({ status: 200, body: 'ok' });
-    const yaml = config(rx.url);
+    const yaml = latencyRuleConfig(rx.url, '{ name: threshold, config: { above: 1000 } }, { name: ewma }, { name: robust_z }');
     const w = makeWorkload({ series: 24, steps: 400, t0: Date.now() - 400 * 60_000, stepsPerBatch: 10, plantEvery: 20 });
     const want = await singleProcess(w, yaml);
 

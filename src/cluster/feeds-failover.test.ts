@@ -11,21 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openJetStreamBus } from '../bus/index.ts';
-import { serviceSkip, TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
+import { TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
 import { createEngine } from '../engine/index.ts';
 import { hashToken, openSqliteStore, openStoreFromUrl } from '../store/index.ts';
-import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
+import { dropSchemas, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
 import { unitPartition } from './feeds.ts';
-import { CliProc, postSamples, waitFor } from './testkit.ts';
+import { CliProc, clusterSkip, postSamples, waitFor } from './testkit.ts';
 import { AGG_CONFIG, aggBatchCount, derivedSeries, jsonAggBatch, singleProcessAggregates, STEP_MS, type AggWorkload } from './feeds-testkit.ts';
 
 const TOKEN = 'tmk_test_cluster_feeds_token_0123456789ab';
 const LEASE_TTL_MS = 3000;
 const PARTITIONS = 8;
 
-const natsSkip = await serviceSkip('NATS JetStream', TEST_NATS_URL);
-const pgUp = natsSkip ? false : await postgresAvailable('the cluster aggregate failover test');
-const skip = natsSkip || (pgUp ? false : 'PostgreSQL is not reachable');
+const skip = await clusterSkip('the cluster aggregate failover test');
 
 describe('rule aggregates on a cluster (serve --cluster + two workers, real NATS and PostgreSQL)', { skip }, () => {
   const schema = uniqueSchema('tm_feeds_');

@@ -15,39 +15,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openJetStreamBus } from '../bus/index.ts';
-import { serviceSkip, TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
+import { TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
 import { createEngine } from '../engine/index.ts';
 import { countDeliveries, startReceiver, type LocalReceiver, type Received } from '../notify/testkit.ts';
 import { hashToken, openStoreFromUrl } from '../store/index.ts';
-import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
-import { batchCount, CliProc, jsonBatch, makeWorkload, seriesLabels, waitFor } from './testkit.ts';
+import { dropSchemas, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
+import { batchCount, CliProc, clusterSkip, jsonBatch, latencyRuleConfig, makeWorkload, seriesLabels, waitFor } from './testkit.ts';
 
 const TOKEN = 'tmk_test_cluster_notify_token_0123456789ab';
 const LEASE_TTL_MS = 2000;
 
-const natsSkip = await serviceSkip('NATS JetStream', TEST_NATS_URL);
-const pgUp = natsSkip ? false : await postgresAvailable('the cluster notification failover test');
-const skip = natsSkip || (pgUp ? false : 'PostgreSQL is not reachable');
+const skip = await clusterSkip('the cluster notification failover test');
 
-function config(url: string): string {
-  return `tenant: default
-metrics:
-  - { name: cluster_latency_ms, type: gauge, unit: ms, labels: [service, instance] }
-receivers:
-  - name: chat
-    webhook: { url: '${url}/chat' }
-rules:
-  - name: latency-spike
-    selector: cluster_latency_ms
-    aggregation: { function: avg, window: 1m }
-    detectors: [{ name: threshold, config: { above: 1000 } }]
-    severity: S1
-    owner: team-a
-    receiver: chat
-    group_by: [instance]
-    timing: { group_wait: 0s, group_interval: 1m, trigger: { m: 1, n: 1 }, recovery: { points: 200 } }
-`;
-}
 
 const firing = (r: Received) => {
   const b = r.body as { kind?: string; status?: string };
@@ -85,7 +64,7 @@ describe('notifications across a SIGKILLed worker (real NATS and PostgreSQL)', {
       firstOf.add(instanceOf(r));
       return instanceOf(r) === 'i0' ? { status: 200, until: dead } : { status: 503, headers: { 'retry-after': '5' } };
     };
-    const yaml = config(rx.url);
+    const yaml = latencyRuleConfig(rx.url, '{ name: threshold, config: { above: 1000 } }');
     // Both spikes at the same step, so a judges them in one batch and sends both pages at once:
     // a held delivery holds a's next checkpoint, and with it the partitions' later messages.
     const w = { ...makeWorkload({ series: 4, steps: 150, t0: Date.now() - 150 * 60_000, stepsPerBatch: 10 }), planted: [{ series: 0, step: 125 }, { series: 3, step: 125 }] };

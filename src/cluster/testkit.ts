@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { serviceSkip, TEST_NATS_URL } from '../bus/testkit.ts';
 import { IngestBatch } from '../ingest/index.ts';
+import { postgresAvailable } from '../store/pg-testkit.ts';
 
 export interface Workload {
   readonly series: number;
@@ -124,4 +126,40 @@ export async function postSamples(url: string, token: string, body: string, what
     assert.ok(res.status === 503 && attempt < 20, `${what}: ${res.status} ${text}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Why a cluster test that needs NATS JetStream and PostgreSQL is skipped (false: both are up).
+ * `what` names the test in PostgreSQL's skip notice. In CI a missing service fails instead
+ * (serviceSkip and postgresAvailable follow TIDEMARK_REQUIRE_SERVICES).
+ */
+export async function clusterSkip(what: string): Promise<string | false> {
+  const natsSkip = await serviceSkip('NATS JetStream', TEST_NATS_URL);
+  if (natsSkip) return natsSkip;
+  return (await postgresAvailable(what)) ? false : 'PostgreSQL is not reachable';
+}
+
+/**
+ * The failover tests' tenant config: the workload's gauge, one webhook receiver `chat` at
+ * `url`/chat, and rule `latency-spike` over its 1-minute average with `detectors` (YAML flow
+ * list items), grouped by instance, paging on the first anomalous window.
+ */
+export function latencyRuleConfig(url: string, detectors: string): string {
+  return `tenant: default
+metrics:
+  - { name: ${WORKLOAD_METRIC}, type: gauge, unit: ms, labels: [service, instance] }
+receivers:
+  - name: chat
+    webhook: { url: '${url}/chat' }
+rules:
+  - name: latency-spike
+    selector: ${WORKLOAD_METRIC}
+    aggregation: { function: avg, window: 1m }
+    detectors: [${detectors}]
+    severity: S1
+    owner: team-a
+    receiver: chat
+    group_by: [instance]
+    timing: { group_wait: 0s, group_interval: 1m, trigger: { m: 1, n: 1 }, recovery: { points: 200 } }
+`;
 }

@@ -7,22 +7,20 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { openJetStreamBus, partitionOf, type JetStreamBus } from '../bus/index.ts';
-import { serviceSkip, TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
+import { TEST_NATS_URL, uniqueName } from '../bus/testkit.ts';
 import { buildApp } from '../api/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
 import { seriesKey } from '../ingest/names.ts';
 import { startReceiver, type LocalReceiver } from '../notify/testkit.ts';
 import { hashToken, openStoreFromUrl, type Alert, type Store } from '../store/index.ts';
-import { dropSchemas, postgresAvailable, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
+import { dropSchemas, TEST_POSTGRES_URL, uniqueSchema } from '../store/pg-testkit.ts';
 import { decodeChange, encodeChange, nodeAnnouncer, type ClusterChange } from './changes.ts';
 import { BusSink } from './ingest.ts';
-import { jsonBatch, seriesLabels, WORKLOAD_METRIC, type Workload } from './testkit.ts';
+import { clusterSkip, jsonBatch, seriesLabels, type Workload, WORKLOAD_METRIC } from './testkit.ts';
 import { ClusterWorker } from './worker.ts';
 
 const TOKEN = 'tmk_test_cluster_writes_token_0123456789ab';
-const natsSkip = await serviceSkip('NATS JetStream', TEST_NATS_URL);
-const pgUp = natsSkip ? false : await postgresAvailable('the cluster writes test');
-const skip = natsSkip || (pgUp ? false : 'PostgreSQL is not reachable');
+const skip = await clusterSkip('the cluster writes test');
 
 const ESCALATE_AFTER_S = 8;
 
