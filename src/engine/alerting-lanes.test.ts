@@ -2,34 +2,15 @@
 // overtakes a page that is still being retried (the receiver would end up believing it fires),
 // while other groups of the same receiver are not held behind it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { loadConfigOrThrow } from '../config/index.ts';
+import { test } from 'node:test';
 import type { VerdictView } from '../alert/index.ts';
-import { startReceiver, type LocalReceiver } from '../notify/testkit.ts';
-import { openSqliteStore, type Store } from '../store/index.ts';
+import { loadConfigOrThrow } from '../config/index.ts';
 import { Alerting } from './alerting.ts';
+import { HOT, storeAndReceiver } from './testkit.ts';
 
-const HOT: VerdictView = { score: 1, expected: 10, lower: 5, upper: 15, learning: false, reasons: ['above_threshold'], sources: ['threshold'] };
 const COLD: VerdictView = { score: 0, expected: 10, lower: 5, upper: 15, learning: false, reasons: ['normal'], sources: ['threshold'] };
 
-let dir: string;
-let store: Store;
-let rx: LocalReceiver;
-
-before(async () => {
-  rx = await startReceiver({ status: 200, body: 'ok' });
-  dir = mkdtempSync(join(tmpdir(), 'tidemark-lanes-'));
-  store = await openSqliteStore({ dataDir: dir });
-  await store.tenants.create({ id: 'lanes', name: 'lanes' });
-});
-after(async () => {
-  await store.close();
-  await rx.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = storeAndReceiver('lanes');
 
 test('a resolve waits for its page\'s retries; another group of the receiver goes meanwhile', async () => {
   const config = loadConfigOrThrow(`
@@ -38,7 +19,7 @@ metrics:
   - { name: latency, type: gauge, unit: s, help: x, labels: [shard] }
 receivers:
   - name: hook
-    webhook: { url: '${rx.url}/hook' }
+    webhook: { url: '${fx.rx.url}/hook' }
 rules:
   - name: lat
     selector: latency
@@ -52,7 +33,7 @@ rules:
   let now = Date.UTC(2025, 6, 1, 12);
   let release!: () => void;
   const retryGate = new Promise<void>((r) => (release = r));
-  const alerting = new Alerting(store, () => now, () => ({ config, version: 1 }), {
+  const alerting = new Alerting(fx.store, () => now, () => ({ config, version: 1 }), {
     packets: false,
     // The first attempt of shard a's page fails with a 503; its retry waits until the test says so.
     notify: { retry: { attempts: 3, baseMs: 1, maxMs: 1 }, hooks: { sleep: () => retryGate } },
@@ -62,16 +43,16 @@ rules:
   const b = { shard: 'b' };
   stage.classify('lanes', 1, 'latency', a, 'lat', 1);
   stage.classify('lanes', 2, 'latency', b, 'lat', 1);
-  rx.script = [{ status: 503 }];
+  fx.rx.script = [{ status: 503 }];
   stage.observe('lanes', 1, 'latency', a, 'lat', 0.9, now, 50, HOT, 1);
   alerting.pump(); // shard a's page: first attempt answered 503, retry held
-  const kinds = () => rx.received.map((r) => { const x = r.body as { status: string; groupLabels: { shard: string } }; return `${x.groupLabels.shard}:${x.status}`; });
-  for (let i = 0; i < 200 && rx.received.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  const kinds = () => fx.rx.received.map((r) => { const x = r.body as { status: string; groupLabels: { shard: string } }; return `${x.groupLabels.shard}:${x.status}`; });
+  for (let i = 0; i < 200 && fx.rx.received.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
   now += 2_000;
   stage.observe('lanes', 1, 'latency', a, 'lat', 0.9, now, 10, COLD, 1); // shard a resolves
   stage.observe('lanes', 2, 'latency', b, 'lat', 0.9, now, 50, HOT, 1); // shard b starts
   alerting.pump();
-  for (let i = 0; i < 200 && rx.received.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && fx.rx.received.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 100)); // a resolve overtaking the retry would have arrived by now
   assert.deepEqual(kinds(), ['a:firing', 'b:firing'], 'b is not held behind a; a\'s resolve waits for its page');
   assert.equal(alerting.backlog(), 2, 'a\'s page (retrying) and its resolve (queued)');
