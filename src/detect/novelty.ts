@@ -1,19 +1,18 @@
 import {
   DAY_MS,
   TAIL_SIZE,
-  rankedCount,
   rankedInit,
   rankedMad,
   rankedMadBound,
   rankedMedian,
   rankedPushSums,
-  rankedRecent,
   rankedScale,
   rankedSelect,
   rankedSize,
   rollingCount,
   rollingInit,
   rollingMeanAbsDev,
+  rollingRecent,
   rollingScale,
   rollingSize,
   ringMedian,
@@ -294,7 +293,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
       const w = g[go + W];
-      const n = rankedCount(p, pb);
+      const n = rollingCount(p, pb);
       const m = n > 0 ? rankedMedian(p, pb) : NaN;
       if (x !== x || x === Infinity || x === -Infinity) {
         if (n < w) return learning(out);
@@ -316,7 +315,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       if (nl < k2) {
         sortedInsert(p, lvl, nl, xs);
         f[o + N_LVL] = nl + 1;
-      } else sortedReplace(p, lvl, nl, rankedRecent(p, pb, k2), xs);
+      } else sortedReplace(p, lvl, nl, rollingRecent(p, pb, k2), xs);
       // The roughness run: the last `roughPoints` steps |x_t - x_t-1|, including this one.
       const rgh = pb + rghAt(g, go);
       const rk = g[go + RK];
@@ -327,8 +326,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
           sortedInsert(p, rgh, nr, step);
           f[o + N_RGH] = nr + 1;
         } else {
-          const a = rankedRecent(p, pb, rk);
-          const b = rankedRecent(p, pb, rk + 1);
+          const a = rollingRecent(p, pb, rk);
+          const b = rollingRecent(p, pb, rk + 1);
           sortedReplace(p, rgh, nr, Math.fround(a > b ? a - b : b - a), step);
         }
       }

@@ -2,10 +2,10 @@
 // arrays or typed arrays (Float64Array views of shared slabs, float32 tables read through
 // their alias) that checkpoints can carry.
 export { Rng, doubles, mulberry32 } from './prng.ts';
-export { floatBase, floatsOf, halfBase, halvesOf, slabDoubles } from './slab.ts';
+export { bytesOf, floatBase, floatsOf, halfBase, halvesOf, slabDoubles } from './slab.ts';
 export { fnv1a32 } from './hash.ts';
 export { type Slots, rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
-export { RANKED_MAX, rankedCount, rankedInit, rankedMad, rankedMadBound, rankedMedian, rankedPush, rankedPushSums, rankedRecent, rankedScale, rankedSelect, rankedSize } from './ranked.ts';
+export { RANKED_MAX, rankedInit, rankedMad, rankedMadBound, rankedMedian, rankedPush, rankedPushSums, rankedScale, rankedSelect, rankedSize } from './ranked.ts';
 export { EWMA_SIZE, ewmaAlpha, ewmaCount, ewmaInit, ewmaMean, ewmaPush, ewmaScale, ewmaVariance } from './ewma.ts';
 export { CUSUM_SIZE, cusumDown, cusumInit, cusumPush, cusumUp } from './cusum.ts';
 export { INTERVAL_RING, INTERVAL_SCALARS, INTERVAL_SIZE, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from './interval.ts';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 } from './prng.ts';
-import { rankedCount, rankedInit, rankedMad, rankedMadBound, rankedMedian, rankedPush, rankedPushSums, rankedRecent, rankedScale, rankedSelect, rankedSize } from './ranked.ts';
-import { rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize } from './rolling.ts';
+import { rankedInit, rankedMad, rankedMadBound, rankedMedian, rankedPush, rankedPushSums, rankedScale, rankedSelect, rankedSize } from './ranked.ts';
+import { rollingCount, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize } from './rolling.ts';
 
 /** Same(ish) as Object.is but NaN-equal: the readers must agree bit for bit. */
 function same(a: number, b: number, what: string): void {
@@ -35,7 +35,7 @@ function rankedMatchesRolling(w: number, points: number, draw: () => number, sum
       rollingScale(q, 0, 0.37);
     }
     const label = `${seedLabel} w=${w} t=${t}`;
-    const n = rankedCount(p, at);
+    const n = rollingCount(p, at); // a ranked window has rolling.ts' header and ring
     assert.equal(n, Math.min(t + 1, w), label);
     const m = rankedMedian(p, at);
     same(m, rollingMedian(q, 0), `${label} median`);
@@ -43,7 +43,7 @@ function rankedMatchesRolling(w: number, points: number, draw: () => number, sum
     if (n >= 4) same(rankedMadBound(p, at, m), rollingMadBound(q, 0, m), `${label} mad bound`);
     same(rankedSelect(p, at, 0), rollingSelect(q, 0, 0), `${label} min`);
     same(rankedSelect(p, at, n - 1), rollingSelect(q, 0, n - 1), `${label} max`);
-    for (const k of [1, 2, n]) if (k <= n) same(rankedRecent(p, at, k), rollingRecent(q, 0, k), `${label} recent ${k}`);
+    for (const k of [1, 2, n]) if (k <= n) same(rollingRecent(p, at, k), rollingRecent(q, 0, k), `${label} recent ${k}`);
     if (sums) {
       same(sp[0], sq[0], `${label} total`);
       same(sp[1], sq[1], `${label} lower sum`);

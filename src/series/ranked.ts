@@ -19,6 +19,10 @@
  * whole default profile. Here the leaving value is found by a binary search on its value, as
  * in `rolling.ts`, and a slide moves bytes only.
  */
+import { bytesOf, halvesOf } from './slab.ts';
+
+// The header and the ring are rolling.ts' layout: rollingCount, rollingRecent and
+// rollingMeanAbsDev read a ranked window as they read a rolling one.
 const CAP = 0;
 const COUNT = 1;
 const HEAD = 2;
@@ -39,35 +43,9 @@ export function rankedSize(w: number): number {
   return HEADER + w + rankFloats(w);
 }
 
-// The rank arrays over the buffers of the Float32Arrays last seen (a detector set reads one
-// float alias per slab, see floatsOf): an identity check per call, not a `buffer` lookup.
-let lastP: Float32Array | null = null;
-let lastBytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
-let lastHalfP: Float32Array | null = null;
-let lastHalves: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
-const BYTES = new WeakMap<ArrayBufferLike, Uint8Array<ArrayBufferLike>>();
-const HALVES = new WeakMap<ArrayBufferLike, Uint16Array<ArrayBufferLike>>();
-
 /** The rank array over `p`'s buffer for a window of `w` points. */
 function ranksOf(p: Float32Array, w: number): Ranks {
-  if (w <= 256) return p === lastP ? lastBytes : bytesOf(p);
-  return p === lastHalfP ? lastHalves : halvesOf(p);
-}
-
-function bytesOf(p: Float32Array): Ranks {
-  const b = p.buffer;
-  let a = BYTES.get(b);
-  if (a === undefined) BYTES.set(b, (a = new Uint8Array(b)));
-  lastP = p;
-  return (lastBytes = a);
-}
-
-function halvesOf(p: Float32Array): Ranks {
-  const b = p.buffer;
-  let a = HALVES.get(b);
-  if (a === undefined) HALVES.set(b, (a = new Uint16Array(b)));
-  lastHalfP = p;
-  return (lastHalves = a);
+  return w <= 256 ? bytesOf(p) : halvesOf(p);
 }
 
 /** Index in `ranksOf(p, w)` of the first rank of the window at float `o` (`p` starts at byte 0: see check). */
@@ -88,11 +66,6 @@ export function rankedInit(p: Float32Array, o: number, w: number): void {
   p[o + COUNT] = 0;
   p[o + HEAD] = 0;
   p.fill(0, o + HEADER, o + rankedSize(w));
-}
-
-/** Points currently held. */
-export function rankedCount(p: Float32Array, o: number): number {
-  return p[o + COUNT];
 }
 
 /** The first rank (from 0) among `n` whose value is >= `x`, branch-free halving as `rolling.ts`' lowerBound. */
@@ -227,14 +200,6 @@ export function rankedMadBound(p: Float32Array, o: number, med: number): number 
   const lo = med - p[ring + r[rb + a]];
   const hi = p[ring + r[rb + a + c - 1]] - med;
   return lo > hi ? lo : hi;
-}
-
-/** The k-th most recent value (k = 1: the last pushed); k <= count. */
-export function rankedRecent(p: Float32Array, o: number, k: number): number {
-  const w = p[o + CAP] | 0;
-  let i = (p[o + HEAD] | 0) - k;
-  if (i < 0) i += w;
-  return p[o + HEADER + i];
 }
 
 /** Multiplies every value by `factor` (> 0), which keeps their order (ties may form; ranks stay valid). */

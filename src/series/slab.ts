@@ -21,14 +21,17 @@ const SLAB_BYTES = 256 << 10;
 let slab = new ArrayBuffer(0);
 let used = 0;
 
-/** Float32Array and Uint16Array aliases of slabs and of other buffers that states were decoded into. */
+/** Float32Array, Uint16Array and Uint8Array aliases of slabs and of other buffers that states were decoded into. */
 const ALIASES = new WeakMap<ArrayBufferLike, Float32Array>();
 let lastBuffer: ArrayBufferLike | null = null;
 let lastView: Float64Array | null = null;
 let lastFloats: Float32Array = new Float32Array(0);
-const HALF_ALIASES = new WeakMap<ArrayBufferLike, Uint16Array>();
-let lastHalfBuffer: ArrayBufferLike | null = null;
-let lastHalves: Uint16Array = new Uint16Array(0);
+const HALF_ALIASES = new WeakMap<ArrayBufferLike, Uint16Array<ArrayBufferLike>>();
+let lastHalfView: ArrayBufferView | null = null;
+let lastHalves: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+const BYTE_ALIASES = new WeakMap<ArrayBufferLike, Uint8Array<ArrayBufferLike>>();
+let lastByteView: ArrayBufferView | null = null;
+let lastBytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 
 /** A zero-filled Float64Array of `n` doubles, a view of a shared slab. */
 export function slabDoubles(n: number): Float64Array {
@@ -63,18 +66,27 @@ export function floatsOf(f: Float64Array): Float32Array {
   return a;
 }
 
-/** The Uint16Array over all of `f`'s buffer (index 4 x (double index) + f.byteOffset / 2), for 16-bit tables. */
-export function halvesOf(f: Float64Array): Uint16Array {
-  const b = f.buffer;
-  if (b === lastHalfBuffer) return lastHalves;
+/**
+ * The Uint16Array over all of `v`'s buffer (for a region `f`: index 4 x (double index) +
+ * f.byteOffset / 2), for 16-bit tables. The same view again is one comparison.
+ */
+export function halvesOf(v: ArrayBufferView): Uint16Array<ArrayBufferLike> {
+  if (v === lastHalfView) return lastHalves;
+  const b = v.buffer;
   let a = HALF_ALIASES.get(b);
-  if (a === undefined) {
-    a = new Uint16Array(b);
-    HALF_ALIASES.set(b, a);
-  }
-  lastHalfBuffer = b;
-  lastHalves = a;
-  return a;
+  if (a === undefined) HALF_ALIASES.set(b, (a = new Uint16Array(b)));
+  lastHalfView = v;
+  return (lastHalves = a);
+}
+
+/** The Uint8Array over all of `v`'s buffer, for byte tables (as `halvesOf`). */
+export function bytesOf(v: ArrayBufferView): Uint8Array<ArrayBufferLike> {
+  if (v === lastByteView) return lastBytes;
+  const b = v.buffer;
+  let a = BYTE_ALIASES.get(b);
+  if (a === undefined) BYTE_ALIASES.set(b, (a = new Uint8Array(b)));
+  lastByteView = v;
+  return (lastBytes = a);
 }
 
 /** Index in `halvesOf(f)` of double slot `o` of `f`. */
