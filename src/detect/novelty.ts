@@ -393,7 +393,9 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + AGE] = age;
       // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
       // the floating-point remainder that `%` on a double compiles to.
-      const refresh = (age & (REFRESH - 1)) === 0;
+      // Young calibrators (every one starts with no skip bin) are refreshed at ages 1, 2, 4, ...
+      // too, so the first REFRESH judged points do not each take the exact tail sum of every view.
+      const refresh = (age & (REFRESH - 1)) === 0 || (age < REFRESH && (age & (age - 1)) === 0);
       const views = viewsOf(g, go);
       for (let v = 0; v < views; v++) {
         if ((v === 4 || v === 5) && !seasonal) continue;
@@ -401,7 +403,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
         const co = cal + v;
         const warm = tailCount(p, co, inc) >= WARM;
         const sv = tailObserve(p, co, Z[v], inc, beta, prior, cut, rareW, views);
-        if (refresh) tailRefresh(p, co, views);
+        if (refresh) tailRefresh(p, co, views, inc, prior);
         if (warm && sv > S) {
           S = sv;
           best = v;

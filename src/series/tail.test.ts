@@ -63,4 +63,32 @@ describe('tail calibration', () => {
     }
     assert.ok(Math.abs(tailCount(p, 0, inc) - 100) < 1, `count ${tailCount(p, 0, inc)}`);
   });
+
+  it('the skip bin hides no surprise of 2 or more, young or old, once the prior is counted', () => {
+    // The exact surprise of z, as if no bin were skipped (field 1 is the skip bin).
+    const exact = (p: Float32Array, z: number, prior: number) => {
+      const q = p.slice();
+      q[1] = -1;
+      return tailObserve(q, 0, z, 1, 0.06, prior);
+    };
+    // The largest exact surprise of a z in a bin the refresh lets tailObserve skip.
+    const worstSkipped = (p: Float32Array, prior: number) => {
+      let worst = 0;
+      for (let z = 0; z < 150; z = z * 1.01 + 0.001) {
+        const q = p.slice();
+        if (tailObserve(q, 0, z, 1, 0.06, prior) === 0) worst = Math.max(worst, exact(p, z, prior));
+      }
+      return worst;
+    };
+    const prior = 7;
+    for (const n of [3, 8, 30, 200, 3000]) {
+      const p = new Float32Array(TAIL_SIZE);
+      tailInit(p, 0);
+      const r = new Rng(n);
+      for (let i = 0; i < n; i++) tailObserve(p, 0, Math.abs(r.normal()), 1, 0.06, prior);
+      tailRefresh(p, 0, 1, 1, prior);
+      const worst = worstSkipped(p, prior);
+      assert.ok(worst < 2, `after ${n} points a skipped z scores S = ${worst}`);
+    }
+  });
 });

@@ -118,14 +118,18 @@ function surprise(p: Float32Array, o: number, z: number, b: number, inc: number,
   return tail >= 1 ? 0 : -Math.log10(tail);
 }
 
-/** Recomputes the skip bin: the bin below which at least 1% of the mass lies above (minus one for safety). */
-export function tailRefresh(p: Float32Array, o: number, k = 1): void {
-  const tot = p[o + TOT];
+/**
+ * Recomputes the skip bin: the bin below which at least 1% of the weight lies above (minus one
+ * for safety). The weight counts the prior (`prior` observations; `inc` the caller's increment),
+ * so a young calibrator, whose prior still dominates, skips nothing it could not skip later.
+ */
+export function tailRefresh(p: Float32Array, o: number, k = 1, inc = 1, prior = 0): void {
+  const need = 0.01 * (p[o + TOT] + prior * inc);
   let c = 0;
   let q = TAIL_BINS;
   for (let j = TAIL_BINS - 1; j >= 0; j--) {
     c += p[o + (H + j) * k];
-    if (c > 0.01 * tot) break;
+    if (c > need) break;
     q = j;
   }
   p[o + SKIP * k] = q - 1;
