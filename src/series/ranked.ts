@@ -80,6 +80,29 @@ function lowerBound(p: Float32Array, ring: number, r: Ranks, rb: number, n: numb
   return b;
 }
 
+/** Steps of a slide taken one rank at a time before the rest is searched for (see `replace`). */
+const SHORT_SLIDE = 4;
+
+/** The first rank in [lo, hi) whose value is at least x (hi if none): values ascend over ranks. */
+function firstAtLeast(p: Float32Array, ring: number, r: Ranks, rb: number, lo: number, hi: number, x: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (p[ring + r[rb + mid]] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first rank in [lo, hi) whose value is above x (hi if none). */
+function firstAbove(p: Float32Array, ring: number, r: Ranks, rb: number, lo: number, hi: number, x: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (p[ring + r[rb + mid]] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * In a full window: the leaving value (ring slot `head`) leaves from the first rank holding
  * its value (equal values are interchangeable, as in `rolling.ts`), `v` takes slot `head` and
@@ -100,13 +123,31 @@ function replace(p: Float32Array, o: number, w: number, r: Ranks, rb: number, v:
     r[rb + k] = r[rb + i];
   }
   p[ring + head] = v;
+  // The slide: a few steps one rank at a time (most moves are short), then the rest found by a
+  // binary search and moved as one block (each step of the slide is a rank load and a dependent
+  // value load; a long move, common on a trending series, cost more than the rest of the push).
+  let steps = SHORT_SLIDE;
   if (v > old) {
     while (i + 1 < w && p[ring + r[rb + i + 1]] < v) {
+      if (--steps < 0) {
+        // Ranks i+1 .. j-1 hold values below v (j: the first at or above it): one rank down each.
+        const j = firstAtLeast(p, ring, r, rb, i + 2, w, v);
+        r.copyWithin(rb + i, rb + i + 1, rb + j);
+        i = j - 1;
+        break;
+      }
       r[rb + i] = r[rb + i + 1];
       i++;
     }
   } else {
     while (i > 0 && p[ring + r[rb + i - 1]] > v) {
+      if (--steps < 0) {
+        // Ranks j .. i-1 hold values above v (j: the first above it): one rank up each.
+        const j = firstAbove(p, ring, r, rb, 0, i - 1, v);
+        r.copyWithin(rb + j + 1, rb + j, rb + i);
+        i = j;
+        break;
+      }
       r[rb + i] = r[rb + i - 1];
       i--;
     }
