@@ -4,15 +4,15 @@
  *
  * Load: Prometheus-sized requests of 2,000 samples (one per series) over `series` series with
  * 6 labels each, rounds of one sample per series 15 s apart in sample time, `concurrency`
- * requests in flight. The first round (series creation) is warm-up; then load runs for
- * `seconds`. Reported: samples/s (wall), samples per server CPU-second ("per core"), p99
+ * requests in flight. The first `warmRounds` rounds are untimed (series creation, then enough
+ * points that every series' detectors judge rather than learn); then load runs for `seconds`. Reported: samples/s (wall), samples per server CPU-second ("per core"), p99
  * request latency, and server CPU-seconds per sample. The same generator then runs against
  * Debian's Prometheus with --web.enable-remote-write-receiver for a ratio.
  *
  * Memory: `memorySeries` series are created (one sample each, plus a second round so their
  * detectors hold state), then the server's resident set size is read from /proc.
  *
- *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000] [--slice-seconds 10] [--idle-seconds 15]
+ *   node --import tsx src/api/ingest.bench.ts [--seconds 60] [--series 100000] [--memory-series 1000000] [--slice-seconds 10] [--idle-seconds 15] [--warm-rounds 160]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -38,9 +38,15 @@ export interface IngestBenchOptions {
   sliceSeconds: number;
   /** After the memory load, wait this long without requests and read the RSS again (0: don't). */
   idleSeconds: number;
+  /**
+   * Untimed rounds before the timed load (at least 1: series creation). The default takes every
+   * series past the default profile's novelty window (128 points), so the timed load measures
+   * detectors that judge and bands that are stored, not detectors still learning.
+   */
+  warmRounds: number;
 }
 
-const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20, sliceSeconds: 10, idleSeconds: 15 };
+const DEFAULTS: IngestBenchOptions = { seconds: 60, series: 100_000, concurrency: 4, memorySeries: 1_000_000, prometheusSeconds: 20, sliceSeconds: 10, idleSeconds: 15, warmRounds: 160 };
 
 /** One 2,000-series WriteRequest with slots for timestamps and values, patched per round. */
 export class Template {
@@ -294,12 +300,12 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
   const out: Record<string, unknown>[] = [];
   try {
     const t0 = Date.now() - 30 * 86400_000; // sample time: a month ago, 15 s apart per round
-    log(`ingest bench: ${o.series.toLocaleString('en-US')} series, ${BATCH}-sample requests, ${o.concurrency} in flight, ${o.seconds} s`);
+    log(`ingest bench: ${o.series.toLocaleString('en-US')} series, ${BATCH}-sample requests, ${o.concurrency} in flight, ${o.seconds} s after ${Math.max(1, o.warmRounds)} untimed rounds`);
     const templates: Template[] = [];
     for (let s = 0; s < o.series; s += BATCH) templates.push(new Template(s, Math.min(BATCH, o.series - s)));
 
     const tm = await startTidemark(dir);
-    const r = await load(`${tm.base}/api/v1/write`, { authorization: `Bearer ${TOKEN}` }, templates, tm.proc.pid!, o.seconds, o.concurrency, 1, t0, o.sliceSeconds * 1000, `${tm.base}/metrics`);
+    const r = await load(`${tm.base}/api/v1/write`, { authorization: `Bearer ${TOKEN}` }, templates, tm.proc.pid!, o.seconds, o.concurrency, Math.max(1, o.warmRounds), t0, o.sliceSeconds * 1000, `${tm.base}/metrics`);
     const metrics = await (await fetch(`${tm.base}/metrics`)).text();
     // How far the WAL got ahead of its checkpoints under sustained load.
     const walBytes = (() => {
@@ -330,7 +336,7 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
       ratio = perCore / promPerCore;
       log(`prometheus: ${Math.round(p.samples / p.seconds).toLocaleString('en-US')} samples/s wall, ${Math.round(promPerCore).toLocaleString('en-US')} samples per CPU-second, p99 ${p.p99Ms.toFixed(1)} ms, ${p.errors} errors ${p.firstError} (${o.prometheusSeconds} s)`);
     } else log('prometheus: binary absent, no ratio');
-    const rw = { name: 'ingest.remote_write', samples_per_s_per_core: Math.round(perCore), samples_per_s_wall: Math.round(r.samples / r.seconds), p99_ms: Number(r.p99Ms.toFixed(1)), ratio_vs_prometheus: ratio === null ? null : Number(ratio.toFixed(3)), cpu_us_per_sample: Number((1e6 * r.cpuSeconds / r.samples).toFixed(3)), seconds: Number(r.seconds.toFixed(1)) };
+    const rw = { name: 'ingest.remote_write', samples_per_s_per_core: Math.round(perCore), samples_per_s_wall: Math.round(r.samples / r.seconds), p99_ms: Number(r.p99Ms.toFixed(1)), ratio_vs_prometheus: ratio === null ? null : Number(ratio.toFixed(3)), cpu_us_per_sample: Number((1e6 * r.cpuSeconds / r.samples).toFixed(3)), seconds: Number(r.seconds.toFixed(1)), warm_rounds: Math.max(1, o.warmRounds) };
     log(`BENCH ${JSON.stringify(rw)}`);
     out.push(rw);
 
@@ -373,7 +379,7 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, series: { type: 'string' }, 'memory-series': { type: 'string' }, concurrency: { type: 'string' }, 'prometheus-seconds': { type: 'string' }, 'slice-seconds': { type: 'string' }, 'idle-seconds': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, series: { type: 'string' }, 'memory-series': { type: 'string' }, concurrency: { type: 'string' }, 'prometheus-seconds': { type: 'string' }, 'slice-seconds': { type: 'string' }, 'idle-seconds': { type: 'string' }, 'warm-rounds': { type: 'string' } }, strict: true });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   await runIngestBench({
     ...(values.seconds && { seconds: num(values.seconds) }),
@@ -383,5 +389,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(values['prometheus-seconds'] && { prometheusSeconds: num(values['prometheus-seconds']) }),
     ...(values['slice-seconds'] !== undefined && { sliceSeconds: num(values['slice-seconds']) }),
     ...(values['idle-seconds'] !== undefined && { idleSeconds: num(values['idle-seconds']) }),
+    ...(values['warm-rounds'] !== undefined && { warmRounds: num(values['warm-rounds']) }),
   });
 }
