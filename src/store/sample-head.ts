@@ -197,10 +197,9 @@ export class HeadBlock {
   logRows = 0;
 
   /**
-   * `capacity`: points to reserve for samples and bands, e.g. the previous block's final
-   * lengths. Under steady load every block fills alike, and growing a buffer by doubling copies
-   * it on the event loop (85-175 ms per doubling near a 4M-point block, measured in the ingest
-   * bench), so a block sized like its predecessor never grows.
+   * `capacity`: points to reserve for samples and bands (the store reserves a whole block's
+   * worth): growing a buffer by doubling copies it on the event loop (85-175 ms per doubling
+   * near a 4M-point block, measured in the ingest bench).
    */
   constructor(id: number, capacity?: { readonly samples: number; readonly bands: number }) {
     this.id = id;
