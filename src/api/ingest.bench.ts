@@ -5,8 +5,9 @@
  * Load: Prometheus-sized requests of 2,000 samples (one per series) over `series` series with
  * 6 labels each, rounds of one sample per series 15 s apart in sample time, `concurrency`
  * requests in flight. The first `warmRounds` rounds are untimed (series creation, then enough
- * points that every series' detectors judge rather than learn); then load runs for `seconds`. Reported: samples/s (wall), samples per server CPU-second ("per core"), p99
- * request latency, and server CPU-seconds per sample. The same generator then runs against
+ * points that every series' detectors judge rather than learn); then load runs for `seconds`.
+ * Reported: samples/s (wall), samples per server CPU-second ("per core"), p99 request latency,
+ * and server CPU-seconds per sample. The same generator then runs against
  * Debian's Prometheus with --web.enable-remote-write-receiver for a ratio.
  *
  * Memory: `memorySeries` series are created (one sample each, plus a second round so their
@@ -300,12 +301,13 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
   const out: Record<string, unknown>[] = [];
   try {
     const t0 = Date.now() - 30 * 86400_000; // sample time: a month ago, 15 s apart per round
-    log(`ingest bench: ${o.series.toLocaleString('en-US')} series, ${BATCH}-sample requests, ${o.concurrency} in flight, ${o.seconds} s after ${Math.max(1, o.warmRounds)} untimed rounds`);
+    const warmRounds = Math.max(1, o.warmRounds);
+    log(`ingest bench: ${o.series.toLocaleString('en-US')} series, ${BATCH}-sample requests, ${o.concurrency} in flight, ${o.seconds} s after ${warmRounds} untimed rounds`);
     const templates: Template[] = [];
     for (let s = 0; s < o.series; s += BATCH) templates.push(new Template(s, Math.min(BATCH, o.series - s)));
 
     const tm = await startTidemark(dir);
-    const r = await load(`${tm.base}/api/v1/write`, { authorization: `Bearer ${TOKEN}` }, templates, tm.proc.pid!, o.seconds, o.concurrency, Math.max(1, o.warmRounds), t0, o.sliceSeconds * 1000, `${tm.base}/metrics`);
+    const r = await load(`${tm.base}/api/v1/write`, { authorization: `Bearer ${TOKEN}` }, templates, tm.proc.pid!, o.seconds, o.concurrency, warmRounds, t0, o.sliceSeconds * 1000, `${tm.base}/metrics`);
     const metrics = await (await fetch(`${tm.base}/metrics`)).text();
     // How far the WAL got ahead of its checkpoints under sustained load.
     const walBytes = (() => {
@@ -336,7 +338,7 @@ export async function runIngestBench(options: Partial<IngestBenchOptions> = {}):
       ratio = perCore / promPerCore;
       log(`prometheus: ${Math.round(p.samples / p.seconds).toLocaleString('en-US')} samples/s wall, ${Math.round(promPerCore).toLocaleString('en-US')} samples per CPU-second, p99 ${p.p99Ms.toFixed(1)} ms, ${p.errors} errors ${p.firstError} (${o.prometheusSeconds} s)`);
     } else log('prometheus: binary absent, no ratio');
-    const rw = { name: 'ingest.remote_write', samples_per_s_per_core: Math.round(perCore), samples_per_s_wall: Math.round(r.samples / r.seconds), p99_ms: Number(r.p99Ms.toFixed(1)), ratio_vs_prometheus: ratio === null ? null : Number(ratio.toFixed(3)), cpu_us_per_sample: Number((1e6 * r.cpuSeconds / r.samples).toFixed(3)), seconds: Number(r.seconds.toFixed(1)), warm_rounds: Math.max(1, o.warmRounds) };
+    const rw = { name: 'ingest.remote_write', samples_per_s_per_core: Math.round(perCore), samples_per_s_wall: Math.round(r.samples / r.seconds), p99_ms: Number(r.p99Ms.toFixed(1)), ratio_vs_prometheus: ratio === null ? null : Number(ratio.toFixed(3)), cpu_us_per_sample: Number((1e6 * r.cpuSeconds / r.samples).toFixed(3)), seconds: Number(r.seconds.toFixed(1)), warm_rounds: warmRounds };
     log(`BENCH ${JSON.stringify(rw)}`);
     out.push(rw);
 

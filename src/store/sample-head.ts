@@ -197,8 +197,8 @@ export class HeadBlock {
   logRows = 0;
 
   /**
-   * `capacity`: points to reserve for samples and bands (the store reserves a whole block's
-   * worth): growing a buffer by doubling copies it on the event loop (85-175 ms per doubling
+   * `capacity`: points to reserve for samples and bands (the store reserves a block and a
+   * quarter): growing a buffer by doubling copies it on the event loop (85-175 ms per doubling
    * near a 4M-point block, measured in the ingest bench).
    */
   constructor(id: number, capacity?: { readonly samples: number; readonly bands: number }) {
