@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { at, copy, runDetector, seasonal } from './testkit.ts';
+import { floatBase, floatsOf, rankedSize, rollingSize } from '../series/index.ts';
+import { getDetector } from './registry.ts';
+import { at, copy, flat, runDetector, seasonal } from './testkit.ts';
+import { newVerdict } from './types.ts';
 
 describe('novelty', () => {
   const cases = [
@@ -67,5 +70,31 @@ describe('novelty', () => {
       assert.ok(r.scores[i] >= 0.9, `outage at day ${(i / 288).toFixed(1)}: ${r.scores[i]}`);
       assert.equal(r.reasons[i], 'drop_to_zero');
     }
+  });
+
+  it('takes over a layout-7 checkpoint (skip fields as bin indices) without relearning', () => {
+    const d = getDetector('novelty');
+    const c = d.parseConfig(undefined, 'test');
+    const s = flat(600, 5);
+    const out = newVerdict();
+    // The state after 600 ordinary points, then a spike of about 10 spreads.
+    const run = (layout: number) => {
+      const f = d.init(c) as Float64Array;
+      for (let i = 0; i < s.v.length; i++) d.update(f, s.t[i], s.v[i], out);
+      // Every calibrator's skip field as layout 7 wrote it: bin 19 (skip below z = 147).
+      // The default table: baseline window, level run, residual ring, yesterday's 24 slots, then 6 calibrators interleaved.
+      const cal = floatBase(f, 42) + rankedSize(128) + 16 + rollingSize(5) + 24;
+      const p = floatsOf(f);
+      for (let v = 0; v < 6; v++) p[cal + 6 + v] = 19;
+      f[41] = layout;
+      assert.equal(d.check?.(f), true);
+      d.update(f, s.t[s.t.length - 1] + 300_000, 150, out);
+      return { score: out.score, layout: f[41] };
+    };
+    // Read as thresholds, those fields would hide the spike; taken over, they are cleared first.
+    assert.equal(run(8).score, 0);
+    const taken = run(7);
+    assert.ok(taken.score >= 0.5, `score ${taken.score}`);
+    assert.equal(taken.layout, 8);
   });
 });

@@ -25,6 +25,7 @@ import {
   tailObserve,
   tailRefresh,
   tailRenormalise,
+  tailSkipNothing,
   floatBase,
   floatsOf,
 } from '../series/index.ts';
@@ -141,9 +142,15 @@ const PREV1 = 37; // yesterday's value of the slot before this one (overwritten 
 const PREV2 = 38; // ... and of the one before that
 const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
 const Y_MED = 40;
-/** State layout version (slot LAYOUT): checkpoints of another layout (7: options first, the table embedded in the block, 20-bin calibrators, a ranked baseline window) are refused by `checkAt`. */
+/**
+ * State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`,
+ * except the previous one. 8: options first, the table embedded in the block, 20-bin
+ * calibrators, a ranked baseline window, each calibrator's skip field a z threshold.
+ */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 7;
+const LAYOUT_VERSION = 8;
+/** Layout 8 with the calibrators' skip field a bin index: taken over by `updateAt` (see skipNothing), not relearned. */
+const LAYOUT_SKIP_BINS = 7;
 const SCALARS = 42;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
@@ -178,9 +185,9 @@ function tableFloats(c: Readonly<NoveltyConfig>): number {
 const VIEWS = 8;
 /** Calibration samples a view needs before it may report. */
 const WARM = 20;
-/** Calibrator fields (rows of `views` floats) most points read: the total, skip bin, open maximum and the 9 lowest bins. */
+/** Calibrator fields (rows of `views` floats) most points read: the total, skip threshold, open maximum and the 9 lowest bins. */
 const HOT_ROWS = 12;
-/** Refresh every calibrator's skip bin every this many points. */
+/** Refresh every calibrator's skip threshold every this many points. */
 const REFRESH = 64;
 /** Lower/upper of the band: the baseline +- this many robust sigmas (what the point view compares against). */
 const BAND = 4;
@@ -292,6 +299,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     updateAt(f, o, t, x, out, g, go) {
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
+      if (f[o + LAYOUT] !== LAYOUT_VERSION) skipNothing(f, o, p, pb, g, go);
       const w = g[go + W];
       const n = rollingCount(p, pb);
       const m = n > 0 ? rankedMedian(p, pb) : NaN;
@@ -393,7 +401,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + AGE] = age;
       // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
       // the floating-point remainder that `%` on a double compiles to.
-      // Young calibrators (every one starts with no skip bin) are refreshed at ages 1, 2, 4, ...
+      // Young calibrators (every one starts with no skip threshold) are refreshed at ages 1, 2, 4, ...
       // too, so the first REFRESH judged points do not each take the exact tail sum of every view.
       const refresh = (age & (REFRESH - 1)) === 0 || (age < REFRESH && (age & (age - 1)) === 0);
       const views = viewsOf(g, go);
@@ -453,7 +461,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     hot(c) {
       // Floats of the table, as init lays it out: the window's header, ring and ranks (every
       // search reads a rank, then its value in the ring), the runs, yesterday's slots (read once
-      // a slot), then the calibrators, whose totals, skip bins and low bins (interleaved field
+      // a slot), then the calibrators, whose totals, skip thresholds and low bins (interleaved field
       // by field: TAIL rows of `views`) most points read.
       const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
       const day = rankedSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
@@ -462,7 +470,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       return [0, word(day) + 1, word(cal), word(cal + HOT_ROWS * views) + 1];
     },
     checkAt(f, o, n, g, go) {
-      return n >= SCALARS && f[o + LAYOUT] === LAYOUT_VERSION && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
+      const layout = f[o + LAYOUT];
+      return n >= SCALARS && (layout === LAYOUT_VERSION || layout === LAYOUT_SKIP_BINS) && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
     },
     rescaleAt(f, o, factor, g, go) {
       const p = floatsOf(f);
@@ -484,6 +493,18 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     },
   },
 });
+
+/**
+ * A layout-7 state (checkpointed by an older build): its calibrators' skip fields hold bin
+ * indices, which read as z thresholds would skip too much. Each is reset to skip nothing until
+ * the next refresh; the rest of the state is the same, so nothing is relearned.
+ */
+function skipNothing(f: Float64Array, o: number, p: Float32Array, pb: number, g: Float64Array, go: number): void {
+  const views = viewsOf(g, go);
+  const cal = pb + calAt(g, go);
+  for (let v = 0; v < views; v++) tailSkipNothing(p, cal + v, views);
+  f[o + LAYOUT] = LAYOUT_VERSION;
+}
 
 /**
  * The same-time-yesterday memory: one slot per `24 h / slots` of the day, each holding the

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Rng } from './prng.ts';
 import { TAIL_SIZE, tailCount, tailInit, tailObserve, tailRefresh } from './tail.ts';
 
-/** Feeds `n` |normal| deviations (decay off: a = 1), refreshing the skip bin as a detector does. */
+/** Feeds `n` |normal| deviations (decay off: a = 1), refreshing the skip threshold as a detector does. */
 function trained(n: number, seed: number): Float32Array {
   const p = new Float32Array(TAIL_SIZE);
   tailInit(p, 0);
@@ -64,14 +64,14 @@ describe('tail calibration', () => {
     assert.ok(Math.abs(tailCount(p, 0, inc) - 100) < 1, `count ${tailCount(p, 0, inc)}`);
   });
 
-  it('the skip bin hides no surprise of 2 or more, young or old, once the prior is counted', () => {
-    // The exact surprise of z, as if no bin were skipped (field 1 is the skip bin).
+  it('the skip threshold hides no surprise of 2 or more, young or old, once the prior is counted', () => {
+    // The exact surprise of z, as if nothing were skipped (field 1 is the skip threshold).
     const exact = (p: Float32Array, z: number, prior: number) => {
       const q = p.slice();
       q[1] = -1;
       return tailObserve(q, 0, z, 1, 0.06, prior);
     };
-    // The largest exact surprise of a z in a bin the refresh lets tailObserve skip.
+    // The largest exact surprise of a z the refresh lets tailObserve skip.
     const worstSkipped = (p: Float32Array, prior: number) => {
       let worst = 0;
       for (let z = 0; z < 150; z = z * 1.01 + 0.001) {
@@ -90,5 +90,17 @@ describe('tail calibration', () => {
       const worst = worstSkipped(p, prior);
       assert.ok(worst < 2, `after ${n} points a skipped z scores S = ${worst}`);
     }
+  });
+
+  it('the skip threshold reaches into the bin where the upper 1% starts', () => {
+    // 3000 |normal| deviations: 1% of them lie above z = 2.576, in the bin of z 2.49-3.48
+    // (L = ln(1 + z) 1.25-1.5). Stopping at that bin's lower edge left the exact tail sum to
+    // every point in it: one in twelve instead of about one in a hundred. Inside the bin the
+    // threshold follows the calibrator's own model (mass uniform in L), as `surprise` does.
+    const p = trained(3000, 11);
+    tailRefresh(p, 0);
+    let largest = 0;
+    for (let z = 0; z < 5; z += 0.001) if (tailObserve(p.slice(), 0, z, 1, 0.06, 1) === 0) largest = z;
+    assert.ok(largest > 2.5 && largest < 3.48, `largest skipped z ${largest}`);
   });
 });

@@ -16,12 +16,12 @@
  * a = 1 - 1/memory) kept by the caller; a new observation adds `inc`, so older ones weigh
  * a^age relative to it. `tailRenormalise` divides everything by `inc` before it overflows.
  *
- * Layout in a Float32Array `p` at offset `o`: [decayed total, skip bin, open-bin max L, bins...], TAIL_SIZE
+ * Layout in a Float32Array `p` at offset `o`: [decayed total, skip threshold (a z), open-bin max L, bins...], TAIL_SIZE
  * floats, field i at `p[o + i * k]`. The stride `k` (default 1: contiguous) lets a caller with
- * k calibrators interleave them field by field (calibrator v at o + v): the totals, skip bins
- * and low bins that every point touches then share about 4 cache lines instead of spreading
- * over k blocks (about 10 lines for novelty's 6).
- * Below the skip bin (refreshed by `tailRefresh`) at least 1% of the mass lies above, so
+ * k calibrators interleave them field by field (calibrator v at o + v): the totals, skip
+ * thresholds and low bins that every point touches then share about 4 cache lines instead of
+ * spreading over k blocks (about 10 lines for novelty's 6).
+ * Below the skip threshold (refreshed by `tailRefresh`) at least 1% of the mass lies above, so
  * S < 2 there: the exact tail sum is skipped, since such a point can never alert.
  */
 
@@ -36,6 +36,7 @@ export const TAIL_BINS = 20;
 export const TAIL_BW = 0.25;
 export const TAIL_SIZE = 3 + TAIL_BINS;
 const TOT = 0;
+/** The z below which the exact tail sum is skipped (S < 2 there); 0 (nothing skipped) until the first refresh. */
 const SKIP = 1;
 /** The largest L that reached the open last bin: its mass sits at or below it. */
 const OPEN_MAX = 2;
@@ -68,7 +69,7 @@ export function tailObserve(p: Float32Array, o: number, z: number, inc: number, 
     else while (z >= Z_EDGE[b + 1]) b++;
   }
   let s = 0;
-  if (b >= p[o + SKIP * k]) s = surprise(p, o, z, b, inc, beta, prior, k);
+  if (z >= p[o + SKIP * k]) s = surprise(p, o, z, b, inc, beta, prior, k);
   if (b === TAIL_BINS - 1) {
     const L = Math.log1p(z);
     if (L > p[o + OPEN_MAX * k]) p[o + OPEN_MAX * k] = L;
@@ -119,20 +120,41 @@ function surprise(p: Float32Array, o: number, z: number, b: number, inc: number,
 }
 
 /**
- * Recomputes the skip bin: the bin below which at least 1% of the weight lies above (minus one
- * for safety). The weight counts the prior (`prior` observations; `inc` the caller's increment),
- * so a young calibrator, whose prior still dominates, skips nothing it could not skip later.
+ * Recomputes the skip threshold: the z below which at least 1% of the weight lies above. The
+ * weight counts the prior (`prior` observations; `inc` the caller's increment), so a young
+ * calibrator, whose prior still dominates, skips nothing it could not skip later.
+ *
+ * The threshold reaches into the bin where the upper 1% starts: a z at fraction f of that bin
+ * has at least (1 - f) of the bin's mass above it (mass is uniform inside a bin, and `surprise`
+ * counts the part above L fully), so f may go up to where that, plus the bins above, still
+ * makes 1%. Stopping at the bin's lower edge instead left the exact tail sum to every point in
+ * that bin, often the bulk's edge: about one call every two points on the ingest benchmark's
+ * series. The open last bin is not entered (its mass counts from its largest L, not uniformly).
  */
 export function tailRefresh(p: Float32Array, o: number, k = 1, inc = 1, prior = 0): void {
   const need = 0.01 * (p[o + TOT] + prior * inc);
-  let c = 0;
-  let q = TAIL_BINS;
-  for (let j = TAIL_BINS - 1; j >= 0; j--) {
-    c += p[o + (H + j) * k];
-    if (c > need) break;
-    q = j;
+  let above = 0;
+  let j = TAIL_BINS - 1;
+  for (; j >= 0; j--) {
+    const m = p[o + (H + j) * k];
+    if (above + m > need) break;
+    above += m;
   }
-  p[o + SKIP * k] = q - 1;
+  let zSkip = 0;
+  if (j === TAIL_BINS - 1) zSkip = Z_EDGE[TAIL_BINS - 1];
+  else if (j >= 0) {
+    // (1 - f) m + above = need: f is where this bin's share above z runs out (0 < f <= 1).
+    const f = 1 - (need - above) / p[o + (H + j) * k];
+    zSkip = Math.expm1((j + f) * TAIL_BW);
+  }
+  // Kept as a float32, a millionth low: rounding must never move it past the exact threshold.
+  zSkip *= 1 - 1e-6;
+  p[o + SKIP * k] = zSkip;
+}
+
+/** Clears the skip threshold: every z takes the exact tail sum until the next `tailRefresh`. */
+export function tailSkipNothing(p: Float32Array, o: number, k = 1): void {
+  p[o + SKIP * k] = 0;
 }
 
 /** Divides a calibrator's masses by `inc` (the caller then resets its increment to 1). */
