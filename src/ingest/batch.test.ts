@@ -294,6 +294,9 @@ describe('IngestBatch series cache by bytes', () => {
     { name: 'same length, one byte apart', stored: 'labels-of-a', asked: 'labels-of-b' },
     { name: 'a prefix of the stored bytes', stored: 'labels-of-a', asked: 'labels-of' },
     { name: 'longer than the stored bytes', stored: 'labels', asked: 'labels-of-a' },
+    // Label sets as long as real ones, compared four bytes at a time, then byte by byte.
+    { name: '130 bytes, one byte apart in a middle word', stored: `${'k'.repeat(64)}a${'k'.repeat(65)}`, asked: `${'k'.repeat(64)}b${'k'.repeat(65)}` },
+    { name: '131 bytes, one byte apart in the last byte', stored: `${'k'.repeat(130)}a`, asked: `${'k'.repeat(130)}b` },
   ];
   for (const c of collisions) {
     it(`compares the bytes when hashes collide: ${c.name}`, () => {
@@ -301,6 +304,8 @@ describe('IngestBatch series cache by bytes', () => {
       const hash = 12345; // forced: both identities claim the same hash
       const s = b.openSeries('stored', [], 0, 'gauge', 1, id(Buffer.from(c.stored), 0, c.stored.length, hash));
       assert.equal(b.openKnownSeries(id(Buffer.from(c.asked), 0, c.asked.length, hash)), -2);
+      // The same bytes at an odd offset of a larger payload are still the stored series.
+      assert.equal(b.openKnownSeries(id(Buffer.from(`xyz${c.stored}`), 3, 3 + c.stored.length, hash)), s);
       const t = b.openSeries('asked', [], 0, 'gauge', 1, id(Buffer.from(c.asked), 0, c.asked.length, hash));
       b.reset();
       // Both live in the same probe chain; each is found by its own bytes.

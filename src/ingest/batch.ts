@@ -51,12 +51,21 @@ interface SeriesTemplate {
 }
 
 /**
- * Identities at least this long are confirmed with memcmp (Buffer's compare, which takes any
- * Uint8Array) rather than a byte loop: ~310 vs ~430 ns for a 130-byte label set of a 100,000-
- * series cache, the decoder's largest single cost per known series.
+ * Whether `a[aFrom, aFrom + len)` and `b[bFrom, bFrom + len)` hold the same bytes: four at a
+ * time through DataViews (any alignment), then the rest one by one. Written here, not Buffer's
+ * memcmp, because it confirms every known series of every request, and the native call costs
+ * more than the compare of a 130-byte label set: decoding the ingest benchmark's payloads over a
+ * warm 100,000-series cache took 1.13-1.15x less time than with memcmp (4 paired runs, 60
+ * rounds each, both versions in one process), and a byte loop was slower than memcmp.
  */
-const NATIVE_COMPARE_BYTES = 32;
-const compareBytes = Buffer.prototype.compare as (this: Uint8Array, target: Uint8Array, targetStart: number, targetEnd: number, sourceStart: number, sourceEnd: number) => number;
+function sameBytes(a: DataView, aFrom: number, b: DataView, bFrom: number, len: number): boolean {
+  const d = aFrom - bFrom;
+  const end = bFrom + len;
+  let j = bFrom;
+  for (; j + 4 <= end; j += 4) if (a.getInt32(d + j, true) !== b.getInt32(j, true)) return false;
+  for (; j < end; j++) if (a.getUint8(d + j) !== b.getUint8(j)) return false;
+  return true;
+}
 
 function checkOptions(input: Partial<IngestOptions>): IngestOptions {
   const o = { ...DEFAULT_INGEST_OPTIONS, ...input };
@@ -127,6 +136,10 @@ export class IngestBatch implements SampleSink {
   #entryPlace = new Int32Array(0); // pairs (start, length)
   #entryTemplate: SeriesTemplate[] = [];
   #arena = new Uint8Array(0);
+  #arenaView: DataView = new DataView(this.#arena.buffer);
+  /** The bytes `#findEntry` last compared against (a request's payload) and a DataView of them. */
+  #viewed: Uint8Array | undefined;
+  #view: DataView = this.#arenaView;
   #arenaUsed = 0;
   /** Hits of the series cache since it was last cleared. */
   #cacheHits = 0;
@@ -299,20 +312,18 @@ export class IngestBatch implements SampleSink {
     const slots = this.#slots;
     const mask = (slots.length >> 1) - 1;
     const len = end - start;
-    const arena = this.#arena;
+    const arena = this.#arenaView;
     const place = this.#entryPlace;
+    let view = this.#view;
+    if (bytes !== this.#viewed) {
+      view = this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.#viewed = bytes;
+    }
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const e = slots[2 * i + 1] - 1;
       if (e < 0) return -1;
       if (slots[2 * i] !== hash || place[2 * e + 1] !== len) continue;
-      const at = place[2 * e] - start;
-      if (len >= NATIVE_COMPARE_BYTES) {
-        if (compareBytes.call(arena, bytes, start, end, at + start, at + end) === 0) return e;
-        continue;
-      }
-      let j = start;
-      while (j < end && arena[at + j] === bytes[j]) j++;
-      if (j === end) return e;
+      if (sameBytes(arena, place[2 * e], view, start, len)) return e;
     }
   }
 
@@ -347,6 +358,7 @@ export class IngestBatch implements SampleSink {
       const a = new Uint8Array(cap);
       a.set(this.#arena.subarray(0, this.#arenaUsed));
       this.#arena = a;
+      this.#arenaView = new DataView(a.buffer);
     }
     this.#arena.set(id.bytes.subarray(id.start, id.end), this.#arenaUsed);
     this.#entryHash[e] = id.hash;
