@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_DECODED_BYTES, decompressSnappyShared } from './compression.ts';
 import type { SampleSink, SeriesIdentity } from './types.ts';
-import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT, hashBytes } from './wire.ts';
+import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT, hashView } from './wire.ts';
 
 /**
  * Prometheus remote_write 1.0 (`prometheus.WriteRequest`, snappy block format). Field numbers
@@ -123,7 +123,7 @@ function readTimeSeries(r: ProtoReader, end: number, sink: SampleSink): void {
     identity.bytes = r.buf;
     identity.start = labelsStart;
     identity.end = labelsEnd;
-    identity.hash = hashBytes(r.buf, labelsStart, labelsEnd);
+    identity.hash = hashView(r.view, labelsStart, labelsEnd);
     series = sink.openKnownSeries(identity);
   }
   if (series === -2) {

@@ -128,7 +128,7 @@ export interface IngestOptions {
 }
 
 /**
- * A series identity as a byte range of the payload, with `hashBytes(bytes, start, end)` already
+ * A series identity as a byte range of the payload, with `hashBytes(bytes, start, end)` (or `hashView` over a DataView of them) already
  * computed. It is a view: a sink copies the bytes if it keeps them, and decoders may reuse the object.
  */
 export interface SeriesIdentity {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import { TidemarkError } from '../errors.ts';
 import { int, Long, rng } from './testkit.ts';
-import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT } from './wire.ts';
+import { FIXED64, InvalidUtf8, LEN, ProtoReader, VARINT, hashBytes, hashView } from './wire.ts';
 
 
 /** A random 64-bit value, biased towards edges (small, near 2^31, 2^32, 2^53, 2^63). */
@@ -132,5 +132,27 @@ describe('ProtoReader string interning', () => {
     const b2 = w2.finish();
     const pr2 = new ProtoReader(b2, 'test');
     for (const s of many) assert.equal(pr2.string(b2.length), s);
+  });
+});
+
+describe('hashBytes / hashView (the series cache key)', () => {
+  it('is MurmurHash3 x86_32 with seed 0 (published answers)', () => {
+    const answers: [string, number][] = [['', 0], ['test', 0xba6bd213], ['Hello, world!', 0xc0363e43], ['The quick brown fox jumps over the lazy dog', 0x2e4ff723]];
+    for (const [text, h] of answers) {
+      const b = Buffer.from(text);
+      assert.equal(hashBytes(b, 0, b.length) >>> 0, h, text);
+    }
+  });
+
+  it('hashes a range the same at any offset and alignment of a larger payload', () => {
+    const r = rng(3);
+    const payload = Uint8Array.from({ length: 400 }, () => int(r, 0, 255));
+    const view = new DataView(payload.buffer, 5); // the payload's bytes from 5: a misaligned view
+    for (let len = 0; len <= 135; len++) {
+      for (const start of [0, 1, 2, 3, 17]) {
+        const alone = payload.slice(5 + start, 5 + start + len);
+        assert.equal(hashView(view, start, start + len), hashBytes(alone, 0, len), `len ${len} at ${start}`);
+      }
+    }
   });
 });
