@@ -128,8 +128,9 @@ export interface IngestOptions {
 }
 
 /**
- * A series identity as a byte range of the payload, with `hashBytes(bytes, start, end)` (or `hashView` over a DataView of them) already
- * computed. It is a view: a sink copies the bytes if it keeps them, and decoders may reuse the object.
+ * A series identity as a byte range of the payload, with `hashBytes(bytes, start, end)` (or
+ * `hashView` over a DataView of them) already computed. It is a view: a sink copies the bytes
+ * if it keeps them, and decoders may reuse the object.
  */
 export interface SeriesIdentity {
   bytes: Uint8Array;
