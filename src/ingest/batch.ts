@@ -112,6 +112,8 @@ export class IngestBatch implements SampleSink {
   #kinds: SeriesKind[] = [];
   /** The cached template of each row, undefined for rows without one. */
   #rowTemplates: (SeriesTemplate | undefined)[] = [];
+  /** Rows (distinct series) of this batch: the first `#rows` entries of the row arrays above. */
+  #rows = 0;
   /** Rows of series without a cached template, by key (the cached ones carry their row). */
   #byKey = new Map<string, number>();
   /** The one template per key of every cached series, so that its row stamp dedupes the batch. */
@@ -167,11 +169,10 @@ export class IngestBatch implements SampleSink {
     this.#nowMs = this.options.now();
     this.#maxT = this.#nowMs + this.options.maxFutureMs;
     this.#length = 0;
-    this.#keys.length = 0;
-    this.#metrics.length = 0;
-    this.#labels.length = 0;
-    this.#kinds.length = 0;
-    this.#rowTemplates.length = 0;
+    // The row arrays keep their length (and their entries, overwritten row by row): truncating
+    // them freed their backing stores, and regrowing five of them to 2,000 rows was a third of
+    // the ingest path's allocation (about 180 bytes a sample, measured with a sampling heap profile).
+    this.#rows = 0;
     this.#byKey.clear();
     this.#gen++;
     this.#rejected.clear();
@@ -189,7 +190,7 @@ export class IngestBatch implements SampleSink {
   }
   /** Number of distinct series in this batch. */
   get seriesCount(): number {
-    return this.#keys.length;
+    return this.#rows;
   }
   /** Series index of each sample (valid below `length`; replaced when the batch grows). */
   get seriesIds(): Int32Array {
@@ -468,16 +469,16 @@ export class IngestBatch implements SampleSink {
 
   /** `cached`: the template is in the series cache and keeps the row; otherwise the key map does. */
   #addRow(t: SeriesTemplate, cached: boolean): number {
-    const id = this.#keys.length;
+    const id = this.#rows++;
     if (cached) {
       t.gen = this.#gen;
       t.row = id;
     } else this.#byKey.set(t.key, id);
-    this.#keys.push(t.key);
-    this.#metrics.push(t.metric);
-    this.#labels.push(t.labels);
-    this.#kinds.push(t.kind);
-    this.#rowTemplates.push(cached ? t : undefined);
+    this.#keys[id] = t.key;
+    this.#metrics[id] = t.metric;
+    this.#labels[id] = t.labels;
+    this.#kinds[id] = t.kind;
+    this.#rowTemplates[id] = cached ? t : undefined;
     return id;
   }
 
