@@ -140,12 +140,15 @@ export class PointBuffer {
 
   /**
    * The live points of one series in time order, one per time: for a repeated time the
-   * later append wins. Returns indices into this buffer (a fresh array).
+   * later append wins. Returns indices into this buffer: a fresh array, or a view of the
+   * start of `scratch` when the points fit there (valid until the caller's next use of it: a
+   * flush asks for every series of a block, and typed arrays of this size each take a
+   * backing store of their own outside the heap).
    */
-  pointsOf(sid: number): Int32Array {
+  pointsOf(sid: number, scratch?: Int32Array): Int32Array {
     let n = 0;
     for (let i = this.newest(sid); i >= 0; i = this.prev[i]) if (this.dead[i] === 0) n++;
-    const idx = new Int32Array(n);
+    const idx = scratch !== undefined && n <= scratch.length ? scratch.subarray(0, n) : new Int32Array(n);
     let j = n;
     for (let i = this.newest(sid); i >= 0; i = this.prev[i]) if (this.dead[i] === 0) idx[--j] = i;
     // Appends usually come in time order: check before sorting.
