@@ -21,4 +21,19 @@ describe('sample head', () => {
     const idx = b.pointsOf(7);
     assert.deepEqual([...idx].map((i) => [b.t[i], b.vals[i]]), [[10, 5], [20, 4], [30, 1]]);
   });
+
+  it('skips dead points, into a scratch array when they fit and a fresh one when not', () => {
+    const b = new PointBuffer(1, 2);
+    for (let k = 0; k < 6; k++) b.push(5, 100 + k, [k], 0);
+    assert.deepEqual([...b.pointsOf(5)].map((i) => b.t[i]), [100, 101, 102, 103, 104, 105]);
+    b.kill(1, 3);
+    const big = new Int32Array(8);
+    const fit = b.pointsOf(5, big);
+    assert.equal(fit.buffer, big.buffer);
+    assert.deepEqual([...fit].map((i) => b.t[i]), [100, 103, 104, 105]);
+    const small = new Int32Array(2);
+    const fresh = b.pointsOf(5, small);
+    assert.notEqual(fresh.buffer, small.buffer);
+    assert.deepEqual([...fresh].map((i) => b.t[i]), [100, 103, 104, 105]);
+  });
 });

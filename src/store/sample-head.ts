@@ -146,11 +146,14 @@ export class PointBuffer {
    * backing store of their own outside the heap).
    */
   pointsOf(sid: number, scratch?: Int32Array): Int32Array {
+    // A series' points lie a block's width of other series apart, so each step of the chain is
+    // a cache miss; `dead` (almost always all 0) is read only when some point is dead.
+    const dead = this.deadCount > 0 ? this.dead : undefined;
     let n = 0;
-    for (let i = this.newest(sid); i >= 0; i = this.prev[i]) if (this.dead[i] === 0) n++;
+    for (let i = this.newest(sid); i >= 0; i = this.prev[i]) if (dead === undefined || dead[i] === 0) n++;
     const idx = scratch !== undefined && n <= scratch.length ? scratch.subarray(0, n) : new Int32Array(n);
     let j = n;
-    for (let i = this.newest(sid); i >= 0; i = this.prev[i]) if (this.dead[i] === 0) idx[--j] = i;
+    for (let i = this.newest(sid); i >= 0; i = this.prev[i]) if (dead === undefined || dead[i] === 0) idx[--j] = i;
     // Appends usually come in time order: check before sorting.
     const t = this.t;
     let sorted = true;
