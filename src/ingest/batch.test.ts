@@ -315,6 +315,22 @@ describe('IngestBatch series cache by bytes', () => {
     });
   }
 
+  it('finds each series whatever the order it is asked in (the entry after the last one found is only a guess)', () => {
+    const b = batch();
+    const names = ['a', 'b', 'c', 'd'];
+    const bytesOf = (n: string) => Buffer.from(`labels-of-${n}`.repeat(12));
+    for (const n of names) b.openSeries(n, [], 0, 'gauge', 1, id(bytesOf(n)));
+    for (const order of [['a', 'b', 'c', 'd'], ['d', 'c', 'b', 'a'], ['b', 'd', 'a', 'c', 'a', 'b']]) {
+      b.reset();
+      for (const n of order) assert.equal(b.seriesKey(b.openKnownSeries(id(bytesOf(n)))), n, `${n} in ${order}`);
+    }
+    // A guess whose hash and length match but whose bytes differ is not taken.
+    b.reset();
+    assert.equal(b.seriesKey(b.openKnownSeries(id(bytesOf('a')))), 'a');
+    const hashOfB = hashBytes(bytesOf('b'), 0, bytesOf('b').length);
+    assert.equal(b.openKnownSeries(id(bytesOf('x'), 0, bytesOf('x').length, hashOfB)), -2);
+  });
+
   it('keeps every series through table and byte-arena growth', () => {
     const b = batch();
     const n = 5000;

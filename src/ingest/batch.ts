@@ -135,6 +135,8 @@ export class IngestBatch implements SampleSink {
   // cache far larger than the CPU's touches one line of each table instead of one per column.
   #slots = new Int32Array(0); // pairs (hash, entry + 1); entry + 1 = 0: empty
   #entryHash = new Int32Array(0);
+  /** The entry `#findEntry` found last (-1: none yet). */
+  #lastFound = -1;
   #entryPlace = new Int32Array(0); // pairs (start, length)
   #entryTemplate: SeriesTemplate[] = [];
   #arena = new Uint8Array(0);
@@ -320,11 +322,23 @@ export class IngestBatch implements SampleSink {
       view = this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       this.#viewed = bytes;
     }
+    // A sender repeats its series in the same order request after request (a Prometheus shard,
+    // an exporter's loop), and entries are numbered in the order first seen: the entry after
+    // the last one found is tried first. Its hash and place sit next to the last one's (no cache
+    // miss), where the table slot is a random read that missed the cache for most series.
+    const guess = this.#lastFound + 1;
+    if (guess < this.#entryTemplate.length && this.#entryHash[guess] === hash && place[2 * guess + 1] === len && sameBytes(arena, place[2 * guess], view, start, len)) {
+      this.#lastFound = guess;
+      return guess;
+    }
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const e = slots[2 * i + 1] - 1;
       if (e < 0) return -1;
       if (slots[2 * i] !== hash || place[2 * e + 1] !== len) continue;
-      if (sameBytes(arena, place[2 * e], view, start, len)) return e;
+      if (sameBytes(arena, place[2 * e], view, start, len)) {
+        this.#lastFound = e;
+        return e;
+      }
     }
   }
 
