@@ -149,7 +149,7 @@ const Y_MED = 40;
  */
 const LAYOUT = 41;
 const LAYOUT_VERSION = 8;
-/** Layout 8 with the calibrators' skip field a bin index: taken over by `updateAt` (see skipNothing), not relearned. */
+/** The previous layout: as 8 but each calibrator's skip field a bin index; taken over by `updateAt` (see skipNothing), not relearned. */
 const LAYOUT_SKIP_BINS = 7;
 const SCALARS = 42;
 
@@ -401,8 +401,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + AGE] = age;
       // age % REFRESH for a whole count below 2^53 (REFRESH a power of two divides 2^32), without
       // the floating-point remainder that `%` on a double compiles to.
-      // Young calibrators (every one starts with no skip threshold) are refreshed at ages 1, 2, 4, ...
-      // too, so the first REFRESH judged points do not each take the exact tail sum of every view.
+      // Young calibrators (every one starts with no skip threshold) are refreshed at ages 1, 2,
+      // 4, ... too, so the first REFRESH judged points do not each take the exact tail sum of every view.
       const refresh = (age & (REFRESH - 1)) === 0 || (age < REFRESH && (age & (age - 1)) === 0);
       const views = viewsOf(g, go);
       for (let v = 0; v < views; v++) {
@@ -461,8 +461,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     hot(c) {
       // Floats of the table, as init lays it out: the window's header, ring and ranks (every
       // search reads a rank, then its value in the ring), the runs, yesterday's slots (read once
-      // a slot), then the calibrators, whose totals, skip thresholds and low bins (interleaved field
-      // by field: TAIL rows of `views`) most points read.
+      // a slot), then the calibrators, whose totals, skip thresholds and low bins (interleaved
+      // field by field: TAIL rows of `views`) most points read.
       const views = c.roughPoints > 0 ? VIEWS : VIEWS - 2;
       const day = rankedSize(c.window) + c.levelPoints + rollingSize(c.seasonalPoints) + c.roughPoints;
       const cal = day + (c.dailySlots > DELTA_N ? c.dailySlots : DELTA_N);

@@ -172,8 +172,8 @@ export class IngestBatch implements SampleSink {
     this.#maxT = this.#nowMs + this.options.maxFutureMs;
     this.#length = 0;
     // The row arrays keep their length (and their entries, overwritten row by row): truncating
-    // them freed their backing stores, and regrowing five of them to 2,000 rows was a third of
-    // the ingest path's allocation (about 180 bytes a sample, measured with a sampling heap profile).
+    // them freed their backing stores, and regrowing five of them to 2,000 rows was 28% of the
+    // ingest path's allocation (about 180 bytes a sample, by a sampling heap profile).
     this.#rows = 0;
     this.#byKey.clear();
     this.#gen++;
