@@ -17,10 +17,10 @@
  * a^age relative to it. `tailRenormalise` divides everything by `inc` before it overflows.
  *
  * Layout in a Float32Array `p` at offset `o`: [decayed total, skip threshold (a z), open-bin
- * max L, bins...], TAIL_SIZE floats, field i at `p[o + i * k]`. The stride `k` (default 1: contiguous) lets a caller with
- * k calibrators interleave them field by field (calibrator v at o + v): the totals, skip
- * thresholds and low bins that every point touches then share about 4 cache lines instead of
- * spreading over k blocks (about 10 lines for novelty's 6).
+ * max L, bins...], TAIL_SIZE floats, field i at `p[o + i * k]`. The stride `k` (default 1:
+ * contiguous) lets a caller with k calibrators interleave them field by field (calibrator v at
+ * o + v): the totals, skip thresholds and low bins that every point touches then share about 4
+ * cache lines instead of spreading over k blocks (about 10 lines for novelty's 6).
  * Below the skip threshold (refreshed by `tailRefresh`) at least 1% of the mass lies above, so
  * S < 2 there: the exact tail sum is skipped, since such a point can never alert.
  */

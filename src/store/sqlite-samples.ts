@@ -193,8 +193,9 @@ export class SqliteSamples implements SampleStore {
   /** Raw samples before this may have been deleted (null: never). */
   #rawCut: number | null;
   readonly #scratch = new Float64Array(4);
-  /** Point indices of the series being flushed, samples and bands (see PointBuffer.pointsOf). */
-  readonly #flushScratch = [new Int32Array(4096), new Int32Array(4096)];
+  /** Point indices of the series being flushed, its samples' and its bands' (see PointBuffer.pointsOf). */
+  readonly #flushSamples = new Int32Array(4096);
+  readonly #flushBands = new Int32Array(4096);
 
   constructor(ctx: SqliteContext, retention: RetentionPolicy, groupCommit: boolean, blockPoints = DEFAULT_BLOCK_POINTS, fileLog?: FileSampleLog, logToFile = fileLog !== undefined) {
     this.#ctx = ctx;
@@ -504,12 +505,10 @@ export class SqliteSamples implements SampleStore {
   #writeChunks(block: HeadBlock, ids: Float64Array, span: { tMin: number; tMax: number }): void {
     const { samples, bands } = block;
     const none = new Int32Array(0);
-    const sScratch = this.#flushScratch[0];
-    const bScratch = this.#flushScratch[1];
     for (let s = 0; s < ids.length; s++) {
       const sid = ids[s];
-      const si = samples.newest(sid) >= 0 ? samples.pointsOf(sid, sScratch) : none;
-      const bi = bands.newest(sid) >= 0 ? bands.pointsOf(sid, bScratch) : none;
+      const si = samples.newest(sid) >= 0 ? samples.pointsOf(sid, this.#flushSamples) : none;
+      const bi = bands.newest(sid) >= 0 ? bands.pointsOf(sid, this.#flushBands) : none;
       if (si.length + bi.length === 0) continue;
       const tMin = Math.min(si.length > 0 ? samples.t[si[0]] : Infinity, bi.length > 0 ? bands.t[bi[0]] : Infinity);
       const tMax = Math.max(si.length > 0 ? samples.t[si[si.length - 1]] : -Infinity, bi.length > 0 ? bands.t[bi[bi.length - 1]] : -Infinity);
