@@ -2,30 +2,23 @@
  * `npm run bench`: every benchmark, one after another in this process, each printing its
  * figures and ending with a `BENCH {...}` line. Filter by name: `npm run bench -- detect`.
  */
-import { runDetectBench } from '../src/detect/detect.bench.ts';
-import { runLocalizeBench } from '../src/explain/localize.bench.ts';
-import { runIngestBench } from '../src/api/ingest.bench.ts';
-import { runSampleStoreBench } from '../src/store/sample-log.bench.ts';
-import { runAlertBench } from '../src/engine/alerting.bench.ts';
-import { runPostgresStoreBench } from '../src/store/postgres.bench.ts';
-import { runAggregateBench } from '../src/engine/aggregate.bench.ts';
-import { runIforestBench } from '../src/ml/iforest.bench.ts';
-import { runAlertsListBench } from '../src/api/alerts.bench.ts';
-import { runClusterBench } from '../src/cluster/cluster.bench.ts';
-
 type BenchResult = object;
 
-const benches: Record<string, () => Promise<BenchResult | BenchResult[]> | BenchResult | BenchResult[]> = {
-  detect: () => runDetectBench(),
-  localize: () => runLocalizeBench(),
-  ingest: () => runIngestBench(),
-  'store-samples': () => runSampleStoreBench(),
-  alert: () => runAlertBench(),
-  'store-pg': () => runPostgresStoreBench(),
-  aggregate: () => runAggregateBench(),
-  iforest: () => runIforestBench(),
-  'list-10k': () => runAlertsListBench(),
-  cluster: () => runClusterBench(),
+// Each benchmark's module is imported only when it runs: a run of one benchmark does not load the
+// HTTP, database and cluster code of the others. Loading them first moved the detector
+// benchmark's figure by 7-10% (fastify, pg, or pg-protocol's parser.js alone, imported before
+// it and never called: a code-layout effect, not work; docs/research/detect-throughput.md).
+const benches: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
+  detect: async () => (await import('../src/detect/detect.bench.ts')).runDetectBench(),
+  localize: async () => (await import('../src/explain/localize.bench.ts')).runLocalizeBench(),
+  ingest: async () => (await import('../src/api/ingest.bench.ts')).runIngestBench(),
+  'store-samples': async () => (await import('../src/store/sample-log.bench.ts')).runSampleStoreBench(),
+  alert: async () => (await import('../src/engine/alerting.bench.ts')).runAlertBench(),
+  'store-pg': async () => (await import('../src/store/postgres.bench.ts')).runPostgresStoreBench(),
+  aggregate: async () => (await import('../src/engine/aggregate.bench.ts')).runAggregateBench(),
+  iforest: async () => (await import('../src/ml/iforest.bench.ts')).runIforestBench(),
+  'list-10k': async () => (await import('../src/api/alerts.bench.ts')).runAlertsListBench(),
+  cluster: async () => (await import('../src/cluster/cluster.bench.ts')).runClusterBench(),
 };
 
 const filter = process.argv.slice(2);
