@@ -4,9 +4,8 @@
  * Throughput: 10,000 interleaved series (5-minute points with daily and weekly seasonality,
  * noise and trend), warmed 8 days first, then timed over several rounds; the median round is
  * reported. Eight days is past every detector's learning: new_level learns a week, and
- * weekly_shift judges only once it knows the same hour last week. (Warmed 3 days, as before,
- * those two were still learning and the set measured ~9% faster than it runs on a series in
- * steady state.) In the same process and run a textbook robust z-score that re-sorts its
+ * weekly_shift judges only once it knows the same hour last week (while those two still learn,
+ * the set runs ~9% faster than in the steady state it is measured in). In the same process and run a textbook robust z-score that re-sorts its
  * window for the median and the MAD at every point (what naive code does) runs on the same
  * points, and the ratio of the two rates is printed.
  *
@@ -69,7 +68,7 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
-export function runDetectBench(opts: { series?: number; memorySeries?: number; rounds?: number; warmDays?: number } = {}): DetectBenchResult {
+export function runDetectBench(opts: { series?: number; memorySeries?: number; rounds?: number } = {}): DetectBenchResult {
   const N = opts.series ?? 10_000;
   const rounds = opts.rounds ?? 5;
   const set = createDetectorSet();
@@ -78,7 +77,7 @@ export function runDetectBench(opts: { series?: number; memorySeries?: number; r
   for (let s = 0; s < N; s++) states[s] = set.init();
 
   // Warm up past every detector's learning (8 days: see the file comment), untimed.
-  const warm = (opts.warmDays ?? 8) * DAY;
+  const warm = 8 * DAY;
   const t0 = Date.UTC(2026, 0, 5);
   const chunk = 96;
   let k = 0;
