@@ -6,20 +6,57 @@
  * memory of a million of them drives full GCs. A view of a shared slab costs only the view
  * object (96 bytes); a slab's bytes stay alive while any view of it does, so a series that
  * goes away leaves a hole until the other series of its slab go too. Views start 8-byte
- * aligned and are zero-filled (slab memory is never reused).
+ * aligned and are zero-filled (a slab handed out again is zeroed first).
  *
  * A state that mixes doubles and float32 tables lives in one Float64Array; `floatsOf` gives
  * the Float32Array over the same bytes (float index = 2 x double index + byteOffset / 4).
  */
+import { arenaAlloc, arenaFree } from './arena.ts';
 
 /**
- * Bytes of one slab: about 75 series of the default profile. A slab's own overhead (its
- * buffer, its float alias) is then under 1% of it, and a slab is freed once its few dozen
- * series are gone: a long-lived series pins 256 KiB at worst, not megabytes.
+ * Bytes of one slab: about 100 series of the default profile. A slab's own overhead is then
+ * under 1% of it, and a slab is freed once its few dozen series are gone: a long-lived series
+ * pins 256 KiB at worst, not megabytes.
+ *
+ * Slabs come from the arena (series/arena.ts: one shared WebAssembly memory, where the
+ * kernels judge states in place) while it has room, else they are ArrayBuffers of their own.
+ * An ArrayBuffer slab goes when its last view does; an arena slab is handed back to the arena
+ * then (a FinalizationRegistry counts each slab's live views).
  */
 const SLAB_BYTES = 256 << 10;
-let slab = new ArrayBuffer(0);
+let slab: ArrayBufferLike = new ArrayBuffer(0);
 let used = 0;
+let end = 0;
+/** The arena offset of the current slab, or -1 for an ArrayBuffer slab. */
+let slabAt = -1;
+/** Live views per arena slab (by offset); a slab left with none, and no longer current, goes back. */
+const live = new Map<number, number>();
+const gone = new FinalizationRegistry<number>((at) => {
+  const n = (live.get(at) ?? 1) - 1;
+  if (n > 0 || at === slabAt) live.set(at, n);
+  else {
+    live.delete(at);
+    arenaFree(at, SLAB_BYTES);
+  }
+});
+
+function nextSlab(): void {
+  if (slabAt >= 0 && live.get(slabAt) === 0) {
+    live.delete(slabAt);
+    arenaFree(slabAt, SLAB_BYTES);
+  }
+  const a = arenaAlloc(SLAB_BYTES);
+  if (a !== null) {
+    slab = a[0];
+    slabAt = used = a[1];
+    live.set(slabAt, 0);
+  } else {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabAt = -1;
+    used = 0;
+  }
+  end = used + SLAB_BYTES;
+}
 
 /** Float32Array, Uint16Array and Uint8Array aliases of slabs and of other buffers that states were decoded into. */
 const ALIASES = new WeakMap<ArrayBufferLike, Float32Array>();
@@ -36,14 +73,18 @@ let lastBytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 /** A zero-filled Float64Array of `n` doubles, a view of a shared slab. */
 export function slabDoubles(n: number): Float64Array {
   const bytes = 8 * n;
-  if (used + bytes > slab.byteLength) {
+  if (used + bytes > end) {
     if (bytes > SLAB_BYTES >> 4) return new Float64Array(n); // a large state: its own buffer
-    slab = new ArrayBuffer(SLAB_BYTES);
-    used = 0;
+    nextSlab();
   }
   const at = used;
   used += bytes;
-  return new Float64Array(slab, at, n);
+  const f = new Float64Array(slab, at, n);
+  if (slabAt >= 0) {
+    live.set(slabAt, (live.get(slabAt) as number) + 1);
+    gone.register(f, slabAt);
+  }
+  return f;
 }
 
 /**

@@ -1,0 +1,171 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Rng, arenaBytesInUse, arenaKernels, inArena, kernelsStatus, slabDoubles } from '../series/index.ts';
+import { TAIL_BINS, TAIL_BW } from '../series/index.ts';
+import { createDetectorSet } from './fusion.ts';
+import { restoreState, snapshotState } from './state.ts';
+import { DAY, MINUTE, T0 } from './testkit.ts';
+import type { DetectorEntry, FusedVerdict } from './types.ts';
+import { newFusedVerdict } from './types.ts';
+
+/**
+ * Novelty's steady state runs compiled (asm/novelty.ts) for states in the arena and in JS for
+ * states anywhere else; the two must agree to the bit, verdicts and state bytes alike, or a
+ * checkpoint restored into another buffer would judge differently from the live series.
+ */
+
+interface Stream {
+  t: number[];
+  v: number[];
+}
+
+/** A 5-minute stream with a daily cycle and what real metrics do: spikes, outages, gaps, NaN, out-of-order and duplicate timestamps, ties, a level shift, negative values. */
+function stream(seed: number, days: number, opts: { level?: number; step?: number; round?: boolean; negative?: boolean } = {}): Stream {
+  const r = new Rng(seed);
+  const step = opts.step ?? 5 * MINUTE;
+  const n = Math.round((days * DAY) / step);
+  const level = opts.level ?? 1000;
+  const t: number[] = [];
+  const v: number[] = [];
+  let shift = 1;
+  for (let i = 0; i < n; i++) {
+    let ts = T0 + i * step;
+    const u = r.next();
+    if (u < 0.01) continue; // a gap
+    if (u < 0.012) ts -= 3 * step; // out of order
+    if (u < 0.014 && i > 0) ts = t[t.length - 1]; // the same timestamp again
+    if (i === Math.round(n * 0.7)) shift = 1.8;
+    let x = level * shift * (1 + 0.4 * Math.sin((2 * Math.PI * (ts - T0)) / DAY)) * (1 + 0.05 * r.normal());
+    const a = r.next();
+    if (a < 0.003) x *= 6;
+    else if (a < 0.005) x = 0;
+    else if (a < 0.006) x = NaN;
+    else if (a < 0.0065) x = Infinity;
+    if (opts.round) x = Math.round(x / 50) * 50;
+    if (opts.negative) x -= 1.5 * level;
+    t.push(ts);
+    v.push(x);
+  }
+  return { t, v };
+}
+
+function same(a: FusedVerdict, b: FusedVerdict): boolean {
+  return Object.is(a.score, b.score) && Object.is(a.expected, b.expected) && Object.is(a.lower, b.lower) && Object.is(a.upper, b.upper) && a.learning === b.learning && a.reasons.join() === b.reasons.join() && a.sources.join() === b.sources.join();
+}
+
+function bytes(f: Float64Array): Uint8Array {
+  return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+}
+
+/** Streams `s` through one state in the arena and a copy of it in an ArrayBuffer (the JS path); returns points compared, alerts, and the first difference. */
+function compare(entries: DetectorEntry[] | undefined, s: Stream, restoreAt = -1): { points: number; alerts: number; diff: string } {
+  const set = createDetectorSet(entries);
+  let a = set.init() as Float64Array;
+  let b = new Float64Array(a);
+  assert.ok(inArena(a.buffer), 'a new state lives in the arena');
+  assert.ok(!inArena(b.buffer));
+  const va = newFusedVerdict();
+  const vb = newFusedVerdict();
+  let alerts = 0;
+  for (let i = 0; i < s.t.length; i++) {
+    if (i === restoreAt) {
+      // A checkpoint restores into the arena (slabDoubles); its copy stays outside.
+      a = restoreState(JSON.parse(JSON.stringify(snapshotState(a)))) as Float64Array;
+      b = new Float64Array(a);
+      assert.ok(inArena(a.buffer), 'a restored state lives in the arena');
+    }
+    set.update(a, s.t[i], s.v[i], va);
+    set.update(b, s.t[i], s.v[i], vb);
+    if (va.score >= 0.5) alerts++;
+    if (!same(va, vb)) return { points: i, alerts, diff: `point ${i}: ${JSON.stringify(va)} vs ${JSON.stringify(vb)}` };
+  }
+  const ba = bytes(a);
+  const bb = bytes(b);
+  for (let k = 0; k < ba.length; k++) if (ba[k] !== bb[k]) return { points: s.t.length, alerts, diff: `state byte ${k}` };
+  return { points: s.t.length, alerts, diff: '' };
+}
+
+describe('novelty kernel (WebAssembly) against the JS path', () => {
+  it('is built and in use (npm test, npm run bench and npm install build it)', () => {
+    assert.equal(kernelsStatus(), 'wasm');
+  });
+
+  it('judges the steady state itself: a warmed state in the arena is handled, one elsewhere is not', () => {
+    const k = arenaKernels();
+    assert.ok(k !== null);
+    const set = createDetectorSet([{ name: 'novelty' }]);
+    const f = set.init() as Float64Array;
+    const s = stream(3, 3);
+    const out = newFusedVerdict();
+    for (let i = 0; i < s.t.length; i++) set.update(f, s.t[i], Number.isFinite(s.v[i]) ? s.v[i] : 1000, out);
+    const next = s.t[s.t.length - 1] + 5 * MINUTE;
+    const copy = new Float64Array(f);
+    // The kernel writes its output area only when it judges a point.
+    k.out.fill(-12345);
+    set.update(copy, next, 1000, out);
+    assert.equal(k.out[1], -12345, 'a state outside the arena takes the JS path');
+    const r = set.update(f, next, 1000, out);
+    assert.ok(!r.learning);
+    assert.equal(k.out[1], r.expected, 'the arena state was judged by the kernel');
+    assert.ok(k.out[2] > 0);
+  });
+
+  it('was given tail.ts\' bins (the kernel hard-codes their count and width)', () => {
+    assert.equal(TAIL_BINS, 20);
+    assert.equal(TAIL_BW, 0.25);
+  });
+
+  const cases: { name: string; entries?: DetectorEntry[]; s: () => Stream; restoreAt?: number }[] = [
+    { name: 'the default profile on a seasonal stream with spikes, outages, gaps and disorder', s: () => stream(11, 12) },
+    { name: 'the default profile, restored from a checkpoint mid-stream', s: () => stream(12, 10), restoreAt: 2000 },
+    { name: 'values on a coarse grid (ties in every window)', s: () => stream(13, 9, { round: true }) },
+    { name: 'a series below zero', s: () => stream(14, 9, { negative: true }) },
+    { name: 'a tiny level (spreads near the floor)', s: () => stream(15, 9, { level: 1e-6 }) },
+    { name: 'minute sampling (slots average several points)', s: () => stream(16, 4, { step: MINUTE }) },
+    { name: 'six-hour sampling (no daily view)', s: () => stream(17, 200, { step: 6 * 60 * MINUTE }) },
+    { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
+    { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },
+    { name: 'a window of two-byte ranks (the JS path on both sides)', entries: [{ name: 'novelty', config: { window: 300 } }], s: () => stream(20, 6) },
+  ];
+  for (const c of cases) {
+    it(`gives the same verdicts and state bytes: ${c.name}`, () => {
+      const s = c.s();
+      const r = compare(c.entries, s, c.restoreAt);
+      assert.equal(r.diff, '', r.diff);
+      assert.equal(r.points, s.t.length);
+      assert.ok(r.alerts > 0, 'the stream raised alerts (the comparison covered reports)');
+    });
+  }
+});
+
+describe('arena slabs', () => {
+  it('hands a slab back once its states are gone, and zeroes it before handing it out again', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const before = arenaBytesInUse();
+    let held: Float64Array[] | null = [];
+    for (let i = 0; i < 400; i++) {
+      const f = slabDoubles(310); // 2,480 bytes: about 105 a slab, so 4 slabs
+      f.fill(7);
+      held.push(f);
+    }
+    const grown = arenaBytesInUse();
+    assert.ok(grown >= before + 3 * (256 << 10), `arena in use ${before} -> ${grown}`);
+    held = null;
+    // Finalizers run after a collection, on a later turn; the slab being filled stays current.
+    let after = grown;
+    for (let k = 0; k < 50 && after > before + (256 << 10); k++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+      after = arenaBytesInUse();
+    }
+    assert.ok(after <= before + (256 << 10), `arena in use after the states went: ${after} (was ${grown}, started at ${before})`);
+    // Reused slabs come back zeroed.
+    for (let i = 0; i < 400; i++) {
+      const f = slabDoubles(310);
+      for (let k = 0; k < f.length; k++) if (f[k] !== 0) assert.fail(`a reused slab was not zeroed (state ${i}, word ${k})`);
+    }
+  });
+});
