@@ -16,7 +16,7 @@
  */
 import { createDetectorSet, restoreState, snapshotState } from './index.ts';
 import { newFusedVerdict } from './types.ts';
-import { mulberry32 as rng } from '../series/index.ts';
+import { arenaBytesInUse, kernelsStatus, mulberry32 as rng } from '../series/index.ts';
 
 const STEP_MS = 5 * 60_000;
 const DAY = 288; // points per day at 5 minutes
@@ -61,6 +61,8 @@ export interface DetectBenchResult {
   baseline_ratio: number;
   bytes_per_series: number;
   checkpoint_bytes_per_series: number;
+  /** 'wasm' when novelty's steady state ran compiled (series/arena.ts), else why not. */
+  kernels: string;
 }
 
 function median(xs: number[]): number {
@@ -137,6 +139,7 @@ export function runDetectBench(opts: { series?: number; memorySeries?: number; r
     baseline_ratio: Number((pointsPerS / baseline).toFixed(2)),
     bytes_per_series: mem.bytesPerSeries,
     checkpoint_bytes_per_series: mem.checkpoint,
+    kernels: kernelsStatus(),
   };
 }
 
@@ -149,7 +152,9 @@ function gc(): void {
 
 function heapBytes(): number {
   const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+  // The arena (series/arena.ts: the WebAssembly memory most states live in) is not among
+  // the ArrayBuffers that memoryUsage counts: its slabs in use are added.
+  return m.heapUsed + m.arrayBuffers + arenaBytesInUse();
 }
 
 function measureMemory(n: number): { bytesPerSeries: number; checkpoint: number } {
