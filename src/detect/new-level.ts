@@ -141,7 +141,12 @@ function levelOf(lo: number, hi: number, levels: number, x: number): number {
   return k < 0 ? 0 : k > TOP ? TOP : k;
 }
 
-/** Whether level `q` is in the visited mask. */
+/**
+ * Whether level `q` is in the visited mask. The mask is a whole number below 2^32 (bits 0 to
+ * TOP), so its bits are those of its uint32: a shift, not the division, floor and
+ * floating-point remainder (a library call) of reading a bit of a double; that took 5.6% of
+ * the default set's steady state.
+ */
 function visited(seen: number, q: number): boolean {
-  return Math.floor(seen / 2 ** q) % 2 === 1;
+  return ((seen >>> q) & 1) === 1;
 }
