@@ -33,8 +33,20 @@ const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const PAGE = 65536;
 /** The kernels' fixed scratch and constants live below this (asm/novelty.ts: OUT, Z_EDGE, ...). */
 const RESERVED = 65536;
-/** wasm32's 4 GiB, less a page (a byte view of the whole arena must stay below 2^32 elements). Only address space is reserved up front; pages are committed as they are used. */
-const MAX_PAGES = 65535;
+/**
+ * wasm32's 4 GiB, less a page (a byte view of the whole arena must stay below 2^32 elements),
+ * or `TIDEMARK_ARENA_MAX_MB` (at least 16) to cap it lower. Only address space is reserved up
+ * front; pages are committed as they are used.
+ */
+const MAX_PAGES = maxPages(process.env.TIDEMARK_ARENA_MAX_MB);
+
+function maxPages(mb: string | undefined): number {
+  const all = 65535;
+  if (mb === undefined || mb === '') return all;
+  const n = Number(mb);
+  if (!Number.isInteger(n) || n < 16) throw new RangeError(`TIDEMARK_ARENA_MAX_MB: expected a whole number of MiB, at least 16, got '${mb}'`);
+  return Math.min(all, n * 16);
+}
 /** The arena grows by at least this many pages (16 MiB), and by half its size when larger. */
 const GROW_MIN = 256;
 
@@ -75,7 +87,7 @@ function load(): void {
     why = `not built (${url.pathname} is missing: npm run build:wasm)`;
     return;
   }
-  const mem = new Wasm.Memory({ initial: GROW_MIN, maximum: MAX_PAGES, shared: true });
+  const mem = new Wasm.Memory({ initial: Math.min(GROW_MIN, MAX_PAGES), maximum: MAX_PAGES, shared: true });
   const env = { memory: mem, log1p: Math.log1p, exp: Math.exp, expm1: Math.expm1, log10: Math.log10 };
   const inst = new Wasm.Instance(new Wasm.Module(bytes), { env });
   const ex = inst.exports as unknown as { update: NoveltyKernel['update']; OUT: { value: number }; Z_EDGE: { value: number } };
@@ -129,7 +141,11 @@ export function arenaAlloc(bytes: number): [SharedArrayBuffer, number] | null {
     const pages = size / PAGE;
     const grow = Math.min(Math.max(need, GROW_MIN, pages >> 1), MAX_PAGES - pages);
     if (grow < need) return null;
-    mem.grow(grow);
+    try {
+      mem.grow(grow);
+    } catch {
+      return null; // the system refused the pages: ArrayBuffer slabs from here on
+    }
   }
   const at = top;
   top += bytes;
