@@ -29,7 +29,8 @@ import {
   floatBase,
   floatsOf,
   arenaKernels,
-  inArena,
+  arenaOffset,
+  type NoveltyKernel,
   slabDoubles,
 } from '../series/index.ts';
 import { num } from './config.ts';
@@ -234,7 +235,7 @@ function optionsAt(g: Float64Array, go: number): number {
   if (c === undefined) {
     c = slabDoubles(OPTIONS);
     c.set(g.subarray(go, go + OPTIONS));
-    if (!inArena(c.buffer)) c = null;
+    if (arenaOffset(c) < 0) c = null;
     copies.set(go, c);
   }
   lastG = g;
@@ -330,9 +331,10 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     updateAt(f, o, t, x, out, g, go) {
       // The steady state runs compiled (asm/novelty.ts, the same steps on the same bytes) when
       // the state lives in the arena; the kernel declines, changing nothing, in every other case.
-      if (KERNEL !== null && inArena(f.buffer)) {
+      const at = KERNEL === null ? -1 : arenaOffset(f);
+      if (at >= 0) {
         const ga = g === lastG && go === lastGo ? lastGAt : optionsAt(g, go);
-        if (ga >= 0 && KERNEL.update(f.byteOffset + 8 * o, ga, t, x) === 0) {
+        if (ga >= 0 && (KERNEL as NoveltyKernel).update(at + 8 * o, ga, t, x) === 0) {
           const m = KOUT[1];
           const sc = KOUT[2];
           const score = KOUT[0];
