@@ -250,9 +250,9 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       // (sparse sampling averages few points: an hourly series smoothed over 2 hours is barely
       // smoothed), nor than FLOOR (a shift of a fraction of a percent is nobody's incident), and
       // widened while it was learned from a few hours of wandering data only.
-      const al = dt / g[go + TAU_S];
+      if (dt !== qDt || g[go + TAU_S] !== qTauS || g[go + TAU_DEV] !== qTauDev || g[go + TAU_OFF] !== qTauOff) quotients(dt, g[go + TAU_S], g[go + TAU_DEV], g[go + TAU_OFF]);
       let sd = 1.2533 * dev;
-      const sdAvg = 1.2533 * devPt * Math.sqrt(al / (2 - (al < 1 ? al : 1)));
+      const sdAvg = 1.2533 * devPt * qRoot;
       if (sd < sdAvg) sd = sdAvg;
       if (sd < FLOOR) sd = FLOOR;
       sd *= 1 + SPREAD_UNSURE / spreadKnown;
@@ -262,14 +262,14 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       if (e > c) e = c;
       else if (e < -c) e = -c;
       let sm = f[o + SMOOTH];
-      sm += (dt / g[go + TAU_S]) * (off + e - sm);
+      sm += qAl * (off + e - sm);
       f[o + SMOOTH] = sm;
       const d = sm - off;
       const ad = d < 0 ? -d : d;
-      const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : dt / g[go + TAU_DEV];
+      const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : qDev;
       if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
         // Plain averages while warming up, then exponential ones.
-        off += (known < OFFSET_WARM ? dt / known : dt / g[go + TAU_OFF]) * (r - off);
+        off += (known < OFFSET_WARM ? dt / known : qOff) * (r - off);
         dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
         f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
         f[o + OFF] = off;
@@ -279,7 +279,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       const z = d / sd;
       const k = g[go + K];
       const h = g[go + H];
-      const step = dt / HOUR;
+      const step = qStep;
       let up = f[o + UP] + (z - k) * step;
       let down = f[o + DOWN] + (-z - k) * step;
       up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
@@ -300,7 +300,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       }
       if (f[o + SINCE] !== f[o + SINCE] && up < h / 2 && down < h / 2) {
         // Learn only from what is not (becoming) a shift: the offset must not chase one.
-        off += (dt / g[go + TAU_OFF]) * d;
+        off += qOff * d;
         dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
         f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
       }
@@ -329,6 +329,34 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
     hot: () => [0, TABLE],
   },
 });
+
+/**
+ * The quotients of a point's time step that every judged point needs (its share of each time
+ * constant, the averaging floor's root). Series sampled at a fixed interval repeat the same
+ * step from point to point and from series to series: the same operands give the same doubles,
+ * so they are computed when the step or the options change, not at every point.
+ */
+let qDt = NaN;
+let qTauS = NaN;
+let qTauDev = NaN;
+let qTauOff = NaN;
+let qAl = 0;
+let qRoot = 0;
+let qDev = 0;
+let qOff = 0;
+let qStep = 0;
+
+function quotients(dt: number, tauS: number, tauDev: number, tauOff: number): void {
+  qDt = dt;
+  qTauS = tauS;
+  qTauDev = tauDev;
+  qTauOff = tauOff;
+  qAl = dt / tauS;
+  qRoot = Math.sqrt(qAl / (2 - (qAl < 1 ? qAl : 1)));
+  qDev = dt / tauDev;
+  qOff = dt / tauOff;
+  qStep = dt / HOUR;
+}
 
 function idle(f: Float64Array, o: number, out: Verdict): Verdict {
   return f[o + KNOWN] >= OFFSET_WARM && f[o + KNOWN] >= SPREAD_MIN ? verdict(out, 0, NaN, NaN, NaN, 'normal') : learning(out);
