@@ -147,7 +147,8 @@ class CompiledSet implements DetectorSet<SetState> {
       });
     }
     this.#size = size;
-    this.#opts = new Float64Array(opts);
+    // In a slab, so that kernels (series/arena.ts) can read the options where they are.
+    this.#opts = slabDoubles(opts);
     for (let i = 0; i < this.#inits.length; i++) this.#opts.set(this.#inits[i].subarray(0, this.#words[i] - this.#stored[i]), this.#go[i]);
     // The tag names the build's region layout and this set's blocks and options, so a region of
     // another set, config or layout is refused even where its length happens to match.

@@ -31,7 +31,7 @@ import {
   arenaKernels,
   arenaOffset,
   type NoveltyKernel,
-  slabDoubles,
+  inArena,
 } from '../series/index.ts';
 import { num } from './config.ts';
 import { HILL_90, REPORT_MIN, defineEmbedded, hill, learning, verdict } from './define.ts';
@@ -219,29 +219,12 @@ const KERNELS = arenaKernels();
 const KERNEL = KERNELS === null ? null : KERNELS.novelty;
 const KOUT = KERNELS === null ? new Float64Array(4) : KERNELS.out;
 /**
- * The kernel reads a set's options from the arena: one copy of each options block, made on
- * first use and kept (alive, so its slab is not handed back) as long as the options are.
+ * The arena offset of the last options array seen (a set's, which lives in a slab, or a
+ * standalone state's own), or -1 outside the arena. Read directly, not through `arenaOffset`,
+ * whose one-view memory is the series' state's.
  */
-const OPTION_COPIES = new WeakMap<Float64Array, Map<number, Float64Array | null>>();
 let lastG: Float64Array | null = null;
-let lastGo = -1;
 let lastGAt = -1;
-
-/** The arena address of the copy of the options at g[go] (-1 if it is not in the arena); remembered as the last asked. */
-function optionsAt(g: Float64Array, go: number): number {
-  let copies = OPTION_COPIES.get(g);
-  if (copies === undefined) OPTION_COPIES.set(g, (copies = new Map()));
-  let c = copies.get(go);
-  if (c === undefined) {
-    c = slabDoubles(OPTIONS);
-    c.set(g.subarray(go, go + OPTIONS));
-    if (arenaOffset(c) < 0) c = null;
-    copies.set(go, c);
-  }
-  lastG = g;
-  lastGo = go;
-  return (lastGAt = c === null ? -1 : c.byteOffset);
-}
 
 /**
  * Calibrated novelty: how rare is this point, given what THIS series has shown? Four views of
@@ -333,8 +316,11 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // the state lives in the arena; the kernel declines, changing nothing, in every other case.
       const at = KERNEL === null ? -1 : arenaOffset(f);
       if (at >= 0) {
-        const ga = g === lastG && go === lastGo ? lastGAt : optionsAt(g, go);
-        if (ga >= 0 && (KERNEL as NoveltyKernel).update(at + 8 * o, ga, t, x) === 0) {
+        if (g !== lastG) {
+          lastG = g;
+          lastGAt = inArena(g.buffer) ? g.byteOffset : -1;
+        }
+        if (lastGAt >= 0 && (KERNEL as NoveltyKernel).update(at + 8 * o, lastGAt + 8 * go, t, x) === 0) {
           const m = KOUT[1];
           const sc = KOUT[2];
           const score = KOUT[0];

@@ -17,6 +17,7 @@
  * `TIDEMARK_KERNELS=js` turns the arena and the kernels off (for comparisons).
  */
 import { readFileSync } from 'node:fs';
+import { TAIL_BINS, TAIL_BW } from './tail.ts';
 
 // The WebAssembly API as used here (the project's lib is ES2022, which does not declare it).
 interface WasmMemory {
@@ -71,8 +72,6 @@ let freeSize = 0;
 let inUse = 0;
 /** Every buffer object the memory has had (a grow gives a new one over the same bytes). */
 const buffers = new WeakSet<ArrayBufferLike>();
-let lastBuffer: ArrayBufferLike | null = null;
-let lastIn = false;
 
 function load(): void {
   if (process.env.TIDEMARK_KERNELS === 'js') {
@@ -92,16 +91,13 @@ function load(): void {
   const inst = new Wasm.Instance(new Wasm.Module(bytes), { env });
   const ex = inst.exports as unknown as { update: NoveltyKernel['update']; OUT: { value: number }; Z_EDGE: { value: number } };
   const buf = mem.buffer as unknown as SharedArrayBuffer;
-  // tail.ts' bin edges, computed here so that the kernel's equal JS's to the bit.
-  const edges = new Float64Array(buf, ex.Z_EDGE.value, TAIL_EDGES);
-  for (let b = 0; b < TAIL_EDGES; b++) edges[b] = Math.expm1(b * 0.25);
+  // tail.ts' bin edges, computed as tail.ts does, so that the kernel's equal JS's to the bit.
+  const edges = new Float64Array(buf, ex.Z_EDGE.value, TAIL_BINS + 1);
+  for (let b = 0; b <= TAIL_BINS; b++) edges[b] = Math.expm1(b * TAIL_BW);
   memory = mem;
   buffers.add(buf);
   kernels = { novelty: { update: ex.update }, out: new Float64Array(buf, ex.OUT.value, 4) };
 }
-/** tail.ts' TAIL_BINS + 1 edges of TAIL_BW = 0.25 (checked against tail.ts in the kernel test). */
-const TAIL_EDGES = 21;
-
 load();
 
 /** The kernels, or null where they are not built or turned off (see `kernelsStatus`). */
@@ -116,9 +112,7 @@ export function kernelsStatus(): string {
 
 /** True if `b` is (a buffer object of) the arena's memory. */
 export function inArena(b: ArrayBufferLike): boolean {
-  if (b === lastBuffer) return lastIn;
-  lastBuffer = b;
-  return (lastIn = buffers.has(b));
+  return buffers.has(b);
 }
 
 /**
