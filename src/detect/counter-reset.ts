@@ -44,6 +44,9 @@ const COUNTER = 2;
  * times, or to "restart" again within `learnPoints` points of the last restart (it was a
  * gauge: a small count such as errors per interval drops to 0 all the time, and each drop
  * looks like a restart).
+ *
+ * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
  */
 export const counterReset = defineEmbedded<CounterResetConfig>({
   name: 'counter_reset',

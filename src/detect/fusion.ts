@@ -13,14 +13,18 @@
  * - band (expected/lower/upper): from the first model in entry order that is past learning,
  *   so the band the UI draws does not jump between detectors from point to point.
  * - learning: true, with score 0, while every detector is still learning.
+ * The default profile's steady state runs compiled, the whole point in one call (asm/set.ts),
+ * for regions in the arena; it declines, changing nothing, in every case it does not handle, and
+ * the code below runs. Both give the same verdicts to the bit (novelty-kernel.test.ts).
  */
 import { TidemarkError } from '../errors.ts';
 import { REPORT_MIN } from './define.ts';
 import { getDetector } from './registry.ts';
-import type { Conditioning, Detector, DetectorEntry, DetectorSet, Embedded, FusedVerdict, Verdict } from './types.ts';
+import type { Conditioning, Detector, DetectorEntry, DetectorSet, Embedded, FusedVerdict, Reason, Verdict } from './types.ts';
 import { newVerdict } from './types.ts';
 import { touchRange } from './define.ts';
-import { fnv1a32, slabDoubles } from '../series/index.ts';
+import { arenaKernels, arenaOffset, fnv1a32, inArena, slabDoubles } from '../series/index.ts';
+import { noveltyKernelVerdict } from './novelty.ts';
 import { restoreState, snapshotState } from './state.ts';
 
 /**
@@ -50,6 +54,12 @@ export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
   Object.freeze({ name: 'weekly_shift' }),
   Object.freeze({ name: 'new_level' }),
 ]);
+
+/** The set kernel (asm/set.ts) judges sets of exactly these detectors, in this order. */
+const KERNEL_SET = DEFAULT_PROFILE.map((e) => e.name).join(',');
+const KERNELS = arenaKernels();
+/** The set kernel's reason codes (asm/set.ts). */
+const KERNEL_REASONS: readonly Reason[] = ['normal', 'learning', 'spike', 'dip', 'drop_to_zero', 'drift_up', 'drift_down'];
 
 type AnyDetector = Detector<unknown, unknown>;
 type AnyEmbedded = Embedded<unknown>;
@@ -100,6 +110,13 @@ class CompiledSet implements DetectorSet<SetState> {
   readonly #tag: number;
   /** Region mode with a detector that asks for a touch: [from, to) word ranges of the region touched before a point. */
   readonly #touch: Int32Array;
+  /**
+   * The set kernel's descriptor (asm/set.ts: each block's byte offset in the region, then its
+   * options' byte address), as its byte address in the arena; -1 where the kernel does not apply.
+   */
+  readonly #kernelAt: number;
+  /** Where novelty's block starts (f[#novelty + k] is its word k), for its verdict from the kernel. */
+  readonly #novelty: number;
 
   constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[], allowRegion: boolean) {
     this.entries = entries;
@@ -181,7 +198,24 @@ class CompiledSet implements DetectorSet<SetState> {
       this.#initRegion[0] = this.#tag;
       for (let i = 0; i < this.#tails.length; i++) this.#initRegion.set(this.#tails[i], this.#at[i]);
     }
+    this.#novelty = region ? this.#vo[this.#names.indexOf('novelty')] : -1;
+    let kernelAt = -1;
+    if (region && KERNELS !== null && this.#names.join(',') === KERNEL_SET && inArena(this.#opts.buffer)) {
+      const desc = slabDoubles(2 * n);
+      if (inArena(desc.buffer)) {
+        for (let i = 0; i < n; i++) {
+          desc[i] = 8 * this.#vo[i];
+          desc[n + i] = this.#opts.byteOffset + 8 * this.#go[i];
+        }
+        this.#desc = desc;
+        kernelAt = desc.byteOffset;
+      }
+    }
+    this.#kernelAt = kernelAt;
   }
+
+  /** Keeps the descriptor's slab alive as long as the set. */
+  #desc: Float64Array | null = null;
 
   init(): SetState {
     const embeds = this.#embeds;
@@ -198,6 +232,24 @@ class CompiledSet implements DetectorSet<SetState> {
 
   /** `update` of a region: every detector's block of `f`. */
   #updateRegion(f: Float64Array, t: number, value: number, out: FusedVerdict): FusedVerdict {
+    if (this.#kernelAt >= 0) {
+      const at = arenaOffset(f);
+      if (at >= 0) {
+        const k = (KERNELS as NonNullable<typeof KERNELS>).set.updateSet(at, this.#kernelAt, t, value);
+        if (k === 0) {
+          // Judged, nothing reports: the fusion of #fuse, with novelty's band.
+          const fused = (KERNELS as NonNullable<typeof KERNELS>).fused;
+          out.learning = false;
+          out.score = fused[0];
+          out.expected = fused[1];
+          out.lower = fused[2];
+          out.upper = fused[3];
+          setOne(out.reasons, out.sources, 'normal', 'novelty');
+          return out;
+        }
+        if (k === 2) return this.#fuseKernel(f, out);
+      }
+    }
     const embeds = this.#embeds as AnyEmbedded[];
     const at = this.#vo;
     const g = this.#opts;
@@ -330,6 +382,22 @@ class CompiledSet implements DetectorSet<SetState> {
       if (!c.relearn && c.factor > 0 && Number.isFinite(c.factor) && d.rescale) d.rescale(state[i], c.factor);
       else state[i] = d.init(this.#configs[i]);
     }
+  }
+
+  /** Fuses the verdicts the set kernel left (a point where some detector reports). */
+  #fuseKernel(f: Float64Array, out: FusedVerdict): FusedVerdict {
+    const sc = this.#scratch;
+    const v = (KERNELS as NonNullable<typeof KERNELS>).verdicts;
+    for (let i = 0; i < sc.length; i++) {
+      const s = sc[i];
+      s.score = v[5 * i];
+      s.expected = v[5 * i + 1];
+      s.lower = v[5 * i + 2];
+      s.upper = v[5 * i + 3];
+      s.reason = KERNEL_REASONS[v[5 * i + 4]];
+    }
+    noveltyKernelVerdict(f, this.#novelty, sc[this.#names.indexOf('novelty')]);
+    return this.#fuse(out, sc.length, null);
   }
 
   /** Fuses the scratch verdicts of `count` detectors (all, or those listed in `only`). */

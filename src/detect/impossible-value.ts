@@ -21,7 +21,12 @@ const MAX = 1;
 const NAN_BAD = 2;
 const SIZE = 3;
 
-/** Values no healthy system produces: infinities, and whatever the config rules out. Score 1. */
+/**
+ * Values no healthy system produces: infinities, and whatever the config rules out. Score 1.
+ *
+ * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
+ */
 export const impossibleValue = defineEmbedded<ImpossibleValueConfig>({
   name: 'impossible_value',
   summary: 'Infinite values, negative values where not allowed, and values outside a valid range score 1.',

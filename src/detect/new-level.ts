@@ -58,6 +58,9 @@ const SCORE = 0.9;
  * (CAD OSE) reduced to its order-0 part (which coarse value levels occur), without the file's
  * min/max that NAB hands its detectors: levels come from the points seen, never from the
  * whole file. 6 words a series in a set's region (its 4 options are kept once per set); a visited level is never forgotten.
+ *
+ * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
  */
 export const newLevel = defineEmbedded<NewLevelConfig>({
   name: 'new_level',

@@ -49,6 +49,9 @@ const BEYOND = 1.5;
  * reports the gap that just ended), a NaN point (a missing sample that a replay or gap-filling
  * source sends), or a clock: `tick(state, now)` judges the silence since the last real point
  * at `now` without learning, for live serving.
+ *
+ * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
  */
 export const noData = defineEmbedded<NoDataConfig>({
   name: 'no_data',

@@ -50,6 +50,46 @@ function stream(seed: number, days: number, opts: { level?: number; step?: numbe
   return { t, v };
 }
 
+/** A monotonic counter of a seasonal rate, with restarts (back to near 0) every few days. */
+function counter(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const s = stream(seed, days);
+  let total = 0;
+  const v = s.v.map((x, i) => {
+    if (r.next() < 0.0008) total = 0; // a restart
+    if (Number.isFinite(x)) total += x * (i % 2 === 0 ? 1 : 1.01);
+    return total;
+  });
+  return { t: s.t, v };
+}
+
+/** `stream`, then from `at` (a fraction of it) every value times `factor`; and a silence of `gapHours` at 0.4. */
+function changed(seed: number, days: number, at: number, factor: number, gapHours = 0, step = 5 * MINUTE): Stream {
+  const s = stream(seed, days, { step });
+  const cut = Math.round(s.t.length * at);
+  const gap = Math.round(s.t.length * 0.4);
+  const t = s.t.map((x, i) => (i >= gap ? x + gapHours * 60 * MINUTE : x));
+  return { t, v: s.v.map((x, i) => (i >= cut ? x * factor : x)) };
+}
+
+/** A clean 1-minute daily cycle that drops to `factor` of itself from `at` (a fraction of it) on. */
+function drop(seed: number, days: number, at: number, factor: number): Stream {
+  const r = new Rng(seed);
+  const n = days * 1440;
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < n; i++) {
+    t.push(T0 + i * MINUTE);
+    v.push(1000 * (i > at * n ? factor : 1) * (1 + 0.4 * Math.sin((2 * Math.PI * i) / 1440)) * (1 + 0.05 * r.normal()));
+  }
+  return { t, v };
+}
+
+/** The default profile's entries with one entry's config replaced. */
+function profileWith(name: string, config: object): DetectorEntry[] {
+  return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
+}
+
 function same(a: FusedVerdict, b: FusedVerdict): boolean {
   return Object.is(a.score, b.score) && Object.is(a.expected, b.expected) && Object.is(a.lower, b.lower) && Object.is(a.upper, b.upper) && a.learning === b.learning && a.reasons.join() === b.reasons.join() && a.sources.join() === b.sources.join();
 }
@@ -86,6 +126,20 @@ function compare(entries: DetectorEntry[] | undefined, s: Stream, restoreAt = -1
   return { points: s.t.length, alerts, diff: '' };
 }
 
+/** What the set kernel (asm/set.ts) answered, counted over the cases below: 1 declined, 0 judged, 2 judged with a report. */
+const setCodes = [0, 0, 0];
+{
+  const k = arenaKernels();
+  if (k !== null) {
+    const updateSet = k.set.updateSet;
+    k.set.updateSet = (r, d, t, x) => {
+      const code = updateSet(r, d, t, x);
+      setCodes[code]++;
+      return code;
+    };
+  }
+}
+
 describe('novelty kernel (WebAssembly) against the JS path', () => {
   it('is built and in use (npm test, npm run bench and npm install build it)', () => {
     assert.equal(kernelsStatus(), 'wasm');
@@ -111,6 +165,26 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     assert.ok(k.out[2] > 0);
   });
 
+  it('judges the default profile\'s whole point in one call (asm/set.ts) for a warmed state in the arena', () => {
+    const k = arenaKernels();
+    assert.ok(k !== null);
+    const set = createDetectorSet();
+    const f = set.init() as Float64Array;
+    const s = stream(4, 9);
+    const out = newFusedVerdict();
+    for (let i = 0; i < s.t.length; i++) set.update(f, s.t[i], Number.isFinite(s.v[i]) ? s.v[i] : 1000, out);
+    const next = s.t[s.t.length - 1] + 5 * MINUTE;
+    const x = 1000 * (1 + 0.4 * Math.sin((2 * Math.PI * (next - T0)) / DAY));
+    k.fused.fill(-12345);
+    set.update(new Float64Array(f), next, x, out);
+    assert.equal(k.fused[1], -12345, 'a state outside the arena takes the JS path');
+    const r = set.update(f, next, x, out);
+    assert.ok(!r.learning);
+    assert.equal(r.reasons.join(), 'normal');
+    assert.equal(k.fused[1], r.expected, 'the arena state was judged by the set kernel');
+    assert.equal(k.fused[0], r.score);
+  });
+
   it('was given tail.ts\' bins (the kernel hard-codes their count and width)', () => {
     assert.equal(TAIL_BINS, 20);
     assert.equal(TAIL_BW, 0.25);
@@ -121,9 +195,15 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'the default profile, restored from a checkpoint mid-stream', s: () => stream(12, 10), restoreAt: 2000 },
     { name: 'values on a coarse grid (ties in every window)', s: () => stream(13, 9, { round: true }) },
     { name: 'a series below zero', s: () => stream(14, 9, { negative: true }) },
-    { name: 'a tiny level (spreads near the floor)', s: () => stream(15, 9, { level: 1e-6 }) },
+    { name: 'a tiny level (spreads near the floor)', s: () => stream(15, 12, { level: 1e-6 }) },
     { name: 'minute sampling (slots average several points)', s: () => stream(16, 4, { step: MINUTE }) },
     { name: 'six-hour sampling (no daily view)', s: () => stream(17, 200, { step: 6 * 60 * MINUTE }) },
+    { name: 'a counter with restarts (models judge its rate)', s: () => counter(21, 12) },
+    { name: 'a counter, counter_reset told so', entries: profileWith('counter_reset', { mode: 'counter' }), s: () => counter(22, 11) },
+    { name: 'a unit change (x1000) after 9 days and a 6-hour silence', s: () => changed(23, 12, 0.75, 1000, 6) },
+    { name: 'a sustained +25% shift after 9 days (weekly_shift and new_level report)', s: () => changed(24, 13, 0.7, 1.25) },
+    { name: 'a drop to 30% after 9 days, 1-minute sampling (new_level reports a dip)', s: () => drop(25, 10, 0.9, 0.3) },
+    { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },
     { name: 'a window of two-byte ranks (the JS path on both sides)', entries: [{ name: 'novelty', config: { window: 300 } }], s: () => stream(20, 6) },
@@ -137,6 +217,14 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
       assert.ok(r.alerts > 0, 'the stream raised alerts (the comparison covered reports)');
     });
   }
+});
+
+describe('the set kernel over the cases above', () => {
+  it('declined, judged and handed reports back to JS (every path was compared)', () => {
+    assert.ok(setCodes[0] > 10_000, `judged ${setCodes[0]}`);
+    assert.ok(setCodes[2] > 10, `reports ${setCodes[2]}`);
+    assert.ok(setCodes[1] > 1_000, `declined ${setCodes[1]}`);
+  });
 });
 
 describe('arena slabs', () => {

@@ -35,7 +35,7 @@ import {
 } from '../series/index.ts';
 import { num } from './config.ts';
 import { HILL_90, REPORT_MIN, defineEmbedded, hill, learning, verdict } from './define.ts';
-import type { Reason } from './types.ts';
+import type { Reason, Verdict } from './types.ts';
 
 export interface NoveltyConfig {
   /** Points of the robust baseline (rolling median, MAD and mean absolute deviation). */
@@ -218,6 +218,18 @@ const RS = new Float64Array(64); // the residual window, sorted when its median 
 const KERNELS = arenaKernels();
 const KERNEL = KERNELS === null ? null : KERNELS.novelty;
 const KOUT = KERNELS === null ? new Float64Array(4) : KERNELS.out;
+
+/**
+ * Novelty's verdict for the point the kernel (asm/novelty.ts, alone or within the set's kernel)
+ * has just judged in the block at f[o]: its output, and the reason read from the block.
+ */
+export function noveltyKernelVerdict(f: Float64Array, o: number, out: Verdict): Verdict {
+  const m = KOUT[1];
+  const sc = KOUT[2];
+  const score = KOUT[0];
+  const reason: Reason = score >= REPORT_MIN ? viewReason(KOUT[3], f[o + PEND_X], m) : 'normal';
+  return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
+}
 /**
  * The arena offset of the last options array seen (a set's, which lives in a slab, or a
  * standalone state's own), or -1 outside the arena. Read directly, not through `arenaOffset`,
@@ -320,13 +332,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
           lastG = g;
           lastGAt = inArena(g.buffer) ? g.byteOffset : -1;
         }
-        if (lastGAt >= 0 && (KERNEL as NoveltyKernel).update(at + 8 * o, lastGAt + 8 * go, t, x) === 0) {
-          const m = KOUT[1];
-          const sc = KOUT[2];
-          const score = KOUT[0];
-          const reason: Reason = score >= REPORT_MIN ? viewReason(KOUT[3], f[o + PEND_X], m) : 'normal';
-          return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
-        }
+        if (lastGAt >= 0 && (KERNEL as NoveltyKernel).update(at + 8 * o, lastGAt + 8 * go, t, x) === 0) return noveltyKernelVerdict(f, o, out);
       }
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);

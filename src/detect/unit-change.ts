@@ -77,6 +77,9 @@ export function unitFactor(r: number, minFactor: number, tolerance: number): num
  * stable (log10 |x| within about a factor 2), and the new magnitude must be new: beyond the
  * highest (lowest) magnitude the series showed recently by half a decade. A spike does not
  * hold for `persist` points.
+ *
+ * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
  */
 export const unitChange = defineEmbedded<UnitChangeConfig>({
   name: 'unit_change',

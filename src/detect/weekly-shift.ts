@@ -99,7 +99,10 @@ function encode(f: Float64Array, o: number, mean: number): number {
   return q > Q_MAX ? Q_MAX : q < -Q_MAX + 1 ? -Q_MAX + 1 : q;
 }
 
-/** 2^(j / Q) for j in [0, Q) and 2^k for k in [-16, 16]: decoding costs two reads, not a pow. */
+/**
+ * 2^(j / Q) for j in [0, Q) and 2^k for k in [-16, 16]: decoding costs two reads, not a pow.
+ * series/arena.ts writes the same tables for the kernel (asm/set.ts).
+ */
 const FRAC = new Float64Array(Q);
 for (let j = 0; j < Q; j++) FRAC[j] = 2 ** (j / Q);
 const OCTAVE = new Float64Array(33);
@@ -159,6 +162,9 @@ export type WeeklyShiftState = Float64Array;
  * set keeps them once), 18 scalars and a 168-slot table of 16-bit log-quantised means, four to
  * a double. The table
  * is read once an hour, so a set's touch leaves it out (`hot`).
+ *
+ * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
  */
 export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
   name: 'weekly_shift',

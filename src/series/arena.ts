@@ -32,7 +32,7 @@ interface WasmApi {
 const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const PAGE = 65536;
-/** The kernels' fixed scratch and constants live below this (asm/novelty.ts: OUT, Z_EDGE, ...). */
+/** The kernels' fixed scratch and constants live below this (asm/novelty.ts: OUT, Z_EDGE, ...; asm/set.ts: VERDICTS, FRAC, ...). */
 const RESERVED = 65536;
 /**
  * wasm32's 4 GiB, less a page (a byte view of the whole arena must stay below 2^32 elements),
@@ -56,9 +56,24 @@ export interface NoveltyKernel {
   update(block: number, options: number, t: number, x: number): number;
 }
 
+export interface SetKernel {
+  /**
+   * One point of the default profile over a region at byte `region`, its descriptor at
+   * `descriptor` (asm/set.ts): 1 not handled, nothing changed; 0 judged, `fused` holds score,
+   * expected, lower, upper; 2 judged, a detector reports: `verdicts` holds each detector's.
+   */
+  updateSet(region: number, descriptor: number, t: number, x: number): number;
+}
+
 interface Kernels {
   novelty: NoveltyKernel;
+  /** novelty's output: score, median, scale, reported view. */
   out: Float64Array;
+  set: SetKernel;
+  /** Per detector of the default profile: score, expected, lower, upper, reason code. */
+  verdicts: Float64Array;
+  /** The fused score, expected, lower, upper. */
+  fused: Float64Array;
 }
 
 let memory: WasmMemory | null = null;
@@ -78,7 +93,7 @@ function load(): void {
     why = 'turned off (TIDEMARK_KERNELS=js)';
     return;
   }
-  const url = new URL('../../dist/kernels/novelty.wasm', import.meta.url);
+  const url = new URL('../../dist/kernels/kernels.wasm', import.meta.url);
   let bytes: Buffer;
   try {
     bytes = readFileSync(url);
@@ -87,16 +102,37 @@ function load(): void {
     return;
   }
   const mem = new Wasm.Memory({ initial: Math.min(GROW_MIN, MAX_PAGES), maximum: MAX_PAGES, shared: true });
-  const env = { memory: mem, log1p: Math.log1p, exp: Math.exp, expm1: Math.expm1, log10: Math.log10 };
+  const env = { memory: mem, log1p: Math.log1p, exp: Math.exp, expm1: Math.expm1, log10: Math.log10, log2: Math.log2, round: Math.round };
   const inst = new Wasm.Instance(new Wasm.Module(bytes), { env });
-  const ex = inst.exports as unknown as { update: NoveltyKernel['update']; OUT: { value: number }; Z_EDGE: { value: number } };
+  type Addr = { value: number };
+  const ex = inst.exports as unknown as {
+    update: NoveltyKernel['update'];
+    updateSet: SetKernel['updateSet'];
+    OUT: Addr;
+    Z_EDGE: Addr;
+    VERDICTS: Addr;
+    FUSED: Addr;
+    FRAC: Addr;
+    OCTAVE: Addr;
+  };
   const buf = mem.buffer as unknown as SharedArrayBuffer;
   // tail.ts' bin edges, computed as tail.ts does, so that the kernel's equal JS's to the bit.
   const edges = new Float64Array(buf, ex.Z_EDGE.value, TAIL_BINS + 1);
   for (let b = 0; b <= TAIL_BINS; b++) edges[b] = Math.expm1(b * TAIL_BW);
+  // weekly_shift's decoding tables, computed as detect/weekly-shift.ts computes them.
+  const frac = new Float64Array(buf, ex.FRAC.value, 2048);
+  for (let j = 0; j < 2048; j++) frac[j] = 2 ** (j / 2048);
+  const octave = new Float64Array(buf, ex.OCTAVE.value, 33);
+  for (let k = -16; k <= 16; k++) octave[k + 16] = 2 ** k;
   memory = mem;
   buffers.add(buf);
-  kernels = { novelty: { update: ex.update }, out: new Float64Array(buf, ex.OUT.value, 4) };
+  kernels = {
+    novelty: { update: ex.update },
+    out: new Float64Array(buf, ex.OUT.value, 4),
+    set: { updateSet: ex.updateSet },
+    verdicts: new Float64Array(buf, ex.VERDICTS.value, 7 * 5),
+    fused: new Float64Array(buf, ex.FUSED.value, 4),
+  };
 }
 load();
 

@@ -8,6 +8,8 @@
  * dozen comparisons, amortised to a handful per point): sampling rates change rarely, and a
  * late answer by up to three points is harmless. Duplicate and out-of-order timestamps are
  * ignored; gaps enter as one long delta, which the median shrugs off.
+ * no_data's learner in the default profile's one-call kernel (asm/set.ts) is a copy of this:
+ * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).
  */
 
 const N = 0;

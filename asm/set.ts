@@ -1,0 +1,486 @@
+/**
+ * The default profile's whole point in one call: the four rules, novelty (./novelty.ts),
+ * weekly_shift and new_level, and their fusion, step for step as `src/detect/` does them, on
+ * a series' region in place. The build's entry point (`npm run build:wasm`).
+ *
+ * Why: with novelty alone compiled, each point still made six detector calls in JS, each with
+ * its verdict object, the set's conditioning and its fusion (~40% of the default set's time
+ * at 10,000 series). Here they are a few dozen loads and stores on the region novelty already
+ * brought into cache.
+ *
+ * The same contract as novelty's kernel: bit-identical to the JS path (same operations in the
+ * same order on the same float32/float64 values; transcendental functions imported from JS),
+ * and the JS path stays for everything else. Every case not handled is detected before
+ * anything is written, so a decline leaves the region as it was:
+ * - the rules: a non-finite value, an impossible value, no_data still learning its interval or
+ *   seeing a silence (r > 1.5 intervals) or a repeated timestamp, counter_reset learning or
+ *   seeing a counter go down, unit_change warming up or seeing a magnitude beyond `minFactor`;
+ * - novelty: its own kernel's cases;
+ * - weekly_shift warming up (its first day of comparisons); new_level learning.
+ * `src/detect/novelty-kernel.test.ts` holds the two paths to equal verdicts and states.
+ *
+ * Returns 1: not handled, nothing changed. 0: judged and fused, no detector at REPORT_MIN or
+ * above: FUSED holds score, expected, lower, upper (the band is novelty's). 2: judged, some
+ * detector reports: VERDICTS holds each detector's verdict (novelty's in OUT) for the JS fusion.
+ *
+ * Copies of the detectors' constants (AssemblyScript cannot import the TS modules): the
+ * equality tests hold them together.
+ */
+import { update as noveltyUpdate, OUT } from './novelty';
+export { update, OUT, Z_EDGE } from './novelty';
+
+@external('env', 'log10') declare function jlog10(x: f64): f64;
+@external('env', 'log2') declare function jlog2(x: f64): f64;
+@external('env', 'round') declare function jround(x: f64): f64;
+
+/** Fixed addresses in the arena's reserved first 64 KiB (after novelty's, which end at 1960). */
+export const VERDICTS: usize = 2048; // 7 x [score, expected, lower, upper, reason code]
+export const FUSED: usize = 2336; // score, expected, lower, upper
+const IV_SCRATCH: usize = 2400; // 16 doubles: no_data's interval median
+export const FRAC: usize = 4096; // 2048 doubles: weekly_shift's 2^(j / 2048), written by JS
+export const OCTAVE: usize = 20480; // 33 doubles: 2^k for k in [-16, 16], written by JS
+
+/** Reason codes (src/detect/fusion.ts maps them back). */
+const R_NORMAL: f64 = 0;
+const R_LEARNING: f64 = 1;
+const R_SPIKE: f64 = 2;
+const R_DIP: f64 = 3;
+const R_DROP: f64 = 4;
+const R_DRIFT_UP: f64 = 5;
+const R_DRIFT_DOWN: f64 = 6;
+
+const REPORT_MIN: f64 = 0.3;
+const HILL_90: f64 = 1.7320508075688772;
+
+@inline function sd(F: usize, k: i32): f64 {
+  return load<f64>(F + (<usize>k << 3));
+}
+@inline function setd(F: usize, k: i32, v: f64): void {
+  store<f64>(F + (<usize>k << 3), v);
+}
+@inline function verdict(i: i32, score: f64, expected: f64, lower: f64, upper: f64, reason: f64): void {
+  const p = VERDICTS + <usize>i * 40;
+  store<f64>(p, score);
+  store<f64>(p + 8, expected);
+  store<f64>(p + 16, lower);
+  store<f64>(p + 24, upper);
+  store<f64>(p + 32, reason);
+}
+@inline function hill(x: f64, half: f64): f64 {
+  const r = x / half;
+  const r2 = r * r;
+  const r4 = r2 * r2;
+  return r4 / (1 + r4);
+}
+
+// ---- impossible_value (options only: MIN, MAX, NAN_BAD) ----
+
+// ---- no_data ----
+const ND_FACTOR = 0;
+const ND_MIN_DELTAS = 1;
+const IV_N = 2;
+const IV_LAST = 3;
+const IV_INTERVAL = 4;
+const ND_POINTS = 5;
+const ND_TABLE = 7;
+
+// ---- counter_reset ----
+const CR_MODE = 2;
+const CR_N = 3;
+const CR_LAST_T = 4;
+const CR_LAST_X = 5;
+const CR_FEED = 8;
+const CR_RELEARN = 9;
+const GAUGE: f64 = 1;
+const COUNTER: f64 = 2;
+
+// ---- unit_change ----
+const UC_MIN_FACTOR = 0;
+const UC_N = 4;
+const UC_REF = 5;
+const UC_RUN = 6;
+const UC_FACTOR_OUT = 8;
+const UC_LOG_M = 9;
+const UC_LOG_S = 10;
+const UC_LOG_HI = 11;
+const UC_LOG_LO = 12;
+const UC_WARM: f64 = 8;
+const UC_MATURE: f64 = 100;
+const REF_ALPHA: f64 = 1.0 / 32;
+const FORGET: f64 = 1e-3;
+
+// ---- weekly_shift ----
+const WS_TAU_S = 0;
+const WS_K = 1;
+const WS_H = 2;
+const WS_CLIP = 3;
+const WS_TAU_OFF = 4;
+const WS_TAU_DEV = 5;
+const WS_ACCEPT_MS = 6;
+const WS_CUR = 7;
+const WS_SUM = 8;
+const WS_CNT = 9;
+const WS_PREV = 10;
+const WS_LAST_T = 11;
+const WS_KNOWN = 12;
+const WS_SMOOTH = 13;
+const WS_OFF = 14;
+const WS_DEV = 15;
+const WS_UP = 16;
+const WS_DOWN = 17;
+const WS_SINCE = 18;
+const WS_DEV_PT = 19;
+const WS_PPH = 20;
+const WS_UNIT = 21;
+const WS_HERE = 22;
+const WS_NEXT = 23;
+const WS_LAYOUT = 24;
+const WS_LAYOUT_VERSION: f64 = 3;
+const WS_TABLE = 25;
+const HOUR: f64 = 3600000;
+const SLOTS: i64 = 168;
+const OFFSET_WARM: f64 = 2 * HOUR;
+const SPREAD_WARM: f64 = 24 * HOUR;
+const SPREAD_MIN: f64 = 6 * HOUR;
+const MIN_PPH: f64 = 4;
+const FLOOR: f64 = 0.003;
+const SPREAD_UNSURE: f64 = 3 * HOUR;
+const UNSEEN = -32768;
+const NOT_POSITIVE = -32767;
+const Q: f64 = 2048;
+const Q_MAX: f64 = 32767;
+
+// ---- new_level ----
+const NL_LEVELS = 2;
+const NL_REST = 3;
+const NL_LO = 4;
+const NL_HI = 5;
+const NL_SINCE = 8;
+const NL_SEEN = 9;
+const BELOW = 8;
+const TOP = 31;
+
+/**
+ * Descriptor (doubles at D): each detector's block offset in the region in bytes (negative where
+ * its leading options are not stored, as fusion.ts' #vo: word k of the block is at R + offset + 8k),
+ * then its options' byte address.
+ */
+const DETS = 7;
+const IMP = 0;
+const ND = 1;
+const CR = 2;
+const UC = 3;
+const NOV = 4;
+const WS = 5;
+const NL = 6;
+
+/**
+ * One point of the default profile: the region at R (its descriptor at D), time t, value x.
+ */
+export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
+  if (x != x || x == Infinity || x == -Infinity) return 1;
+  const Fnd = R + <usize><i32>sd(D, ND);
+  const Fcr = R + <usize><i32>sd(D, CR);
+  const Fuc = R + <usize><i32>sd(D, UC);
+  const Fws = R + <usize><i32>sd(D, WS);
+  const Fnl = R + <usize><i32>sd(D, NL);
+  const Gimp = <usize>sd(D, DETS + IMP);
+  const Gnd = <usize>sd(D, DETS + ND);
+  const Guc = <usize>sd(D, DETS + UC);
+  const Gws = <usize>sd(D, DETS + WS);
+  const Gnl = <usize>sd(D, DETS + NL);
+
+  // impossible_value: a value outside the limits reports (score 1): left to JS.
+  const lo = sd(Gimp, 0);
+  const hi = sd(Gimp, 1);
+  if (x < lo || x > hi) return 1;
+
+  // no_data: handled while the interval is learned and the point comes within 1.5 intervals.
+  const interval = sd(Fnd, IV_INTERVAL);
+  const last = sd(Fnd, IV_LAST);
+  const ndLearning = sd(Fnd, IV_N) < sd(Gnd, ND_MIN_DELTAS) || !(interval > 0);
+  if (!ndLearning && (t - last) / interval > 1.5) return 1;
+  if (!(t > last)) return 1;
+
+  // counter_reset: a gauge, or a counter going up by a finite rate.
+  const mode = sd(Fcr, CR_MODE);
+  let v = x;
+  let crLower: f64 = NaN;
+  if (mode == COUNTER) {
+    const lastX = sd(Fcr, CR_LAST_X);
+    const d = x - lastX;
+    if (!(d >= 0)) return 1;
+    const dt = (t - sd(Fcr, CR_LAST_T)) / 1000;
+    if (!(dt > 0)) return 1;
+    v = d / dt;
+    if (v == Infinity) return 1;
+    crLower = lastX;
+  } else if (mode != GAUGE) return 1;
+
+  // unit_change: warm, and a magnitude within `minFactor` of the reference (or zero).
+  const ax = x < 0 ? -x : x;
+  const ucN = sd(Fuc, UC_N);
+  if (ax > 0) {
+    if (ucN < UC_WARM) return 1;
+    const ref = sd(Fuc, UC_REF);
+    const minF = sd(Guc, UC_MIN_FACTOR);
+    if (!((ax < ref * minF && ax * minF > ref) || ucN < UC_MATURE)) return 1;
+  }
+
+  // weekly_shift: its layout, and past its warm-up (or not judging at all).
+  if (sd(Fws, WS_LAYOUT) != WS_LAYOUT_VERSION) return 1;
+  const known = sd(Fws, WS_KNOWN);
+  if (!(known >= OFFSET_WARM && known >= SPREAD_MIN)) return 1;
+
+  // new_level: past learning.
+  const seen = sd(Fnl, NL_SEEN);
+  if (seen == 0) return 1;
+
+  // Novelty last of the checks: it judges (and writes) when it handles the point.
+  const Gnov = <usize>sd(D, DETS + NOV);
+  if (noveltyUpdate(R + <usize><i32>sd(D, NOV), Gnov, t, v) != 0) return 1;
+
+  // From here on every detector judges; nothing declines.
+  verdict(IMP, 0, NaN, lo == -Infinity ? NaN : lo, hi == Infinity ? NaN : hi, R_NORMAL);
+  noData(Fnd, t, ndLearning);
+  // counter_reset
+  setd(Fcr, CR_RELEARN, 0);
+  setd(Fcr, CR_LAST_T, t);
+  setd(Fcr, CR_LAST_X, x);
+  setd(Fcr, CR_N, sd(Fcr, CR_N) + 1);
+  setd(Fcr, CR_FEED, v);
+  verdict(CR, 0, NaN, crLower, NaN, R_NORMAL);
+  unitChange(Fuc, x, ax, ucN);
+  verdict(NOV, load<f64>(OUT), NaN, NaN, NaN, R_NORMAL); // for the maximum below; JS builds novelty's own
+  weeklyShift(Fws, Gws, t, v);
+  newLevel(Fnl, Gnl, v, seen);
+
+  let best: f64 = 0;
+  for (let i = 0; i < DETS; i++) {
+    const s = load<f64>(VERDICTS + <usize>i * 40);
+    if (s > best) best = s;
+  }
+  if (best >= REPORT_MIN) return 2;
+  const m = load<f64>(OUT + 8);
+  const sc = load<f64>(OUT + 16);
+  store<f64>(FUSED, best);
+  store<f64>(FUSED + 8, m);
+  store<f64>(FUSED + 16, m - 4 * sc);
+  store<f64>(FUSED + 24, m + 4 * sc);
+  return 0;
+}
+
+/** no_data's judging and interval learning for a point within 1.5 intervals (or while learning). */
+function noData(F: usize, t: f64, learning: bool): void {
+  verdict(ND, 0, NaN, NaN, NaN, learning ? R_LEARNING : R_NORMAL);
+  setd(F, ND_POINTS, sd(F, ND_POINTS) + 1);
+  // intervalObserve (series/interval.ts); t > last was checked.
+  const last = sd(F, IV_LAST);
+  setd(F, IV_LAST, t);
+  const n = sd(F, IV_N);
+  const ring = F + (<usize>ND_TABLE << 3);
+  store<f32>(ring + ((<usize>(<i64>n) & 15) << 2), <f32>(t - last));
+  setd(F, IV_N, n + 1);
+  const n1 = <i64>(n + 1);
+  if (n + 1 <= 16 || (n1 & 3) == 0) {
+    const m: i32 = n + 1 < 16 ? <i32>(n + 1) : 16;
+    for (let i = 0; i < m; i++) {
+      const val = <f64>load<f32>(ring + (<usize>i << 2));
+      let j = i;
+      while (j > 0 && load<f64>(IV_SCRATCH + (<usize>(j - 1) << 3)) > val) {
+        store<f64>(IV_SCRATCH + (<usize>j << 3), load<f64>(IV_SCRATCH + (<usize>(j - 1) << 3)));
+        j--;
+      }
+      store<f64>(IV_SCRATCH + (<usize>j << 3), val);
+    }
+    const h = m >> 1;
+    setd(F, IV_INTERVAL, m & 1 ? load<f64>(IV_SCRATCH + (<usize>h << 3)) : (load<f64>(IV_SCRATCH + (<usize>(h - 1) << 3)) + load<f64>(IV_SCRATCH + (<usize>h << 3))) / 2);
+  }
+}
+
+/** unit_change's ordinary-magnitude path (the checks in updateSet): learned, factor 1. */
+function unitChange(F: usize, x: f64, ax: f64, n: f64): void {
+  setd(F, UC_FACTOR_OUT, 1);
+  if (!(ax > 0)) {
+    if (x == 0) setd(F, UC_RUN, 0);
+    verdict(UC, 0, NaN, NaN, NaN, n < UC_WARM ? R_LEARNING : R_NORMAL);
+    return;
+  }
+  const lx = jlog10(ax);
+  setd(F, UC_N, n + 1);
+  const ref = sd(F, UC_REF);
+  setd(F, UC_RUN, 0);
+  setd(F, UC_REF, ref + REF_ALPHA * (ax - ref));
+  const e = lx - sd(F, UC_LOG_M);
+  setd(F, UC_LOG_M, sd(F, UC_LOG_M) + REF_ALPHA * e);
+  setd(F, UC_LOG_S, sd(F, UC_LOG_S) + REF_ALPHA * ((e < 0 ? -e : e) - sd(F, UC_LOG_S)));
+  const hi = sd(F, UC_LOG_HI);
+  setd(F, UC_LOG_HI, lx > hi - FORGET ? lx : hi - FORGET);
+  const lo = sd(F, UC_LOG_LO);
+  setd(F, UC_LOG_LO, lx < lo + FORGET ? lx : lo + FORGET);
+  verdict(UC, 0, NaN, NaN, NaN, R_NORMAL);
+}
+
+// ---- weekly_shift ----
+
+@inline function wsSlot(F: usize, i: i32): i32 {
+  return <i32>load<u16>(F + (<usize>WS_TABLE << 3) + (<usize>i << 1)) - 32768;
+}
+@inline function wsHourSlot(a: f64): i32 {
+  let i = <i32>(<i64>a % SLOTS);
+  return i < 0 ? i + <i32>SLOTS : i;
+}
+function wsDecode(F: usize, q: i32): f64 {
+  if (q == UNSEEN) return NaN;
+  if (q == NOT_POSITIVE) return 0;
+  return sd(F, WS_UNIT) * load<f64>(OCTAVE + (<usize>((q >> 11) + 16) << 3)) * load<f64>(FRAC + (<usize>(q & 2047) << 3));
+}
+function wsEncode(F: usize, mean: f64): i32 {
+  if (!(mean > 0)) return NOT_POSITIVE;
+  if (!(sd(F, WS_UNIT) > 0)) setd(F, WS_UNIT, mean);
+  const q = jround(Q * jlog2(mean / sd(F, WS_UNIT)));
+  return q > Q_MAX ? <i32>Q_MAX : q < -Q_MAX + 1 ? <i32>(-Q_MAX + 1) : <i32>q;
+}
+@inline function wsIdle(F: usize): void {
+  // Only called past the warm-up (checked in updateSet): 'normal'.
+  verdict(WS, 0, NaN, NaN, NaN, R_NORMAL);
+}
+
+function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
+  const a = Math.floor(t / HOUR);
+  let cur = sd(F, WS_CUR);
+  if (a < cur) return wsIdle(F);
+  if (a != cur) {
+    if (cur == cur) {
+      const i = wsHourSlot(cur);
+      setd(F, WS_PREV, a == cur + 1 ? wsDecode(F, wsSlot(F, i)) : NaN);
+      if (sd(F, WS_CNT) > 0) store<u16>(F + (<usize>WS_TABLE << 3) + (<usize>i << 1), <u16>(wsEncode(F, sd(F, WS_SUM) / sd(F, WS_CNT)) + 32768));
+      setd(F, WS_PPH, sd(F, WS_PPH) + 0.05 * (sd(F, WS_CNT) - sd(F, WS_PPH)));
+    }
+    setd(F, WS_CUR, a);
+    cur = a;
+    setd(F, WS_SUM, 0);
+    setd(F, WS_CNT, 0);
+    setd(F, WS_HERE, wsDecode(F, wsSlot(F, wsHourSlot(a))));
+    setd(F, WS_NEXT, wsDecode(F, wsSlot(F, wsHourSlot(a + 1))));
+  }
+  setd(F, WS_SUM, sd(F, WS_SUM) + x);
+  setd(F, WS_CNT, sd(F, WS_CNT) + 1);
+  const frac = (t - a * HOUR) / HOUR - 0.5;
+  const here = sd(F, WS_HERE);
+  const other = frac >= 0 ? sd(F, WS_NEXT) : sd(F, WS_PREV);
+  const ref = other == other && other > 0 ? here + (other - here) * (frac >= 0 ? frac : -frac) : here;
+  if (!(ref > 0) || x < 0 || sd(F, WS_PPH) < MIN_PPH) return wsIdle(F);
+  const r = x / ref - 1;
+  const lastT = sd(F, WS_LAST_T);
+  if (!(t > lastT) && lastT == lastT) return wsIdle(F);
+  setd(F, WS_LAST_T, t);
+  if (lastT != lastT) {
+    setd(F, WS_SMOOTH, r);
+    setd(F, WS_OFF, r);
+    setd(F, WS_KNOWN, 0);
+    setd(F, WS_UP, 0);
+    setd(F, WS_DOWN, 0);
+    // KNOWN is now 0: idle() is 'learning'.
+    verdict(WS, 0, NaN, NaN, NaN, R_LEARNING);
+    return;
+  }
+  let dt = t - lastT;
+  const tauS = sd(G, WS_TAU_S);
+  if (dt > tauS) dt = tauS;
+  const known = sd(F, WS_KNOWN) + dt;
+  setd(F, WS_KNOWN, known);
+  const spreadKnown = known;
+  let off = sd(F, WS_OFF);
+  let dev = sd(F, WS_DEV);
+  const devPt = sd(F, WS_DEV_PT);
+  // weekly-shift.ts' quotients (the same divisions and root: the same doubles).
+  const qAl = dt / tauS;
+  const qRoot = Math.sqrt(qAl / (2 - (qAl < 1 ? qAl : 1)));
+  const qDev = dt / sd(G, WS_TAU_DEV);
+  const qOff = dt / sd(G, WS_TAU_OFF);
+  const qStep = dt / HOUR;
+  let s = 1.2533 * dev;
+  const sdAvg = 1.2533 * devPt * qRoot;
+  if (s < sdAvg) s = sdAvg;
+  if (s < FLOOR) s = FLOOR;
+  s *= 1 + SPREAD_UNSURE / spreadKnown;
+  const c = spreadKnown >= OFFSET_WARM ? sd(G, WS_CLIP) * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
+  let e = r - off;
+  const ae = e < 0 ? -e : e;
+  if (e > c) e = c;
+  else if (e < -c) e = -c;
+  let sm = sd(F, WS_SMOOTH);
+  sm += qAl * (off + e - sm);
+  setd(F, WS_SMOOTH, sm);
+  const d = sm - off;
+  const ad = d < 0 ? -d : d;
+  const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : qDev;
+  if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
+    off += (known < OFFSET_WARM ? dt / known : qOff) * (r - off);
+    dev += w * ((ad < 4 * s || spreadKnown < SPREAD_MIN ? ad : 4 * s) - dev);
+    setd(F, WS_DEV_PT, devPt + w * ((ae < c ? ae : c) - devPt));
+    setd(F, WS_OFF, off);
+    setd(F, WS_DEV, dev);
+    verdict(WS, 0, NaN, NaN, NaN, R_LEARNING);
+    return;
+  }
+  const z = d / s;
+  const k = sd(G, WS_K);
+  const h = sd(G, WS_H);
+  let up = sd(F, WS_UP) + (z - k) * qStep;
+  let down = sd(F, WS_DOWN) + (-z - k) * qStep;
+  up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
+  down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
+  let score: f64 = 0;
+  const since = sd(F, WS_SINCE);
+  const reported = since == since;
+  if (!reported && (up >= h || down >= h)) {
+    setd(F, WS_SINCE, t);
+    score = hill(up > down ? up : down, h / HILL_90);
+  } else if (reported && up < h / 2 && down < h / 2) {
+    setd(F, WS_SINCE, NaN);
+  } else if (reported && t - since >= sd(G, WS_ACCEPT_MS)) {
+    setd(F, WS_SINCE, NaN);
+    off = sm;
+    up = 0;
+    down = 0;
+  }
+  if (sd(F, WS_SINCE) != sd(F, WS_SINCE) && up < h / 2 && down < h / 2) {
+    off += qOff * d;
+    dev += w * ((ad < 4 * s ? ad : 4 * s) - dev);
+    setd(F, WS_DEV_PT, devPt + w * ((ae < c ? ae : c) - devPt));
+  }
+  setd(F, WS_OFF, off);
+  setd(F, WS_DEV, dev);
+  setd(F, WS_UP, up);
+  setd(F, WS_DOWN, down);
+  const expected = ref * (1 + off);
+  const band = ref * sd(G, WS_CLIP) * s;
+  verdict(WS, score, expected, expected - band, expected + band, score > 0 ? (up > down ? R_DRIFT_UP : R_DRIFT_DOWN) : R_NORMAL);
+}
+
+// ---- new_level (past learning) ----
+
+function newLevel(F: usize, G: usize, x: f64, seen: f64): void {
+  const lo = sd(F, NL_LO);
+  const hi = sd(F, NL_HI);
+  const al = lo < 0 ? -lo : lo;
+  const w = (hi - lo) / sd(G, NL_LEVELS);
+  const floor = 1e-9 * (al > 1 ? al : 1);
+  const kf = Math.floor((x - lo) / (w > floor ? w : floor)) + <f64>BELOW;
+  const q: i32 = kf < 0 ? 0 : kf > <f64>TOP ? TOP : <i32>kf;
+  const since = sd(F, NL_SINCE) + 1;
+  const mask = <u32>(<u64>seen);
+  let score: f64 = 0;
+  let reason = R_NORMAL;
+  if (((mask >>> q) & 1) == 0) {
+    setd(F, NL_SEEN, seen + <f64>(<u64>1 << <u64>q));
+    if (since > sd(G, NL_REST) && !(q > 0 && ((mask >>> (q - 1)) & 1) == 1) && !(q < TOP && ((mask >>> (q + 1)) & 1) == 1)) {
+      score = 0.9;
+      reason = x == 0 && lo > 0 ? R_DROP : q < BELOW ? R_DIP : R_SPIKE;
+    }
+    setd(F, NL_SINCE, 0);
+  } else setd(F, NL_SINCE, since);
+  verdict(NL, score, (lo + hi) / 2, lo, hi, reason);
+}
