@@ -16,7 +16,8 @@
  */
 import { createDetectorSet, restoreState, snapshotState } from './index.ts';
 import { newFusedVerdict } from './types.ts';
-import { arenaBytesInUse, kernelsStatus, mulberry32 as rng } from '../series/index.ts';
+import { arenaBytesInUse, mulberry32 as rng } from '../series/index.ts';
+import { kernelsStatus } from './kernels.ts';
 
 const STEP_MS = 5 * 60_000;
 const DAY = 288; // points per day at 5 minutes

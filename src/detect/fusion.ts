@@ -23,7 +23,8 @@ import { getDetector } from './registry.ts';
 import type { Conditioning, Detector, DetectorEntry, DetectorSet, Embedded, FusedVerdict, Reason, Verdict } from './types.ts';
 import { newVerdict } from './types.ts';
 import { touchRange } from './define.ts';
-import { arenaKernels, arenaOffset, fnv1a32, inArena, slabDoubles } from '../series/index.ts';
+import { arenaOffset, fnv1a32, inArena, slabDoubles } from '../series/index.ts';
+import { detectKernels } from './kernels.ts';
 import { noveltyKernelVerdict } from './novelty.ts';
 import { restoreState, snapshotState } from './state.ts';
 
@@ -57,7 +58,7 @@ export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
 
 /** The set kernel (asm/set.ts) judges sets of exactly these detectors, in this order. */
 const KERNEL_SET = DEFAULT_PROFILE.map((e) => e.name).join(',');
-const KERNELS = arenaKernels();
+const KERNELS = detectKernels();
 /** The set kernel's reason codes (asm/set.ts). */
 const KERNEL_REASONS: readonly Reason[] = ['normal', 'learning', 'spike', 'dip', 'drop_to_zero', 'drift_up', 'drift_down'];
 

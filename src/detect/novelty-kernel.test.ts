@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Rng, TAIL_BINS, TAIL_BW, arenaBytesInUse, arenaKernels, inArena, kernelsStatus, slabDoubles } from '../series/index.ts';
+import { Rng, TAIL_BINS, TAIL_BW, arenaBytesInUse, inArena, slabDoubles } from '../series/index.ts';
+import { detectKernels, kernelsStatus } from './kernels.ts';
 import { createDetectorSet } from './fusion.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { DAY, MINUTE, T0 } from './testkit.ts';
@@ -129,7 +130,7 @@ function compare(entries: DetectorEntry[] | undefined, s: Stream, restoreAt = -1
 /** What the set kernel (asm/set.ts) answered, counted over the cases below: 1 declined, 0 judged, 2 judged with a report. */
 const setCodes = [0, 0, 0];
 {
-  const k = arenaKernels();
+  const k = detectKernels();
   if (k !== null) {
     const updateSet = k.set.updateSet;
     k.set.updateSet = (r, d, t, x) => {
@@ -146,7 +147,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
   });
 
   it('judges the steady state itself: a warmed state in the arena is handled, one elsewhere is not', () => {
-    const k = arenaKernels();
+    const k = detectKernels();
     assert.ok(k !== null);
     const set = createDetectorSet([{ name: 'novelty' }]);
     const f = set.init() as Float64Array;
@@ -166,7 +167,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
   });
 
   it('judges the default profile\'s whole point in one call (asm/set.ts) for a warmed state in the arena', () => {
-    const k = arenaKernels();
+    const k = detectKernels();
     assert.ok(k !== null);
     const set = createDetectorSet();
     const f = set.init() as Float64Array;

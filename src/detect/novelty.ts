@@ -28,11 +28,10 @@ import {
   tailSkipNothing,
   floatBase,
   floatsOf,
-  arenaKernels,
   arenaOffset,
-  type NoveltyKernel,
   inArena,
 } from '../series/index.ts';
+import { type NoveltyKernel, detectKernels } from './kernels.ts';
 import { num } from './config.ts';
 import { HILL_90, REPORT_MIN, defineEmbedded, hill, learning, verdict } from './define.ts';
 import type { Reason, Verdict } from './types.ts';
@@ -215,7 +214,7 @@ const Y5 = new Float64Array(5);
 const DT = new Float64Array(DELTA_N);
 const RS = new Float64Array(64); // the residual window, sorted when its median is asked (seasonalPoints <= 64)
 
-const KERNELS = arenaKernels();
+const KERNELS = detectKernels();
 const KERNEL = KERNELS === null ? null : KERNELS.novelty;
 const KOUT = KERNELS === null ? new Float64Array(4) : KERNELS.out;
 

@@ -101,12 +101,12 @@ function encode(f: Float64Array, o: number, mean: number): number {
 
 /**
  * 2^(j / Q) for j in [0, Q) and 2^k for k in [-16, 16]: decoding costs two reads, not a pow.
- * series/arena.ts writes the same tables for the kernel (asm/set.ts).
+ * detect/kernels.ts copies them for the kernel (asm/set.ts).
  */
-const FRAC = new Float64Array(Q);
-for (let j = 0; j < Q; j++) FRAC[j] = 2 ** (j / Q);
-const OCTAVE = new Float64Array(33);
-for (let k = -16; k <= 16; k++) OCTAVE[k + 16] = 2 ** k;
+export const DECODE_FRAC = new Float64Array(Q);
+for (let j = 0; j < Q; j++) DECODE_FRAC[j] = 2 ** (j / Q);
+export const DECODE_OCTAVE = new Float64Array(33);
+for (let k = -16; k <= 16; k++) DECODE_OCTAVE[k + 16] = 2 ** k;
 
 
 /** The table slot of absolute hour `a` (hours before 1970 wrap too: never an index outside the table). */
@@ -127,7 +127,7 @@ function setSlot(f: Float64Array, o: number, i: number, q: number): void {
 
 /** Decodes a table slot: NaN for unseen, 0 for not positive (never a reference). */
 function decode(f: Float64Array, o: number, q: number): number {
-  return q === UNSEEN ? NaN : q === NOT_POSITIVE ? 0 : f[o + UNIT] * OCTAVE[(q >> 11) + 16] * FRAC[q & (Q - 1)];
+  return q === UNSEEN ? NaN : q === NOT_POSITIVE ? 0 : f[o + UNIT] * DECODE_OCTAVE[(q >> 11) + 16] * DECODE_FRAC[q & (Q - 1)];
 }
 
 /**

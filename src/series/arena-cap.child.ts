@@ -3,7 +3,8 @@
 // outside it, and prints what it saw as JSON.
 import { createDetectorSet } from '../detect/fusion.ts';
 import { newFusedVerdict } from '../detect/types.ts';
-import { Rng, arenaBytesInUse, inArena, kernelsStatus } from './index.ts';
+import { kernelsStatus } from '../detect/kernels.ts';
+import { Rng, arenaBytesInUse, inArena } from './index.ts';
 
 const set = createDetectorSet();
 const states: Float64Array[] = [];

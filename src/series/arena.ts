@@ -1,8 +1,8 @@
 /**
  * The arena: one shared WebAssembly memory that the slabs of per-series state are carved
- * from, and the compiled kernels (asm/, built into dist/kernels/ by `npm run build:wasm`) that
- * judge a point in place there. A kernel receives a state's byte address and reads and writes
- * the same bytes the JS code does; no state is copied in or out.
+ * from, so that the compiled kernels (asm/, loaded by detect/kernels.ts) judge a point in
+ * place there. A kernel receives a state's byte address and reads and writes the same bytes
+ * the JS code does; no state is copied in or out.
  *
  * Why one shared memory: a kernel reaches only the memory it was instantiated with, and Node
  * refuses more than about 13,000 WebAssembly memories (each reserves address space), where a
@@ -14,13 +14,11 @@
  *
  * Memory is not returned to the operating system (a WebAssembly memory cannot shrink); a slab
  * whose states are all gone is zeroed and handed out again (series/slab.ts tracks them).
- * `TIDEMARK_KERNELS=js` turns the arena and the kernels off (for comparisons).
+ * The arena is opened by the kernels' loader; with the kernels off (`TIDEMARK_KERNELS=js`) or
+ * not built it stays closed.
  */
-import { readFileSync } from 'node:fs';
-import { TAIL_BINS, TAIL_BW } from './tail.ts';
-
 // The WebAssembly API as used here (the project's lib is ES2022, which does not declare it).
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBufferLike;
   grow(pages: number): number;
 }
@@ -29,7 +27,8 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
 }
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+/** The WebAssembly API (typed as used here). */
+export const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const PAGE = 65536;
 /** The kernels' fixed scratch and constants live below this (asm/novelty.ts: OUT, Z_EDGE, ...; asm/set.ts: VERDICTS, FRAC, ...). */
@@ -51,34 +50,7 @@ function maxPages(mb: string | undefined): number {
 /** The arena grows by at least this many pages (16 MiB), and by half its size when larger. */
 const GROW_MIN = 256;
 
-export interface NoveltyKernel {
-  /** 0: judged, OUT holds score, median, scale, view; 1: not handled, nothing changed. */
-  update(block: number, options: number, t: number, x: number): number;
-}
-
-export interface SetKernel {
-  /**
-   * One point of the default profile over a region at byte `region`, its descriptor at
-   * `descriptor` (asm/set.ts): 1 not handled, nothing changed; 0 judged, `fused` holds score,
-   * expected, lower, upper; 2 judged, a detector reports: `verdicts` holds each detector's.
-   */
-  updateSet(region: number, descriptor: number, t: number, x: number): number;
-}
-
-interface Kernels {
-  novelty: NoveltyKernel;
-  /** novelty's output: score, median, scale, reported view. */
-  out: Float64Array;
-  set: SetKernel;
-  /** Per detector of the default profile: score, expected, lower, upper, reason code. */
-  verdicts: Float64Array;
-  /** The fused score, expected, lower, upper. */
-  fused: Float64Array;
-}
-
 let memory: WasmMemory | null = null;
-let kernels: Kernels | null = null;
-let why = '';
 /** Bytes handed out (from RESERVED up); the memory's size is at least this. */
 let top = RESERVED;
 /** Freed slabs (offsets), all of one size (series/slab.ts' slab). */
@@ -88,62 +60,18 @@ let inUse = 0;
 /** Every buffer object the memory has had (a grow gives a new one over the same bytes). */
 const buffers = new WeakSet<ArrayBufferLike>();
 
-function load(): void {
-  if (process.env.TIDEMARK_KERNELS === 'js') {
-    why = 'turned off (TIDEMARK_KERNELS=js)';
-    return;
+/**
+ * Opens the arena (once; later calls return the same memory): from then on slabs are carved
+ * from it. Called by the kernels' loader (detect/kernels.ts) when the kernels are built and
+ * turned on, with the memory to instantiate them with; without kernels the arena stays closed
+ * and slabs are ArrayBuffers.
+ */
+export function arenaOpen(): WasmMemory {
+  if (memory === null) {
+    memory = new Wasm.Memory({ initial: Math.min(GROW_MIN, MAX_PAGES), maximum: MAX_PAGES, shared: true });
+    buffers.add(memory.buffer);
   }
-  const url = new URL('../../dist/kernels/kernels.wasm', import.meta.url);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(url);
-  } catch {
-    why = `not built (${url.pathname} is missing: npm run build:wasm)`;
-    return;
-  }
-  const mem = new Wasm.Memory({ initial: Math.min(GROW_MIN, MAX_PAGES), maximum: MAX_PAGES, shared: true });
-  const env = { memory: mem, log1p: Math.log1p, exp: Math.exp, expm1: Math.expm1, log10: Math.log10, log2: Math.log2, round: Math.round };
-  const inst = new Wasm.Instance(new Wasm.Module(bytes), { env });
-  type Addr = { value: number };
-  const ex = inst.exports as unknown as {
-    update: NoveltyKernel['update'];
-    updateSet: SetKernel['updateSet'];
-    OUT: Addr;
-    Z_EDGE: Addr;
-    VERDICTS: Addr;
-    FUSED: Addr;
-    FRAC: Addr;
-    OCTAVE: Addr;
-  };
-  const buf = mem.buffer as unknown as SharedArrayBuffer;
-  // tail.ts' bin edges, computed as tail.ts does, so that the kernel's equal JS's to the bit.
-  const edges = new Float64Array(buf, ex.Z_EDGE.value, TAIL_BINS + 1);
-  for (let b = 0; b <= TAIL_BINS; b++) edges[b] = Math.expm1(b * TAIL_BW);
-  // weekly_shift's decoding tables, computed as detect/weekly-shift.ts computes them.
-  const frac = new Float64Array(buf, ex.FRAC.value, 2048);
-  for (let j = 0; j < 2048; j++) frac[j] = 2 ** (j / 2048);
-  const octave = new Float64Array(buf, ex.OCTAVE.value, 33);
-  for (let k = -16; k <= 16; k++) octave[k + 16] = 2 ** k;
-  memory = mem;
-  buffers.add(buf);
-  kernels = {
-    novelty: { update: ex.update },
-    out: new Float64Array(buf, ex.OUT.value, 4),
-    set: { updateSet: ex.updateSet },
-    verdicts: new Float64Array(buf, ex.VERDICTS.value, 7 * 5),
-    fused: new Float64Array(buf, ex.FUSED.value, 4),
-  };
-}
-load();
-
-/** The kernels, or null where they are not built or turned off (see `kernelsStatus`). */
-export function arenaKernels(): Kernels | null {
-  return kernels;
-}
-
-/** 'wasm', or why the JS path runs everywhere. */
-export function kernelsStatus(): string {
-  return kernels !== null ? 'wasm' : why;
+  return memory;
 }
 
 /** True if `b` is (a buffer object of) the arena's memory. */
