@@ -12,11 +12,14 @@
  * same order on the same float32/float64 values; transcendental functions imported from JS),
  * and the JS path stays for everything else. Every case not handled is detected before
  * anything is written, so a decline leaves the region as it was:
- * - the rules: a non-finite value, an impossible value, no_data still learning its interval or
- *   seeing a silence (r > 1.5 intervals) or a repeated timestamp, counter_reset learning or
- *   seeing a counter go down, unit_change warming up or seeing a magnitude beyond `minFactor`;
- * - novelty: its own kernel's cases;
- * - weekly_shift warming up (its first day of comparisons); new_level learning.
+ * - the rules: a non-finite value, an impossible value, no_data seeing a silence (more than 1.5
+ *   learned intervals) or a repeated or out-of-order timestamp, counter_reset learning (its first
+ *   `learnPoints` points) or seeing a counter go down, unit_change warming up (8 points) or
+ *   seeing a magnitude beyond `minFactor` of its reference;
+ * - novelty: its own kernel's cases (among them its first window of points);
+ * - weekly_shift in another layout (a checkpoint of an older build).
+ * weekly_shift and new_level are handled learning or not, so a new series is judged here from
+ * novelty's first full window on.
  * `src/detect/novelty-kernel.test.ts` holds the two paths to equal verdicts and states.
  *
  * Returns 1: not handled, nothing changed. 0: judged and fused, no detector at REPORT_MIN or
@@ -151,10 +154,14 @@ const Q: f64 = 2048;
 const Q_MAX: f64 = 32767;
 
 // ---- new_level ----
+const NL_LEARN = 0;
+const NL_LEARN_MS = 1;
 const NL_LEVELS = 2;
 const NL_REST = 3;
 const NL_LO = 4;
 const NL_HI = 5;
+const NL_N = 6;
+const NL_T0 = 7;
 const NL_SINCE = 8;
 const NL_SEEN = 9;
 const BELOW = 8;
@@ -227,14 +234,8 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
     if (!((ax < ref * minF && ax * minF > ref) || ucN < UC_MATURE)) return 1;
   }
 
-  // weekly_shift: its layout, and past its warm-up (or not judging at all).
+  // weekly_shift: its layout.
   if (sd(Fws, WS_LAYOUT) != WS_LAYOUT_VERSION) return 1;
-  const known = sd(Fws, WS_KNOWN);
-  if (!(known >= OFFSET_WARM && known >= SPREAD_MIN)) return 1;
-
-  // new_level: past learning.
-  const seen = sd(Fnl, NL_SEEN);
-  if (seen == 0) return 1;
 
   // Novelty last of the checks: it judges (and writes) when it handles the point.
   const Gnov = <usize>sd(D, DETS + NOV);
@@ -253,7 +254,7 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
   unitChange(Fuc, x, ax, ucN);
   verdict(NOV, load<f64>(OUT), NaN, NaN, NaN, R_NORMAL); // for the maximum below; JS builds novelty's own
   weeklyShift(Fws, Gws, t, v);
-  newLevel(Fnl, Gnl, v, seen);
+  newLevel(Fnl, Gnl, t, v);
 
   let best: f64 = 0;
   for (let i = 0; i < DETS; i++) {
@@ -342,8 +343,8 @@ function wsEncode(F: usize, mean: f64): i32 {
   return q > Q_MAX ? <i32>Q_MAX : q < -Q_MAX + 1 ? <i32>(-Q_MAX + 1) : <i32>q;
 }
 @inline function wsIdle(F: usize): void {
-  // Only called past the warm-up (checked in updateSet): 'normal'.
-  verdict(WS, 0, NaN, NaN, NaN, R_NORMAL);
+  const known = sd(F, WS_KNOWN);
+  verdict(WS, 0, NaN, NaN, NaN, known >= OFFSET_WARM && known >= SPREAD_MIN ? R_NORMAL : R_LEARNING);
 }
 
 function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
@@ -460,11 +461,27 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   verdict(WS, score, expected, expected - band, expected + band, score > 0 ? (up > down ? R_DRIFT_UP : R_DRIFT_DOWN) : R_NORMAL);
 }
 
-// ---- new_level (past learning) ----
+// ---- new_level ----
 
-function newLevel(F: usize, G: usize, x: f64, seen: f64): void {
+function newLevel(F: usize, G: usize, t: f64, x: f64): void {
   const lo = sd(F, NL_LO);
   const hi = sd(F, NL_HI);
+  const seen = sd(F, NL_SEEN); // 0 while learning
+  if (seen == 0) {
+    if (x < lo) setd(F, NL_LO, x);
+    if (x > hi) setd(F, NL_HI, x);
+    if (sd(F, NL_T0) != sd(F, NL_T0)) setd(F, NL_T0, t);
+    const learn = sd(G, NL_LEARN);
+    if (sd(F, NL_N) < learn) setd(F, NL_N, sd(F, NL_N) + 1);
+    if (sd(F, NL_N) >= learn && t - sd(F, NL_T0) >= sd(G, NL_LEARN_MS)) {
+      let mask: f64 = 0;
+      const levels = <i32>sd(G, NL_LEVELS);
+      for (let k = 0; k <= levels; k++) mask += <f64>(<u64>1 << <u64>(BELOW + k));
+      setd(F, NL_SEEN, mask);
+    }
+    verdict(NL, 0, NaN, NaN, NaN, R_LEARNING);
+    return;
+  }
   const al = lo < 0 ? -lo : lo;
   const w = (hi - lo) / sd(G, NL_LEVELS);
   const floor = 1e-9 * (al > 1 ? al : 1);
