@@ -355,17 +355,25 @@ function ringMedian(b: usize): f64 {
   if (n == 0) return NaN;
   const ring = b + (HEADER << 2);
   if (n == 5) return median5(fl(ring, 0), fl(ring, 1), fl(ring, 2), fl(ring, 3), fl(ring, 4));
+  return floatsMedian(ring, n, RS);
+}
+
+/**
+ * The median of the `n` floats at `p` (1 <= n <= 64), sorted by insertion into the doubles at
+ * `scratch`: rolling.ts' and interval.ts' `ringMedian`, step for step.
+ */
+export function floatsMedian(p: usize, n: i32, scratch: usize): f64 {
   for (let k = 0; k < n; k++) {
-    const v = fl(ring, k);
+    const v = fl(p, k);
     let i = k;
-    while (i > 0 && load<f64>(RS + (<usize>(i - 1) << 3)) > v) {
-      store<f64>(RS + (<usize>i << 3), load<f64>(RS + (<usize>(i - 1) << 3)));
+    while (i > 0 && load<f64>(scratch + (<usize>(i - 1) << 3)) > v) {
+      store<f64>(scratch + (<usize>i << 3), load<f64>(scratch + (<usize>(i - 1) << 3)));
       i--;
     }
-    store<f64>(RS + (<usize>i << 3), v);
+    store<f64>(scratch + (<usize>i << 3), v);
   }
   const h = n >> 1;
-  return n & 1 ? load<f64>(RS + (<usize>h << 3)) : (load<f64>(RS + (<usize>(h - 1) << 3)) + load<f64>(RS + (<usize>h << 3))) / 2;
+  return n & 1 ? load<f64>(scratch + (<usize>h << 3)) : (load<f64>(scratch + (<usize>(h - 1) << 3)) + load<f64>(scratch + (<usize>h << 3))) / 2;
 }
 
 function ringPush(b: usize, v: f64): void {

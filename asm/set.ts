@@ -29,7 +29,7 @@
  * Copies of the detectors' constants (AssemblyScript cannot import the TS modules): the
  * equality tests hold them together.
  */
-import { update as noveltyUpdate, OUT } from './novelty';
+import { floatsMedian, update as noveltyUpdate, OUT } from './novelty';
 export { update, OUT, Z_EDGE } from './novelty';
 
 @external('env', 'log10') declare function jlog10(x: f64): f64;
@@ -284,18 +284,7 @@ function noData(F: usize, t: f64, learning: bool): void {
   setd(F, IV_N, n + 1);
   const n1 = <i64>(n + 1);
   if (n + 1 <= 16 || (n1 & 3) == 0) {
-    const m: i32 = n + 1 < 16 ? <i32>(n + 1) : 16;
-    for (let i = 0; i < m; i++) {
-      const val = <f64>load<f32>(ring + (<usize>i << 2));
-      let j = i;
-      while (j > 0 && load<f64>(IV_SCRATCH + (<usize>(j - 1) << 3)) > val) {
-        store<f64>(IV_SCRATCH + (<usize>j << 3), load<f64>(IV_SCRATCH + (<usize>(j - 1) << 3)));
-        j--;
-      }
-      store<f64>(IV_SCRATCH + (<usize>j << 3), val);
-    }
-    const h = m >> 1;
-    setd(F, IV_INTERVAL, m & 1 ? load<f64>(IV_SCRATCH + (<usize>h << 3)) : (load<f64>(IV_SCRATCH + (<usize>(h - 1) << 3)) + load<f64>(IV_SCRATCH + (<usize>h << 3))) / 2);
+    setd(F, IV_INTERVAL, floatsMedian(ring, n + 1 < 16 ? <i32>(n + 1) : 16, IV_SCRATCH));
   }
 }
 
