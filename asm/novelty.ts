@@ -79,7 +79,7 @@ const REFRESH: i64 = 64;
 const BAND: f64 = 4;
 const ZERO_S: f64 = 1.1;
 const DELTA_N: f64 = 24;
-const HILL_90: f64 = 1.7320508075688772;
+export const HILL_90: f64 = 1.7320508075688772;
 
 // tail.ts
 const TAIL_BINS = 20;
@@ -97,10 +97,11 @@ const HEAD = 2;
 const HEADER = 3;
 const SHORT_SLIDE = 4;
 
-@inline function sd(F: usize, k: i32): f64 {
+/** Double k of the block at F (shared with ./set.ts). */
+@inline export function sd(F: usize, k: i32): f64 {
   return load<f64>(F + (<usize>k << 3));
 }
-@inline function setd(F: usize, k: i32, v: f64): void {
+@inline export function setd(F: usize, k: i32, v: f64): void {
   store<f64>(F + (<usize>k << 3), v);
 }
 /** Float i of the table at byte address `b`, widened. */

@@ -29,7 +29,7 @@
  * Copies of the detectors' constants (AssemblyScript cannot import the TS modules): the
  * equality tests hold them together.
  */
-import { floatsMedian, update as noveltyUpdate, OUT } from './novelty';
+import { HILL_90, floatsMedian, sd, setd, update as noveltyUpdate, OUT } from './novelty';
 export { update, OUT, Z_EDGE } from './novelty';
 
 @external('env', 'log10') declare function jlog10(x: f64): f64;
@@ -53,14 +53,7 @@ const R_DRIFT_UP: f64 = 5;
 const R_DRIFT_DOWN: f64 = 6;
 
 const REPORT_MIN: f64 = 0.3;
-const HILL_90: f64 = 1.7320508075688772;
 
-@inline function sd(F: usize, k: i32): f64 {
-  return load<f64>(F + (<usize>k << 3));
-}
-@inline function setd(F: usize, k: i32, v: f64): void {
-  store<f64>(F + (<usize>k << 3), v);
-}
 @inline function verdict(i: i32, score: f64, expected: f64, lower: f64, upper: f64, reason: f64): void {
   const p = VERDICTS + <usize>i * 40;
   store<f64>(p, score);
