@@ -116,8 +116,9 @@ class CompiledSet implements DetectorSet<SetState> {
    * options' byte address), as its byte address in the arena; -1 where the kernel does not apply.
    */
   readonly #kernelAt: number;
-  /** Where novelty's block starts (f[#novelty + k] is its word k), for its verdict from the kernel. */
+  /** With the set kernel: novelty's entry, and where its block starts (f[#noveltyAt + k] is its word k). */
   readonly #novelty: number;
+  readonly #noveltyAt: number;
 
   constructor(entries: readonly DetectorEntry[], dets: AnyDetector[], configs: Readonly<unknown>[], allowRegion: boolean) {
     this.entries = entries;
@@ -199,7 +200,8 @@ class CompiledSet implements DetectorSet<SetState> {
       this.#initRegion[0] = this.#tag;
       for (let i = 0; i < this.#tails.length; i++) this.#initRegion.set(this.#tails[i], this.#at[i]);
     }
-    this.#novelty = region ? this.#vo[this.#names.indexOf('novelty')] : -1;
+    this.#novelty = this.#names.indexOf('novelty');
+    this.#noveltyAt = this.#novelty >= 0 ? this.#vo[this.#novelty] : -1;
     let kernelAt = -1;
     if (region && KERNELS !== null && this.#names.join(',') === KERNEL_SET && inArena(this.#opts.buffer)) {
       const desc = slabDoubles(2 * n);
@@ -245,7 +247,7 @@ class CompiledSet implements DetectorSet<SetState> {
           out.expected = fused[1];
           out.lower = fused[2];
           out.upper = fused[3];
-          setOne(out.reasons, out.sources, 'normal', 'novelty');
+          setOne(out.reasons, out.sources, 'normal', this.#names[this.#novelty]);
           return out;
         }
         if (k === 2) return this.#fuseKernel(f, out);
@@ -397,7 +399,7 @@ class CompiledSet implements DetectorSet<SetState> {
       s.upper = v[5 * i + 3];
       s.reason = KERNEL_REASONS[v[5 * i + 4]];
     }
-    noveltyKernelVerdict(f, this.#novelty, sc[this.#names.indexOf('novelty')]);
+    noveltyKernelVerdict(f, this.#noveltyAt, sc[this.#novelty]);
     return this.#fuse(out, sc.length, null);
   }
 
