@@ -78,6 +78,7 @@ const WARM: f64 = 20;
 const REFRESH: i64 = 64;
 const BAND: f64 = 4;
 const ZERO_S: f64 = 1.1;
+const ZERO_FLOOR: f64 = 1.0 / 3;
 const DELTA_N: f64 = 24;
 export const HILL_90: f64 = 1.7320508075688772;
 
@@ -638,7 +639,8 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
     inc = 1;
   }
   setd(F, INC, inc);
-  if (xs == 0 && val(ring, rb, 0) > 0 && m > BAND * sc && S < sd(G, ALERT_S) * ZERO_S) {
+  const low = val(ring, rb, 0);
+  if (xs == 0 && low > 0 && (m > BAND * sc || low > ZERO_FLOOR * m) && S < sd(G, ALERT_S) * ZERO_S) {
     S = sd(G, ALERT_S) * ZERO_S;
     best = 1;
   }

@@ -72,6 +72,20 @@ describe('novelty', () => {
     }
   });
 
+  it('reports a short outage on 5-minute data with a deep daily cycle (the window spans half a day: a wide band)', () => {
+    // Values swing between 0.5x and 1.5x of the level each day: 128 points of 5 minutes see
+    // most of that swing, so the band reaches down to 0; the series never went below a third of
+    // its median, so exactly 0 is an outage all the same.
+    const s = copy(seasonal({ days: 12, seed: 35, daily: 0.5, noise: 0.05 }));
+    const outages = [8.1, 8.6, 9.3, 10.05, 10.8].map((d) => at(s, d));
+    for (const i of outages) s.v.fill(0, i, i + 3);
+    const r = runDetector('novelty', undefined, s);
+    for (const i of outages) {
+      assert.ok(r.scores[i] >= 0.9, `outage at day ${(i / 288).toFixed(2)}: ${r.scores[i]}`);
+      assert.equal(r.reasons[i], 'drop_to_zero');
+    }
+  });
+
   it('takes over a layout-7 checkpoint (skip fields as bin indices) without relearning', () => {
     const d = getDetector('novelty');
     const c = d.parseConfig(undefined, 'test');

@@ -196,6 +196,14 @@ const REFRESH = 64;
 const BAND = 4;
 /** An outage (see update) is reported with this multiple of the alert surprise (score 0.94). */
 const ZERO_S = 1.1;
+/**
+ * ... or a series whose last `window` values all stayed above this fraction of their median: at
+ * coarse sampling the window spans much of a daily cycle, its spread is wide and the band
+ * reaches down towards 0, yet a series that never went below a third of its median going to
+ * exactly 0 is an outage all the same (5-minute synthetic suites: drops to zero 3-6 of 8 caught
+ * before, 7-8 of 8 after).
+ */
+const ZERO_FLOOR = 1 / 3;
 /** Timestamp deltas whose median sets the slot width (fewer if the slot ring is shorter). */
 const DELTA_N = 24;
 /** Fewer slots a day than this (sampling coarser than 3 hours): no daily view. */
@@ -459,10 +467,12 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       }
       f[o + INC] = inc;
       // An outage: exactly 0 on a series none of whose last `window` values was 0 or below,
-      // and that sits clearly above it. Calibration alone cannot say so twice: one long outage
+      // and that sits clearly above it (its band above 0, or its window above a third of its
+      // median: see ZERO_FLOOR). Calibration alone cannot say so twice: one long outage
       // teaches the down view that such deviations happen, and the next one, days later,
       // looks ordinary. A positive series going to exactly 0 is news every time.
-      if (xs === 0 && rankedSelect(p, pb, 0) > 0 && m > BAND * sc && S < g[go + ALERT_S] * ZERO_S) {
+      const low = rankedSelect(p, pb, 0);
+      if (xs === 0 && low > 0 && (m > BAND * sc || low > ZERO_FLOOR * m) && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
         best = 1;
       }
