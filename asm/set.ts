@@ -217,8 +217,9 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
     crLower = lastX;
   } else if (mode != GAUGE) return 1;
 
-  // unit_change: warm, and a magnitude within `minFactor` of the reference (or zero).
-  const ax = x < 0 ? -x : x;
+  // unit_change (judging the models' value, as fusion.ts has it): warm, and a magnitude within
+  // `minFactor` of the reference (or zero).
+  const ax = v < 0 ? -v : v;
   const ucN = sd(Fuc, UC_N);
   if (ax > 0) {
     if (ucN < UC_WARM) return 1;
@@ -244,7 +245,7 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
   setd(Fcr, CR_N, sd(Fcr, CR_N) + 1);
   setd(Fcr, CR_FEED, v);
   verdict(CR, 0, NaN, crLower, NaN, R_NORMAL);
-  unitChange(Fuc, x, ax, ucN);
+  unitChange(Fuc, v, ax, ucN);
   verdict(NOV, load<f64>(OUT), NaN, NaN, NaN, R_NORMAL); // for the maximum below; JS builds novelty's own
   weeklyShift(Fws, Gws, t, v);
   newLevel(Fnl, Gnl, t, v);

@@ -102,6 +102,33 @@ describe('counter_reset', () => {
     assert.ok(Math.abs(after.max - same.max) < 0.05, `after the reset ${after.max}, without one ${same.max}`);
   });
 
+  it('in the default set, a restart whose fall looks like a unit factor (1e6 -> 1e3) is no unit change: unit_change judges the rate', () => {
+    // A slow counter (about 100 a minute) whose total is 1e6 when the process restarts from
+    // 700: its first points after the restart are ~1/1000 of the total before, for longer than
+    // unit_change's `persist` points. The models see the rate, which did not change; rescaling
+    // them by 1/1000 would wreck every baseline (novelty's band, weekly_shift's table).
+    const r = new Rng(3);
+    const n = 5 * 1440;
+    const at = 4 * 1440;
+    const t = new Float64Array(n);
+    const v = new Float64Array(n);
+    let total = 1e6 - at * 100;
+    for (let i = 0; i < n; i++) {
+      t[i] = T0 + i * MINUTE;
+      if (i === at) total = 700;
+      else total += Math.max(0, Math.round(100 * (1 + 0.2 * Math.sin((2 * Math.PI * i) / 1440)) * (1 + 0.05 * r.normal())));
+      v[i] = total;
+    }
+    const run = runSet(undefined, { t, v });
+    assert.equal(run.reasons[at], 'counter_reset');
+    for (let i = at + 1; i < n; i++) assert.notEqual(run.reasons[i], 'unit_change', `point ${i - at} after the restart`);
+    const after = maxIn(run.scores, at + 1, n);
+    assert.ok(after.max < 0.9, `after the restart: ${after.max} (${run.reasons[after.at]}, point ${after.at - at})`);
+    // The band stays on the rate's scale (about 100 a minute, 1.67/s).
+    const e = run.expected[at + 300];
+    assert.ok(e > 1 && e < 3, `expected rate 300 points after the restart: ${e}`);
+  });
+
   it('a "counter" that keeps stepping down a little is a gauge after all: models relearn on raw values', () => {
     const st = counterReset.init(counterReset.parseConfig({ mode: 'counter' }, 'd'));
     const c: Conditioning = { value: NaN, factor: 1, relearn: false };

@@ -3,7 +3,9 @@
  * are fused into one score, one band and the reasons behind them.
  *
  * Per point, the rules run first on the raw value, in entry order; a rule may condition what
- * the models see (counter_reset hands them a counter's rate, unit_change asks them to rescale).
+ * the models see (counter_reset hands them a counter's rate, unit_change asks them to rescale),
+ * and such a conditioning rule judges the value as the rules before it conditioned it
+ * (unit_change after counter_reset judges a counter's rate: the quantity the models rescale).
  * Then the models run on the conditioned value. Fusion:
  * - score: the highest score of any detector. Every detector is calibrated alike (0.5
  *   unusual, 0.9 clearly anomalous), so the maximum keeps that meaning, and one clear
@@ -270,8 +272,11 @@ class CompiledSet implements DetectorSet<SetState> {
     for (let r = 0; r < rules.length; r++) {
       const i = rules[r];
       const e = embeds[i];
-      e.updateAt(f, at[i], t, value, sc[i], g, go[i]);
-      if (e.conditionAt !== undefined) e.conditionAt(f, at[i], c);
+      // A conditioning rule judges what the rules before it made of the value (see Detector.condition).
+      if (e.conditionAt !== undefined) {
+        e.updateAt(f, at[i], t, c.value, sc[i], g, go[i]);
+        e.conditionAt(f, at[i], c);
+      } else e.updateAt(f, at[i], t, value, sc[i], g, go[i]);
     }
     if (c.relearn || c.factor !== 1) this.#reconditionRegion(f, c);
     const models = this.#models;
@@ -302,8 +307,10 @@ class CompiledSet implements DetectorSet<SetState> {
     for (let r = 0; r < rules.length; r++) {
       const i = rules[r];
       const d = dets[i];
-      d.update(state[i], t, value, sc[i]);
-      if (d.condition !== undefined) d.condition(state[i], c);
+      if (d.condition !== undefined) {
+        d.update(state[i], t, c.value, sc[i]);
+        d.condition(state[i], c);
+      } else d.update(state[i], t, value, sc[i]);
     }
     if (c.relearn || c.factor !== 1) this.#recondition(state, c);
     const models = this.#models;

@@ -115,6 +115,10 @@ export interface Detector<C = unknown, S = unknown> {
    * Optional, for rules only: called by a detector set right after `update` on the same
    * point, to change what the set's model detectors see (counter_reset hands them the
    * counter's per-second rate; unit_change asks them to rescale after a change of unit).
+   * In a set, a rule with `condition` is updated with the value as the conditioning rules
+   * before it left it (the models' value so far), so what it asks of the models is about what
+   * they see: unit_change after counter_reset judges a counter's rate, not its running total,
+   * whose magnitude falls by decades at every restart.
    */
   condition?(state: S, c: Conditioning): void;
   /**
