@@ -69,4 +69,19 @@ describe('weekly_shift', () => {
     const after = maxIn(r.scores, j + 3 * 60, j + 5 * DAY / MINUTE);
     assert.ok(after.max < 0.9, `after: ${after.max} at +${((after.at - j) * MINUTE) / HOUR} h`);
   });
+  // Known flaw, recorded as a todo (it runs, and does not fail the suite): the offset a shift is
+  // accepted at (after `acceptHours`) is the smoothed ratio built from clipped deviations, so a
+  // shift larger than the clip band is accepted in steps of it, each step a new report; and a
+  // week after the shift, last week's means hold the new level, so the offset no longer fits
+  // and the return is reported as a shift the other way. docs/research/default-profile-log.md,
+  // session 10, has the measurements and the fixes tried.
+  it('reports a permanent 1.5x level shift once, not every two days, nor again a week later', { todo: 'weekly_shift re-reports a permanent shift (see the comment above)' }, () => {
+    const s = copy(seasonal({ days: 24, seed: 42, noise: 0.03 }));
+    const i = at(s, 8.6);
+    for (let k = i; k < s.v.length; k++) s.v[k] *= 1.5;
+    const r = runDetector('weekly_shift', undefined, s);
+    const reports: string[] = [];
+    for (let k = i; k < s.v.length; k++) if (r.scores[k] >= 0.9) reports.push(`day ${(k / 288).toFixed(2)} ${r.reasons[k]}`);
+    assert.equal(reports.length, 1, reports.join(', '));
+  });
 });
