@@ -348,6 +348,11 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
     setd(F, WS_HERE, wsDecode(F, wsSlot(F, wsHourSlot(a))));
     setd(F, WS_NEXT, wsDecode(F, wsSlot(F, wsHourSlot(a + 1))));
   }
+  // An outage: out of the CUSUM and the hour's mean (weekly-shift.ts).
+  if (x == 0 && sd(F, WS_HERE) > 0 && sd(F, WS_KNOWN) >= OFFSET_WARM) {
+    const dp = sd(F, WS_DEV_PT);
+    if (1 + sd(F, WS_OFF) > sd(G, WS_CLIP) * 1.2533 * (dp > 1e-9 ? dp : 1e-9)) return wsIdle(F);
+  }
   setd(F, WS_SUM, sd(F, WS_SUM) + x);
   setd(F, WS_CNT, sd(F, WS_CNT) + 1);
   const frac = (t - a * HOUR) / HOUR - 0.5;

@@ -222,6 +222,15 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         f[o + HERE] = decode(f, o, slot(f, o, hourSlot(a)));
         f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(a + 1)));
       }
+      // An outage (exactly 0 where last week's hour was positive, beyond the clip band of a steady
+      // series) is novelty's to report (drop_to_zero). It neither moves the CUSUM, whose smoothed
+      // ratio would report it again as a drift an hour or two later, nor enters the hour's mean,
+      // next week's reference, which it would pull down (a drift_up a week after every outage).
+      // Counts that are often 0 (errors) have a clip band wider than 1 + the offset: their zeros count.
+      if (x === 0 && f[o + HERE] > 0 && f[o + KNOWN] >= OFFSET_WARM) {
+        const dp = f[o + DEV_PT];
+        if (1 + f[o + OFF] > g[go + CLIP] * 1.2533 * (dp > 1e-9 ? dp : 1e-9)) return idle(f, o, out);
+      }
       f[o + SUM] += x;
       f[o + CNT]++;
       // Last week at this time: linear between the centres of the neighbouring hours.
