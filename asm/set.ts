@@ -325,6 +325,10 @@ function wsEncode(F: usize, mean: f64): i32 {
   const q = jround(Q * jlog2(mean / sd(F, WS_UNIT)));
   return q > Q_MAX ? <i32>Q_MAX : q < -Q_MAX + 1 ? <i32>(-Q_MAX + 1) : <i32>q;
 }
+/** weekly-shift.ts' clipBand. */
+@inline function wsClipBand(clip: f64, devPt: f64): f64 {
+  return clip * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9);
+}
 @inline function wsIdle(F: usize): void {
   const known = sd(F, WS_KNOWN);
   verdict(WS, 0, NaN, NaN, NaN, known >= OFFSET_WARM && known >= SPREAD_MIN ? R_NORMAL : R_LEARNING);
@@ -350,8 +354,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   }
   // An outage: out of the CUSUM and the hour's mean (weekly-shift.ts).
   if (x == 0 && sd(F, WS_HERE) > 0 && sd(F, WS_KNOWN) >= OFFSET_WARM) {
-    const dp = sd(F, WS_DEV_PT);
-    if (1 + sd(F, WS_OFF) > sd(G, WS_CLIP) * 1.2533 * (dp > 1e-9 ? dp : 1e-9)) return wsIdle(F);
+    if (1 + sd(F, WS_OFF) > wsClipBand(sd(G, WS_CLIP), sd(F, WS_DEV_PT))) return wsIdle(F);
   }
   setd(F, WS_SUM, sd(F, WS_SUM) + x);
   setd(F, WS_CNT, sd(F, WS_CNT) + 1);
@@ -394,7 +397,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   if (s < sdAvg) s = sdAvg;
   if (s < FLOOR) s = FLOOR;
   s *= 1 + SPREAD_UNSURE / spreadKnown;
-  const c = spreadKnown >= OFFSET_WARM ? sd(G, WS_CLIP) * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
+  const c = spreadKnown >= OFFSET_WARM ? wsClipBand(sd(G, WS_CLIP), devPt) : Infinity;
   let e = r - off;
   const ae = e < 0 ? -e : e;
   if (e > c) e = c;

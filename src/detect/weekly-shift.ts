@@ -228,8 +228,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       // next week's reference, which it would pull down (a drift_up a week after every outage).
       // Counts that are often 0 (errors) have a clip band wider than 1 + the offset: their zeros count.
       if (x === 0 && f[o + HERE] > 0 && f[o + KNOWN] >= OFFSET_WARM) {
-        const dp = f[o + DEV_PT];
-        if (1 + f[o + OFF] > g[go + CLIP] * 1.2533 * (dp > 1e-9 ? dp : 1e-9)) return idle(f, o, out);
+        if (1 + f[o + OFF] > clipBand(g[go + CLIP], f[o + DEV_PT])) return idle(f, o, out);
       }
       f[o + SUM] += x;
       f[o + CNT]++;
@@ -271,7 +270,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       if (sd < sdAvg) sd = sdAvg;
       if (sd < FLOOR) sd = FLOOR;
       sd *= 1 + SPREAD_UNSURE / spreadKnown;
-      const c = spreadKnown >= OFFSET_WARM ? g[go + CLIP] * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9) : Infinity;
+      const c = spreadKnown >= OFFSET_WARM ? clipBand(g[go + CLIP], devPt) : Infinity;
       let e = r - off;
       const ae = e < 0 ? -e : e;
       if (e > c) e = c;
@@ -371,6 +370,11 @@ function quotients(dt: number, tauS: number, tauDev: number, tauOff: number): vo
   qDev = dt / tauDev;
   qOff = dt / tauOff;
   qStep = dt / HOUR;
+}
+
+/** How far a point's ratio may stray from the offset before it is clipped: `clip` point spreads. */
+function clipBand(clip: number, devPt: number): number {
+  return clip * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9);
 }
 
 function idle(f: Float64Array, o: number, out: Verdict): Verdict {
