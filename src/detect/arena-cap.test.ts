@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+// Beside the detectors, not the arena: the arena opens when the kernels load (kernels.ts), and
+// what is checked is that detector sets judge alike inside and outside it.
 describe('arena', () => {
   it('once full (TIDEMARK_ARENA_MAX_MB), hands out ArrayBuffer slabs, whose states judge alike on the JS path', () => {
     const child = fileURLToPath(new URL('./arena-cap.child.ts', import.meta.url));

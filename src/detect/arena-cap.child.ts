@@ -1,10 +1,10 @@
-// Child process of arena.test.ts: run with TIDEMARK_ARENA_MAX_MB=16, it fills the arena with
+// Child process of arena-cap.test.ts: run with TIDEMARK_ARENA_MAX_MB=16, it fills the arena with
 // default-profile states, then streams one series through a state inside the arena and one
 // outside it, and prints what it saw as JSON.
-import { createDetectorSet } from '../detect/fusion.ts';
-import { newFusedVerdict } from '../detect/types.ts';
-import { kernelsStatus } from '../detect/kernels.ts';
-import { Rng, arenaBytesInUse, inArena } from './index.ts';
+import { createDetectorSet } from './fusion.ts';
+import { newFusedVerdict } from './types.ts';
+import { kernelsStatus } from './kernels.ts';
+import { Rng, arenaBytesInUse, inArena } from '../series/index.ts';
 
 const set = createDetectorSet();
 const states: Float64Array[] = [];
