@@ -130,9 +130,14 @@ const WS_PPH = 20;
 const WS_UNIT = 21;
 const WS_HERE = 22;
 const WS_NEXT = 23;
-const WS_LAYOUT = 24;
-const WS_LAYOUT_VERSION: f64 = 3;
-const WS_TABLE = 25;
+const WS_RAW = 24;
+const WS_LVL = 25;
+const WS_UP_FROM = 26;
+const WS_DOWN_FROM = 27;
+const WS_LAYOUT = 28;
+const WS_LAYOUT_VERSION: f64 = 4;
+const WS_TABLE = 29;
+const BUILD_HOURS: f64 = 12;
 const HOUR: f64 = 3600000;
 const SLOTS: i64 = 168;
 const OFFSET_WARM: f64 = 2 * HOUR;
@@ -326,6 +331,19 @@ function wsEncode(F: usize, mean: f64): i32 {
   return q > Q_MAX ? <i32>Q_MAX : q < -Q_MAX + 1 ? <i32>(-Q_MAX + 1) : <i32>q;
 }
 /** weekly-shift.ts' clipBand. */
+@inline function wsSetSlot(F: usize, i: i32, q: i32): void {
+  store<u16>(F + (<usize>WS_TABLE << 3) + (<usize>i << 1), <u16>(q + 32768));
+}
+/** weekly-shift.ts' rescaleTable. */
+function wsRescaleTable(F: usize, factor: f64): void {
+  setd(F, WS_UNIT, sd(F, WS_UNIT) * factor);
+  setd(F, WS_PREV, sd(F, WS_PREV) * factor);
+  const cur = sd(F, WS_CUR);
+  if (cur == cur) {
+    setd(F, WS_HERE, wsDecode(F, wsSlot(F, wsHourSlot(cur))));
+    setd(F, WS_NEXT, wsDecode(F, wsSlot(F, wsHourSlot(cur + 1))));
+  }
+}
 @inline function wsClipBand(clip: f64, devPt: f64): f64 {
   return clip * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9);
 }
@@ -342,7 +360,9 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
     if (cur == cur) {
       const i = wsHourSlot(cur);
       setd(F, WS_PREV, a == cur + 1 ? wsDecode(F, wsSlot(F, i)) : NaN);
-      if (sd(F, WS_CNT) > 0) store<u16>(F + (<usize>WS_TABLE << 3) + (<usize>i << 1), <u16>(wsEncode(F, sd(F, WS_SUM) / sd(F, WS_CNT)) + 32768));
+      // A reported shift's hours are no reference (weekly-shift.ts).
+      if (sd(F, WS_SINCE) == sd(F, WS_SINCE)) wsSetSlot(F, i, UNSEEN);
+      else if (sd(F, WS_CNT) > 0) wsSetSlot(F, i, wsEncode(F, sd(F, WS_SUM) / sd(F, WS_CNT)));
       setd(F, WS_PPH, sd(F, WS_PPH) + 0.05 * (sd(F, WS_CNT) - sd(F, WS_PPH)));
     }
     setd(F, WS_CUR, a);
@@ -370,6 +390,8 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   if (lastT != lastT) {
     setd(F, WS_SMOOTH, r);
     setd(F, WS_OFF, r);
+    setd(F, WS_RAW, r);
+    setd(F, WS_LVL, r);
     setd(F, WS_KNOWN, 0);
     setd(F, WS_UP, 0);
     setd(F, WS_DOWN, 0);
@@ -405,6 +427,10 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   let sm = sd(F, WS_SMOOTH);
   sm += qAl * (off + e - sm);
   setd(F, WS_SMOOTH, sm);
+  const raw = sd(F, WS_RAW) + qAl * (r - sd(F, WS_RAW));
+  setd(F, WS_RAW, raw);
+  const lvl = sd(F, WS_LVL) + qOff * (r - sd(F, WS_LVL));
+  setd(F, WS_LVL, lvl);
   const d = sm - off;
   const ad = d < 0 ? -d : d;
   const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : qDev;
@@ -424,17 +450,31 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   let down = sd(F, WS_DOWN) + (-z - k) * qStep;
   up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
   down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
+  if (up > 0 && !(sd(F, WS_UP) > 0)) setd(F, WS_UP_FROM, t);
+  if (down > 0 && !(sd(F, WS_DOWN) > 0)) setd(F, WS_DOWN_FROM, t);
   let score: f64 = 0;
   const since = sd(F, WS_SINCE);
   const reported = since == since;
   if (!reported && (up >= h || down >= h)) {
     setd(F, WS_SINCE, t);
+    // The hours from the shift's start to its report: unseen (weekly-shift.ts).
+    const from = Math.floor((up > down ? sd(F, WS_UP_FROM) : sd(F, WS_DOWN_FROM)) / HOUR);
+    for (let b = from > a - BUILD_HOURS ? from : a - BUILD_HOURS; b < a; b++) wsSetSlot(F, wsHourSlot(b), UNSEEN);
     score = hill(up > down ? up : down, h / HILL_90);
   } else if (reported && up < h / 2 && down < h / 2) {
     setd(F, WS_SINCE, NaN);
-  } else if (reported && t - since >= sd(G, WS_ACCEPT_MS)) {
+  } else if (reported && t - since >= sd(G, WS_ACCEPT_MS) && ((raw - lvl < 0 ? lvl - raw : raw - lvl) <= s || t - since >= 2 * sd(G, WS_ACCEPT_MS))) {
+    // Accepted: the table rescaled to the new level (weekly-shift.ts).
+    const m = (1 + lvl) / (1 + off);
+    if (m > 0) {
+      wsRescaleTable(F, m);
+      const raw2 = (1 + raw) / m - 1;
+      setd(F, WS_RAW, raw2);
+      setd(F, WS_LVL, off);
+      const e2 = raw2 - off;
+      setd(F, WS_SMOOTH, off + (e2 > c ? c : e2 < -c ? -c : e2));
+    }
     setd(F, WS_SINCE, NaN);
-    off = sm;
     up = 0;
     down = 0;
   }

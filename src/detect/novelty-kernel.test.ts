@@ -86,6 +86,20 @@ function drop(seed: number, days: number, at: number, factor: number): Stream {
   return { t, v };
 }
 
+/** A clean 5-minute daily cycle that drifts up by `perDay` (a fraction) a day from `at` (a fraction of it) on. */
+function ramp(seed: number, days: number, at: number, perDay: number): Stream {
+  const r = new Rng(seed);
+  const n = days * 288;
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < n; i++) {
+    t.push(T0 + i * 5 * MINUTE);
+    const drift = i > at * n ? 1 + (perDay * (i - at * n)) / 288 : 1;
+    v.push(1000 * drift * (1 + 0.4 * Math.sin((2 * Math.PI * i) / 288)) * (1 + 0.02 * r.normal()));
+  }
+  return { t, v };
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -204,6 +218,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a unit change (x1000) after 9 days and a 6-hour silence', s: () => changed(23, 12, 0.75, 1000, 6) },
     { name: 'a sustained +25% shift after 9 days (weekly_shift and new_level report)', s: () => changed(24, 13, 0.7, 1.25) },
     { name: 'a drop to 30% after 9 days, 1-minute sampling (new_level reports a dip)', s: () => drop(25, 10, 0.9, 0.3) },
+    { name: 'a slow drift up after 9 days (weekly_shift builds for hours, reports, accepts)', s: () => ramp(27, 16, 0.56, 0.02) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },

@@ -43,6 +43,8 @@ const SPREAD_MIN = 6 * HOUR;
 const MIN_PPH = 4;
 /** Smallest spread of the smoothed ratio x / ref - 1. */
 const FLOOR = 0.003;
+/** Most hours before a report that are taken out of the table as part of the shift. */
+const BUILD_HOURS = 12;
 /** The spread is widened by 1 + this / (time it was learned from). */
 const SPREAD_UNSURE = 3 * HOUR;
 
@@ -76,14 +78,23 @@ const UNIT = 21; // the table's unit: the first positive hourly mean (rescaled w
 // miss a point over 10,000 series) or the 16 KB decoding tables.
 const HERE = 22;
 const NEXT = 23;
+// The ratio smoothed without clipping, over `smoothHours` (RAW) and `offsetHours` (LVL): where a
+// reported shift has settled, and at what level it is accepted (the clipped SMOOTH saturates at
+// the clip band, and a level accepted at it is accepted in steps, each one a new report).
+const RAW = 24;
+const LVL = 25;
+// When each CUSUM sum last left 0: where a shift began, so the hours between its start and its
+// report (written to the table at the new level) are known when it is reported.
+const UP_FROM = 26;
+const DOWN_FROM = 27;
 /** State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`. */
-const LAYOUT = 24;
-const LAYOUT_VERSION = 3;
+const LAYOUT = 28;
+const LAYOUT_VERSION = 4;
 /**
  * The table (see WeeklyShiftState): 16-bit slots, each stored as slot + 32768 in [0, 65535],
  * four to a double of the block after the scalars (42 doubles), read through `halvesOf`.
  */
-const TABLE = 25;
+const TABLE = 29;
 const SIZE = TABLE + SLOTS / 4;
 
 const UNSEEN = -32768;
@@ -150,16 +161,21 @@ export type WeeklyShiftState = Float64Array;
  * follows the series over `offsetHours` while nothing is building up, and is frozen during a
  * reported shift so the shift does not become its own reference. A two-sided CUSUM in time
  * (spread-hours beyond `k` spreads) reports a shift when it reaches `h`: once, at that point,
- * score 0.9, drift_up / drift_down; the alert stage keeps it open. A shift still on after
- * `acceptHours` becomes the new normal. Learns for a week plus 6 hours.
+ * score 0.9, drift_up / drift_down; the alert stage keeps it open. A reported shift's hours
+ * (and the hours it built up in) are no reference: their slots become unseen, so next week
+ * neither reports a passing anomaly back the other way nor carries an echo of last week's into
+ * the week after. A shift still on after `acceptHours`, once its unclipped level has settled
+ * (or after twice that), becomes the new normal: the table is rescaled to that level, as if last
+ * week had been there already, so it is reported once, not in steps of the clip band and not
+ * again a week later. Learns for a week plus 6 hours.
  * Not judged: series that go negative (ratios need a positive reference) and series with
  * fewer than 4 points an hour (an hourly mean of one point is no reference: on NAB's hourly
  * files this fired every few days). The spread is never below 0.3% (a noiseless series
  * would otherwise report rounding) nor below what averaging the points' own noise gives.
  * The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at the
  * noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: 67 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
- * set keeps them once), 18 scalars and a 168-slot table of 16-bit log-quantised means, four to
+ * State: 71 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
+ * set keeps them once), 22 scalars and a 168-slot table of 16-bit log-quantised means, four to
  * a double. The table
  * is read once an hour, so a set's touch leaves it out (`hot`).
  *
@@ -213,7 +229,12 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         if (cur === cur) {
           const i = hourSlot(cur);
           f[o + PREV] = a === cur + 1 ? decode(f, o, slot(f, o, i)) : NaN;
-          if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, f[o + SUM] / f[o + CNT]));
+          // A reported shift's hours are no reference: unseen, so next week does not judge them
+          // (a passing anomaly would come back as a shift the other way, and an echo of last
+          // week's anomaly would be kept for the week after) and writes them again. An accepted
+          // shift rescales the rest of the table (see below).
+          if (f[o + SINCE] === f[o + SINCE]) setSlot(f, o, i, UNSEEN);
+          else if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, f[o + SUM] / f[o + CNT]));
           f[o + PPH] += 0.05 * (f[o + CNT] - f[o + PPH]);
         }
         f[o + CUR] = cur = a;
@@ -247,6 +268,8 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       if (lastT !== lastT) {
         f[o + SMOOTH] = r;
         f[o + OFF] = r;
+        f[o + RAW] = r;
+        f[o + LVL] = r;
         f[o + KNOWN] = 0;
         f[o + UP] = 0;
         f[o + DOWN] = 0;
@@ -278,6 +301,8 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       let sm = f[o + SMOOTH];
       sm += qAl * (off + e - sm);
       f[o + SMOOTH] = sm;
+      const raw = (f[o + RAW] += qAl * (r - f[o + RAW]));
+      const lvl = (f[o + LVL] += qOff * (r - f[o + LVL]));
       const d = sm - off;
       const ad = d < 0 ? -d : d;
       const w = spreadKnown < SPREAD_WARM ? dt / spreadKnown : qDev;
@@ -298,17 +323,34 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       let down = f[o + DOWN] + (-z - k) * step;
       up = up > 0 ? (up < 2 * h ? up : 2 * h) : 0;
       down = down > 0 ? (down < 2 * h ? down : 2 * h) : 0;
+      if (up > 0 && !(f[o + UP] > 0)) f[o + UP_FROM] = t;
+      if (down > 0 && !(f[o + DOWN] > 0)) f[o + DOWN_FROM] = t;
       let score = 0;
       const reported = f[o + SINCE] === f[o + SINCE];
       if (!reported && (up >= h || down >= h)) {
         f[o + SINCE] = t;
+        // The hours from the shift's start to its report went to the table at the shifted level
+        // (at most the last BUILD_HOURS): no reference for next week, whether the shift passes
+        // or is accepted. Their slots become unseen (not judged next week, written again).
+        const from = Math.floor((up > down ? f[o + UP_FROM] : f[o + DOWN_FROM]) / HOUR);
+        for (let b = from > a - BUILD_HOURS ? from : a - BUILD_HOURS; b < a; b++) setSlot(f, o, hourSlot(b), UNSEEN);
         score = hill(up > down ? up : down, h / HILL_90);
       } else if (reported && up < h / 2 && down < h / 2) {
         f[o + SINCE] = NaN;
-      } else if (reported && t - f[o + SINCE] >= g[go + ACCEPT_MS]) {
-        // Still on after `acceptHours`: the new normal. Start over from this level.
+      } else if (reported && t - f[o + SINCE] >= g[go + ACCEPT_MS] && (settled(raw, lvl, sd) || t - f[o + SINCE] >= 2 * g[go + ACCEPT_MS])) {
+        // Still on after `acceptHours`, and settled (or on for twice that): the new normal. The
+        // table is rescaled to the new level, as if last week had been there already, so the
+        // offset keeps its meaning (trend, last week's deploys) and next week's reference, whose
+        // hours since the shift hold the new level, fits without a report the other way.
+        const m = (1 + lvl) / (1 + off);
+        if (m > 0) {
+          rescaleTable(f, o, m);
+          f[o + RAW] = (1 + raw) / m - 1;
+          f[o + LVL] = off;
+          const e2 = f[o + RAW] - off;
+          f[o + SMOOTH] = off + (e2 > c ? c : e2 < -c ? -c : e2);
+        }
         f[o + SINCE] = NaN;
-        off = sm;
         up = 0;
         down = 0;
       }
@@ -327,16 +369,8 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       return verdict(out, score, expected, expected - band, expected + band, score > 0 ? (up > down ? 'drift_up' : 'drift_down') : 'normal');
     },
     rescaleAt(f, o, factor) {
-      // The table is relative to its unit: rescaling the unit rescales every slot.
-      f[o + UNIT] *= factor;
+      rescaleTable(f, o, factor);
       f[o + SUM] *= factor;
-      f[o + PREV] *= factor;
-      // Decoded again with the new unit, as the next point of this hour would have decoded them.
-      const cur = f[o + CUR];
-      if (cur === cur) {
-        f[o + HERE] = decode(f, o, slot(f, o, hourSlot(cur)));
-        f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(cur + 1)));
-      }
     },
     checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
     // The table is read and written once an hour (HERE and NEXT carry it within the hour).
@@ -375,6 +409,24 @@ function quotients(dt: number, tauS: number, tauDev: number, tauOff: number): vo
 /** How far a point's ratio may stray from the offset before it is clipped: `clip` point spreads. */
 function clipBand(clip: number, devPt: number): number {
   return clip * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9);
+}
+
+/** A reported shift has settled when its level over `smoothHours` is within one spread of its level over `offsetHours`. */
+function settled(raw: number, lvl: number, sd: number): boolean {
+  const g = raw - lvl;
+  return (g < 0 ? -g : g) <= sd;
+}
+
+/** Rescales last week's means by `factor`: the table is relative to its unit, so rescaling the unit rescales every slot. */
+function rescaleTable(f: Float64Array, o: number, factor: number): void {
+  f[o + UNIT] *= factor;
+  f[o + PREV] *= factor;
+  // Decoded again with the new unit, as the next point of this hour would have decoded them.
+  const cur = f[o + CUR];
+  if (cur === cur) {
+    f[o + HERE] = decode(f, o, slot(f, o, hourSlot(cur)));
+    f[o + NEXT] = decode(f, o, slot(f, o, hourSlot(cur + 1)));
+  }
 }
 
 function idle(f: Float64Array, o: number, out: Verdict): Verdict {
