@@ -422,8 +422,11 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   const c = spreadKnown >= OFFSET_WARM ? wsClipBand(sd(G, WS_CLIP), devPt) : Infinity;
   let e = r - off;
   const ae = e < 0 ? -e : e;
-  if (e > c) e = c;
-  else if (e < -c) e = -c;
+  if (ae > c) {
+    e = e > 0 ? c : -c;
+    // The hour's mean takes the point clipped too (weekly-shift.ts).
+    if (sd(F, WS_SINCE) != sd(F, WS_SINCE)) setd(F, WS_SUM, sd(F, WS_SUM) + (ref * (1 + off + e) - x));
+  }
   let sm = sd(F, WS_SMOOTH);
   sm += qAl * (off + e - sm);
   setd(F, WS_SMOOTH, sm);

@@ -100,6 +100,15 @@ describe('weekly_shift', () => {
     });
   }
 
+  it('does not report a single 5x point at 5-minute sampling a week later (the hour\'s mean takes it clipped)', () => {
+    const s = copy(seasonal({ days: 24, seed: 42, noise: 0.03 }));
+    s.v[at(s, 8.6)] *= 5;
+    const r = runDetector('weekly_shift', undefined, s);
+    const reports: string[] = [];
+    for (let k = at(s, 8); k < s.v.length; k++) if (r.scores[k] >= 0.9) reports.push(`day ${(k / 288).toFixed(2)} ${r.reasons[k]}`);
+    assert.deepEqual(reports, []);
+  });
+
   it('reports a passing 6-hour shift once, and not again a week later (its hours are no reference)', () => {
     const s = copy(seasonal({ days: 24, seed: 42, noise: 0.03 }));
     const i = at(s, 8.6);

@@ -296,8 +296,14 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       const c = spreadKnown >= OFFSET_WARM ? clipBand(g[go + CLIP], devPt) : Infinity;
       let e = r - off;
       const ae = e < 0 ? -e : e;
-      if (e > c) e = c;
-      else if (e < -c) e = -c;
+      if (ae > c) {
+        e = e > 0 ? c : -c;
+        // The hour's mean (next week's reference) takes the point clipped too: one spike, or
+        // the first minute of a change, must not lift a whole hour of next week's reference.
+        // (Not during a report: its hours are unseen, but for the one it is accepted in, whose
+        // points are the new normal.)
+        if (f[o + SINCE] !== f[o + SINCE]) f[o + SUM] += ref * (1 + off + e) - x;
+      }
       let sm = f[o + SMOOTH];
       sm += qAl * (off + e - sm);
       f[o + SMOOTH] = sm;
