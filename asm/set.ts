@@ -138,6 +138,7 @@ const WS_LAYOUT = 28;
 const WS_LAYOUT_VERSION: f64 = 4;
 const WS_TABLE = 29;
 const BUILD_HOURS: f64 = 12;
+const HOUR_BAND: f64 = 1;
 const HOUR: f64 = 3600000;
 const SLOTS: i64 = 168;
 const OFFSET_WARM: f64 = 2 * HOUR;
@@ -334,6 +335,17 @@ function wsEncode(F: usize, mean: f64): i32 {
 @inline function wsSetSlot(F: usize, i: i32, q: i32): void {
   store<u16>(F + (<usize>WS_TABLE << 3) + (<usize>i << 1), <u16>(q + 32768));
 }
+/** weekly-shift.ts' hourMean. */
+function wsHourMean(F: usize, i: i32): f64 {
+  const mean = sd(F, WS_SUM) / sd(F, WS_CNT);
+  if (!(sd(F, WS_KNOWN) >= SPREAD_MIN)) return mean;
+  const old = wsDecode(F, wsSlot(F, i));
+  if (!(old > 0)) return mean;
+  const expected = old * (1 + sd(F, WS_OFF));
+  let b = HOUR_BAND * 1.2533 * sd(F, WS_DEV);
+  if (b < HOUR_BAND * FLOOR) b = HOUR_BAND * FLOOR;
+  return mean > expected * (1 + b) ? expected * (1 + b) : mean < expected * (1 - b) ? expected * (1 - b) : mean;
+}
 /** weekly-shift.ts' rescaleTable. */
 function wsRescaleTable(F: usize, factor: f64): void {
   setd(F, WS_UNIT, sd(F, WS_UNIT) * factor);
@@ -362,7 +374,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
       setd(F, WS_PREV, a == cur + 1 ? wsDecode(F, wsSlot(F, i)) : NaN);
       // A reported shift's hours are no reference (weekly-shift.ts).
       if (sd(F, WS_SINCE) == sd(F, WS_SINCE)) wsSetSlot(F, i, UNSEEN);
-      else if (sd(F, WS_CNT) > 0) wsSetSlot(F, i, wsEncode(F, sd(F, WS_SUM) / sd(F, WS_CNT)));
+      else if (sd(F, WS_CNT) > 0) wsSetSlot(F, i, wsEncode(F, wsHourMean(F, i)));
       setd(F, WS_PPH, sd(F, WS_PPH) + 0.05 * (sd(F, WS_CNT) - sd(F, WS_PPH)));
     }
     setd(F, WS_CUR, a);

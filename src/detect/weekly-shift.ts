@@ -43,6 +43,8 @@ const SPREAD_MIN = 6 * HOUR;
 const MIN_PPH = 4;
 /** Smallest spread of the smoothed ratio x / ref - 1. */
 const FLOOR = 0.003;
+/** How far (in spreads of the smoothed ratio) an hour's mean may move its reference a week. */
+const HOUR_BAND = 1;
 /** Most hours before a report that are taken out of the table as part of the shift. */
 const BUILD_HOURS = 12;
 /** The spread is widened by 1 + this / (time it was learned from). */
@@ -234,7 +236,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
           // week's anomaly would be kept for the week after) and writes them again. An accepted
           // shift rescales the rest of the table (see below).
           if (f[o + SINCE] === f[o + SINCE]) setSlot(f, o, i, UNSEEN);
-          else if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, f[o + SUM] / f[o + CNT]));
+          else if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, hourMean(f, o, i)));
           f[o + PPH] += 0.05 * (f[o + CNT] - f[o + PPH]);
         }
         f[o + CUR] = cur = a;
@@ -421,6 +423,27 @@ function clipBand(clip: number, devPt: number): number {
 function settled(raw: number, lvl: number, sd: number): boolean {
   const g = raw - lvl;
   return (g < 0 ? -g : g) <= sd;
+}
+
+/**
+ * The mean of the hour closing in slot `i`, as next week's reference: within one spread of the
+ * smoothed ratio (HOUR_BAND) of what was expected of it (last week's mean with the offset). An
+ * hour that strays further without a report (a holiday's quieter latency) moves its reference
+ * by that much a week, not all the way: at full weight it came back a week later as a shift
+ * the other way, and was reported. (The offset follows part of such a deviation, and the band
+ * is around it: a 6-hour 5% dip on a 3%-noise series still comes back, smaller.) A lasting
+ * change is reported (its hours are then written again in full) or followed by the offset;
+ * the table catches up one band a week.
+ */
+function hourMean(f: Float64Array, o: number, i: number): number {
+  const mean = f[o + SUM] / f[o + CNT];
+  if (!(f[o + KNOWN] >= SPREAD_MIN)) return mean;
+  const old = decode(f, o, slot(f, o, i));
+  if (!(old > 0)) return mean;
+  const expected = old * (1 + f[o + OFF]);
+  let b = HOUR_BAND * 1.2533 * f[o + DEV];
+  if (b < HOUR_BAND * FLOOR) b = HOUR_BAND * FLOOR;
+  return mean > expected * (1 + b) ? expected * (1 + b) : mean < expected * (1 - b) ? expected * (1 - b) : mean;
 }
 
 /** Rescales last week's means by `factor`: the table is relative to its unit, so rescaling the unit rescales every slot. */
