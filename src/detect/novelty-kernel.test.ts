@@ -73,31 +73,27 @@ function changed(seed: number, days: number, at: number, factor: number, gapHour
   return { t, v: s.v.map((x, i) => (i >= cut ? x * factor : x)) };
 }
 
-/** A clean 1-minute daily cycle that drops to `factor` of itself from `at` (a fraction of it) on. */
-function drop(seed: number, days: number, at: number, factor: number): Stream {
+/** A clean daily cycle of `perDay` points a day and `noise`, times `factor(i)` at point i. */
+function daily(seed: number, days: number, perDay: number, noise: number, factor: (i: number, n: number) => number): Stream {
   const r = new Rng(seed);
-  const n = days * 1440;
+  const n = days * perDay;
   const t: number[] = [];
   const v: number[] = [];
   for (let i = 0; i < n; i++) {
-    t.push(T0 + i * MINUTE);
-    v.push(1000 * (i > at * n ? factor : 1) * (1 + 0.4 * Math.sin((2 * Math.PI * i) / 1440)) * (1 + 0.05 * r.normal()));
+    t.push(T0 + i * (DAY / perDay));
+    v.push(1000 * factor(i, n) * (1 + 0.4 * Math.sin((2 * Math.PI * i) / perDay)) * (1 + noise * r.normal()));
   }
   return { t, v };
 }
 
-/** A clean 5-minute daily cycle that drifts up by `perDay` (a fraction) a day from `at` (a fraction of it) on. */
+/** A 1-minute daily cycle (5% noise) that drops to `factor` of itself from `at` (a fraction of it) on. */
+function drop(seed: number, days: number, at: number, factor: number): Stream {
+  return daily(seed, days, 1440, 0.05, (i, n) => (i > at * n ? factor : 1));
+}
+
+/** A 5-minute daily cycle (2% noise) that drifts up by `perDay` (a fraction) a day from `at` (a fraction of it) on. */
 function ramp(seed: number, days: number, at: number, perDay: number): Stream {
-  const r = new Rng(seed);
-  const n = days * 288;
-  const t: number[] = [];
-  const v: number[] = [];
-  for (let i = 0; i < n; i++) {
-    t.push(T0 + i * 5 * MINUTE);
-    const drift = i > at * n ? 1 + (perDay * (i - at * n)) / 288 : 1;
-    v.push(1000 * drift * (1 + 0.4 * Math.sin((2 * Math.PI * i) / 288)) * (1 + 0.02 * r.normal()));
-  }
-  return { t, v };
+  return daily(seed, days, 288, 0.02, (i, n) => (i > at * n ? 1 + (perDay * (i - at * n)) / 288 : 1));
 }
 
 /** The default profile's entries with one entry's config replaced. */
