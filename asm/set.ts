@@ -331,17 +331,14 @@ function wsEncode(F: usize, mean: f64): i32 {
   const q = jround(Q * jlog2(mean / sd(F, WS_UNIT)));
   return q > Q_MAX ? <i32>Q_MAX : q < -Q_MAX + 1 ? <i32>(-Q_MAX + 1) : <i32>q;
 }
-/** weekly-shift.ts' clipBand. */
 @inline function wsSetSlot(F: usize, i: i32, q: i32): void {
   store<u16>(F + (<usize>WS_TABLE << 3) + (<usize>i << 1), <u16>(q + 32768));
 }
 /** weekly-shift.ts' hourMean. */
-function wsHourMean(F: usize, i: i32): f64 {
+function wsHourMean(F: usize, last: f64): f64 {
   const mean = sd(F, WS_SUM) / sd(F, WS_CNT);
-  if (!(sd(F, WS_KNOWN) >= SPREAD_MIN)) return mean;
-  const old = wsDecode(F, wsSlot(F, i));
-  if (!(old > 0)) return mean;
-  const expected = old * (1 + sd(F, WS_OFF));
+  if (!(sd(F, WS_KNOWN) >= SPREAD_MIN) || !(last > 0)) return mean;
+  const expected = last * (1 + sd(F, WS_OFF));
   let b = HOUR_BAND * 1.2533 * sd(F, WS_DEV);
   if (b < HOUR_BAND * FLOOR) b = HOUR_BAND * FLOOR;
   return mean > expected * (1 + b) ? expected * (1 + b) : mean < expected * (1 - b) ? expected * (1 - b) : mean;
@@ -356,6 +353,7 @@ function wsRescaleTable(F: usize, factor: f64): void {
     setd(F, WS_NEXT, wsDecode(F, wsSlot(F, wsHourSlot(cur + 1))));
   }
 }
+/** weekly-shift.ts' clipBand. */
 @inline function wsClipBand(clip: f64, devPt: f64): f64 {
   return clip * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9);
 }
@@ -371,10 +369,11 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   if (a != cur) {
     if (cur == cur) {
       const i = wsHourSlot(cur);
-      setd(F, WS_PREV, a == cur + 1 ? wsDecode(F, wsSlot(F, i)) : NaN);
+      const last = wsDecode(F, wsSlot(F, i));
+      setd(F, WS_PREV, a == cur + 1 ? last : NaN);
       // A reported shift's hours are no reference (weekly-shift.ts).
       if (sd(F, WS_SINCE) == sd(F, WS_SINCE)) wsSetSlot(F, i, UNSEEN);
-      else if (sd(F, WS_CNT) > 0) wsSetSlot(F, i, wsEncode(F, wsHourMean(F, i)));
+      else if (sd(F, WS_CNT) > 0) wsSetSlot(F, i, wsEncode(F, wsHourMean(F, last)));
       setd(F, WS_PPH, sd(F, WS_PPH) + 0.05 * (sd(F, WS_CNT) - sd(F, WS_PPH)));
     }
     setd(F, WS_CUR, a);

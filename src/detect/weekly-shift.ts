@@ -230,13 +230,14 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         // interpolation of the next hour's first half.
         if (cur === cur) {
           const i = hourSlot(cur);
-          f[o + PREV] = a === cur + 1 ? decode(f, o, slot(f, o, i)) : NaN;
+          const last = decode(f, o, slot(f, o, i));
+          f[o + PREV] = a === cur + 1 ? last : NaN;
           // A reported shift's hours are no reference: unseen, so next week does not judge them
           // (a passing anomaly would come back as a shift the other way, and an echo of last
           // week's anomaly would be kept for the week after) and writes them again. An accepted
           // shift rescales the rest of the table (see below).
           if (f[o + SINCE] === f[o + SINCE]) setSlot(f, o, i, UNSEEN);
-          else if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, hourMean(f, o, i)));
+          else if (f[o + CNT] > 0) setSlot(f, o, i, encode(f, o, hourMean(f, o, last)));
           f[o + PPH] += 0.05 * (f[o + CNT] - f[o + PPH]);
         }
         f[o + CUR] = cur = a;
@@ -426,8 +427,8 @@ function settled(raw: number, lvl: number, sd: number): boolean {
 }
 
 /**
- * The mean of the hour closing in slot `i`, as next week's reference: within one spread of the
- * smoothed ratio (HOUR_BAND) of what was expected of it (last week's mean with the offset). An
+ * The mean of the hour closing, as next week's reference: within one spread of the smoothed
+ * ratio (HOUR_BAND) of what was expected of it (`last`, last week's mean, with the offset). An
  * hour that strays further without a report (a holiday's quieter latency) moves its reference
  * by that much a week, not all the way: at full weight it came back a week later as a shift
  * the other way, and was reported. (The offset follows part of such a deviation, and the band
@@ -435,12 +436,10 @@ function settled(raw: number, lvl: number, sd: number): boolean {
  * change is reported (its hours are then written again in full) or followed by the offset;
  * the table catches up one band a week.
  */
-function hourMean(f: Float64Array, o: number, i: number): number {
+function hourMean(f: Float64Array, o: number, last: number): number {
   const mean = f[o + SUM] / f[o + CNT];
-  if (!(f[o + KNOWN] >= SPREAD_MIN)) return mean;
-  const old = decode(f, o, slot(f, o, i));
-  if (!(old > 0)) return mean;
-  const expected = old * (1 + f[o + OFF]);
+  if (!(f[o + KNOWN] >= SPREAD_MIN) || !(last > 0)) return mean;
+  const expected = last * (1 + f[o + OFF]);
   let b = HOUR_BAND * 1.2533 * f[o + DEV];
   if (b < HOUR_BAND * FLOOR) b = HOUR_BAND * FLOOR;
   return mean > expected * (1 + b) ? expected * (1 + b) : mean < expected * (1 - b) ? expected * (1 - b) : mean;
