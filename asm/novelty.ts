@@ -70,8 +70,9 @@ const PREV2 = 38;
 const Y_A = 39;
 const Y_MED = 40;
 const LAYOUT = 41;
-const LAYOUT_VERSION: f64 = 8;
-const SCALARS = 42;
+const LAYOUT_VERSION: f64 = 9;
+const QUANTUM = 42;
+const SCALARS = 43;
 
 const VIEWS = 6; // roughness off (roughPoints 0): the only case handled here
 const WARM: f64 = 20;
@@ -547,6 +548,11 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   store<f64>(TOUCHED, touched);
   const m = rankedMedian(ring, rb, n);
   const xs = <f64>(<f32>x);
+  // The data's resolution, as known before this point (novelty.ts).
+  const lastX = sd(F, LAST_X);
+  const quantum = sd(F, QUANTUM);
+  const moved = xs > lastX ? xs - lastX : lastX - xs;
+  if (moved > 0 && moved < quantum) setd(F, QUANTUM, moved);
   setd(F, LAST_X, xs);
   setd(F, LAST_T, t);
   // Same time yesterday (width < 0: no daily view; a < cur: out of order, ignored).
@@ -578,6 +584,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   let sc = 1.4826 * rankedMadBound(ring, rb, n, m);
   if (sc > floor) sc = 1.4826 * rankedMad(ring, rb, n, m);
   if (sc < floor) sc = floor;
+  if (sc < quantum && quantum != Infinity) sc = quantum;
   const am = m < 0 ? -m : m;
   if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
   const zp = (xs - m) / sc;

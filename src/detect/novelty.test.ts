@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { floatBase, floatsOf, rankedSize, rollingSize } from '../series/index.ts';
 import { getDetector } from './registry.ts';
-import { at, copy, flat, runDetector, seasonal } from './testkit.ts';
+import { DAY, at, copy, counts, flat, maxIn, runDetector, seasonal } from './testkit.ts';
 import { newVerdict } from './types.ts';
 
 describe('novelty', () => {
@@ -86,29 +85,52 @@ describe('novelty', () => {
     }
   });
 
-  it('takes over a layout-7 checkpoint (skip fields as bin indices) without relearning', () => {
+  it('after a rescale (unit change) judges counts as before: the resolution is rescaled too', () => {
     const d = getDetector('novelty');
     const c = d.parseConfig(undefined, 'test');
-    const s = flat(600, 5);
+    const s = counts(6, 7);
+    const a = d.init(c);
+    const b = d.init(c);
+    const va = newVerdict();
+    const vb = newVerdict();
+    const cut = at(s, 2);
+    // 1024: every rescaled value is exact in float32, so both states see the same numbers.
+    for (let k = 0; k < s.v.length; k++) {
+      if (k === cut) d.rescale!(b, 1024);
+      d.update(a, s.t[k], s.v[k], va);
+      d.update(b, s.t[k], k >= cut ? s.v[k] * 1024 : s.v[k], vb);
+      assert.equal(vb.score, va.score, `point ${k}`);
+    }
+  });
+
+  it('refuses a checkpoint of the previous layout (one scalar fewer): the series relearns', () => {
+    const d = getDetector('novelty');
+    const f = d.init(d.parseConfig(undefined, 'test')) as Float64Array;
+    const s = flat(300, 5);
     const out = newVerdict();
-    // The state after 600 ordinary points, then a spike of about 10 spreads.
-    const run = (layout: number) => {
-      const f = d.init(c) as Float64Array;
-      for (let i = 0; i < s.v.length; i++) d.update(f, s.t[i], s.v[i], out);
-      // Every calibrator's skip field as layout 7 wrote it: bin 19 (skip below z = 147).
-      // The default table: baseline window, level run, residual ring, yesterday's 24 slots, then 6 calibrators interleaved.
-      const cal = floatBase(f, 42) + rankedSize(128) + 16 + rollingSize(5) + 24;
-      const p = floatsOf(f);
-      for (let v = 0; v < 6; v++) p[cal + 6 + v] = 19;
-      f[41] = layout;
-      assert.equal(d.check?.(f), true);
-      d.update(f, s.t[s.t.length - 1] + 300_000, 150, out);
-      return { score: out.score, layout: f[41] };
-    };
-    // Read as thresholds, those fields would hide the spike; taken over, they are cleared first.
-    assert.equal(run(8).score, 0);
-    const taken = run(7);
-    assert.ok(taken.score >= 0.5, `score ${taken.score}`);
-    assert.equal(taken.layout, 8);
+    for (let i = 0; i < s.v.length; i++) d.update(f, s.t[i], s.v[i], out);
+    assert.equal(d.check?.(f), true);
+    // Layout 8: the same scalars without the resolution (slot 42), the table right after them.
+    const old = new Float64Array(f.length - 1);
+    old.set(f.subarray(0, 42));
+    old.set(f.subarray(43), 42);
+    old[41] = 8;
+    assert.equal(d.check?.(old), false);
+  });
+
+  it('counts that are mostly 0 at night: a few errors are not news, a burst is', () => {
+    // Without the resolution floor the baseline's spread at night is a small fraction of one
+    // count (MAD 0, a tiny mean deviation), so 2 or 3 errors read as z > 100: seeds 1, 2 and
+    // 4 alerted 6 times in 7 days.
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const s = copy(counts(8, seed));
+      const i = at(s, 6.25); // 06:00, the quietest hour
+      s.v.fill(25, i, i + 5);
+      const r = runDetector('novelty', undefined, s);
+      const quiet = maxIn(r.scores, at(s, 1), i);
+      assert.ok(quiet.max < 0.9, `seed ${seed}: ${quiet.max} at day ${((s.t[quiet.at] - s.t[0]) / DAY).toFixed(2)} (${s.v[quiet.at]} errors)`);
+      assert.ok(maxIn(r.scores, i, i + 10).max >= 0.9, `seed ${seed}: the burst`);
+      assert.ok(maxIn(r.scores, i + 10).max < 0.9, `seed ${seed}: after the burst`);
+    }
   });
 });

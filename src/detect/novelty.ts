@@ -25,7 +25,6 @@ import {
   tailObserve,
   tailRefresh,
   tailRenormalise,
-  tailSkipNothing,
   floatBase,
   floatsOf,
   arenaOffset,
@@ -146,15 +145,16 @@ const PREV2 = 38; // ... and of the one before that
 const Y_A = 39; // the slot whose yesterday median is cached (yesterday's values do not change within a slot)
 const Y_MED = 40;
 /**
- * State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`,
- * except the previous one. 8: options first, the table embedded in the block, 20-bin
- * calibrators, a ranked baseline window, each calibrator's skip field a z threshold.
+ * State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`
+ * (the series relearns). 9: options first, the table embedded in the block, 20-bin calibrators,
+ * a ranked baseline window, each calibrator's skip field a z threshold, the series' resolution
+ * (QUANTUM).
  */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 8;
-/** The previous layout: as 8 but each calibrator's skip field a bin index; taken over by `updateAt` (see skipNothing), not relearned. */
-const LAYOUT_SKIP_BINS = 7;
-const SCALARS = 42;
+const LAYOUT_VERSION = 9;
+/** The smallest step between consecutive values seen (the data's resolution), Infinity until one. */
+const QUANTUM = 42;
+const SCALARS = 43;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
 function lvlAt(f: Float64Array, o: number): number {
@@ -248,8 +248,10 @@ let lastGAt = -1;
 /**
  * Calibrated novelty: how rare is this point, given what THIS series has shown? Four views of
  * each point, each up and down: the point against a robust baseline (rolling median of
- * `window` points; scale = max(1.4826 MAD, 0.63 x mean absolute deviation), the latter for
- * sparse or two-level series whose MAD is 0), the median of the last `levelPoints` against it
+ * `window` points; scale = max(1.4826 MAD, 0.63 x mean absolute deviation, the data's
+ * resolution), the second for sparse or two-level series whose MAD is 0, the third (the
+ * smallest step between consecutive values seen) for counts and coarse gauges, where one step
+ * is never many spreads), the median of the last `levelPoints` against it
  * (level shifts, bumps), the same-time-yesterday residual smoothed over `seasonalPoints`
  * against its recent offset (a daily pattern that broke), and, when `roughPoints` > 0 (off by
  * default), the median step |x_t - x_t-1| over `roughPoints` against the baseline's spread (a
@@ -320,6 +322,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + PEND_VIEW] = -1;
       f[o + Y_A] = NaN;
       f[o + LAYOUT] = LAYOUT_VERSION;
+      f[o + QUANTUM] = Infinity;
       // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
@@ -343,7 +346,6 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       }
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
-      if (f[o + LAYOUT] !== LAYOUT_VERSION) skipNothing(f, o, p, pb, g, go);
       const w = g[go + W];
       const n = rollingCount(p, pb);
       const m = n > 0 ? rankedMedian(p, pb) : NaN;
@@ -356,6 +358,10 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const xs = Math.fround(x);
       const lastX = f[o + LAST_X];
       const lastT = f[o + LAST_T];
+      // The data's resolution, as known before this point (a first step is judged unfloored).
+      const quantum = f[o + QUANTUM];
+      const moved = xs > lastX ? xs - lastX : lastX - xs;
+      if (moved > 0 && moved < quantum) f[o + QUANTUM] = moved;
       f[o + LAST_X] = xs;
       f[o + LAST_T] = t;
       // Same time yesterday (NaN until a day of slots is known), read before this point is kept.
@@ -392,6 +398,10 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       let sc = 1.4826 * rankedMadBound(p, pb, m);
       if (sc > floor) sc = 1.4826 * rankedMad(p, pb, m);
       if (sc < floor) sc = floor;
+      // A step of one unit of the data's resolution is never many spreads: counts that are
+      // mostly 0 (errors at night) have a MAD of 0 and a tiny mean deviation, and 2 errors
+      // would otherwise read as z > 100, beyond anything the calibrator has seen, every night.
+      if (sc < quantum && quantum !== Infinity) sc = quantum;
       const am = m < 0 ? -m : m;
       if (sc < 1e-9 * (am > 1 ? am : 1)) sc = 1e-9 * (am > 1 ? am : 1);
       // The views (signed), then calibrated per side.
@@ -519,7 +529,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     },
     checkAt(f, o, n, g, go) {
       const layout = f[o + LAYOUT];
-      return n >= SCALARS && (layout === LAYOUT_VERSION || layout === LAYOUT_SKIP_BINS) && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
+      return n >= SCALARS && layout === LAYOUT_VERSION && n === SCALARS + ((calAt(g, go) + viewsOf(g, go) * TAIL_SIZE + 1) >> 1);
     },
     rescaleAt(f, o, factor, g, go) {
       const p = floatsOf(f);
@@ -532,6 +542,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + SUMS] *= factor;
       f[o + SUMS + 1] *= factor;
       f[o + LAST_X] *= factor;
+      f[o + QUANTUM] *= factor;
       f[o + R_LONG] *= factor;
       f[o + R_ABS] *= factor;
       f[o + SLOT_SUM] *= factor;
@@ -541,18 +552,6 @@ export const novelty = defineEmbedded<NoveltyConfig>({
     },
   },
 });
-
-/**
- * A layout-7 state (checkpointed by an older build): its calibrators' skip fields hold bin
- * indices, which read as z thresholds would skip too much. Each is reset to skip nothing until
- * the next refresh; the rest of the state is the same, so nothing is relearned.
- */
-function skipNothing(f: Float64Array, o: number, p: Float32Array, pb: number, g: Float64Array, go: number): void {
-  const views = viewsOf(g, go);
-  const cal = pb + calAt(g, go);
-  for (let v = 0; v < views; v++) tailSkipNothing(p, cal + v, views);
-  f[o + LAYOUT] = LAYOUT_VERSION;
-}
 
 /**
  * The same-time-yesterday memory: one slot per `24 h / slots` of the day, each holding the

@@ -85,6 +85,27 @@ export function flat(n: number, seed: number, level = 100, noise = 5, step = 5 *
   return { t, v };
 }
 
+/**
+ * Event counts per `step` (errors, requests of a quiet service): Poisson with a mean of `peak`
+ * at 18:00 UTC and `peak` x `night` at 06:00, so the nights are mostly 0 with the odd 1 or 2.
+ */
+export function counts(days: number, seed: number, peak = 3, night = 0.03, step = MINUTE): Series {
+  const r = new Rng(seed);
+  const n = Math.round((days * DAY) / step);
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    t[i] = T0 + i * step;
+    const phase = (1 + Math.sin(2 * Math.PI * ((t[i] - T0) / DAY - 0.5))) / 2;
+    // Knuth's method: fine for means this small.
+    const limit = Math.exp(-peak * (night + (1 - night) * phase));
+    let k = 0;
+    for (let p = r.next(); p > limit; p *= r.next()) k++;
+    v[i] = k;
+  }
+  return { t, v };
+}
+
 export function copy(s: Series): Series {
   return { t: s.t.slice(), v: s.v.slice() };
 }

@@ -12,4 +12,4 @@ export { CUSUM_SIZE, cusumDown, cusumInit, cusumPush, cusumUp } from './cusum.ts
 export { INTERVAL_RING, INTERVAL_SCALARS, INTERVAL_SIZE, intervalDeltas, intervalGet, intervalInit, intervalLast, intervalObserve } from './interval.ts';
 export { type Season, type SeasonOptions, autocorrelation, detectSeason } from './season.ts';
 export { DAY_MS, PF, PROFILE_SCALARS, type ProfileOptions, WEEK_MS, profileDriftInflation, profileInit, profileLearn, profilePredict, profileScale, profileTableSize } from './profile.ts';
-export { TAIL_BINS, TAIL_BW, TAIL_SIZE, tailCount, tailInit, tailObserve, tailRefresh, tailRenormalise, tailSkipNothing } from './tail.ts';
+export { TAIL_BINS, TAIL_BW, TAIL_SIZE, tailCount, tailInit, tailObserve, tailRefresh, tailRenormalise } from './tail.ts';

@@ -152,11 +152,6 @@ export function tailRefresh(p: Float32Array, o: number, k = 1, inc = 1, prior = 
   p[o + SKIP * k] = zSkip;
 }
 
-/** Clears the skip threshold: every z takes the exact tail sum until the next `tailRefresh`. */
-export function tailSkipNothing(p: Float32Array, o: number, k = 1): void {
-  p[o + SKIP * k] = 0;
-}
-
 /** Divides a calibrator's masses by `inc` (the caller then resets its increment to 1). */
 export function tailRenormalise(p: Float32Array, o: number, inc: number, k = 1): void {
   p[o + TOT] /= inc;
