@@ -135,8 +135,10 @@ const WS_LVL = 25;
 const WS_UP_FROM = 26;
 const WS_DOWN_FROM = 27;
 const WS_LAYOUT = 28;
-const WS_LAYOUT_VERSION: f64 = 4;
-const WS_TABLE = 29;
+const WS_LAYOUT_VERSION: f64 = 5;
+const WS_QUANTUM = 29;
+const WS_LAST_X = 30;
+const WS_TABLE = 31;
 const BUILD_HOURS: f64 = 12;
 const HOUR_BAND: f64 = 1;
 const HOUR: f64 = 3600000;
@@ -366,6 +368,10 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   const a = Math.floor(t / HOUR);
   let cur = sd(F, WS_CUR);
   if (a < cur) return wsIdle(F);
+  const lastX = sd(F, WS_LAST_X);
+  const moved = x > lastX ? x - lastX : lastX - x;
+  if (moved > 0 && moved < sd(F, WS_QUANTUM)) setd(F, WS_QUANTUM, moved);
+  setd(F, WS_LAST_X, x);
   if (a != cur) {
     if (cur == cur) {
       const i = wsHourSlot(cur);
@@ -429,6 +435,12 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   const sdAvg = 1.2533 * devPt * qRoot;
   if (s < sdAvg) s = sdAvg;
   if (s < FLOOR) s = FLOOR;
+  // Poisson noise of counts in units of the data's resolution (weekly-shift.ts).
+  const q = sd(F, WS_QUANTUM);
+  if (q != Infinity) {
+    const counted = Math.sqrt(q / ref) * qRoot;
+    if (s < counted) s = counted;
+  }
   s *= 1 + SPREAD_UNSURE / spreadKnown;
   const c = spreadKnown >= OFFSET_WARM ? wsClipBand(sd(G, WS_CLIP), devPt) : Infinity;
   let e = r - off;

@@ -96,10 +96,10 @@ function ramp(seed: number, days: number, at: number, perDay: number): Stream {
   return daily(seed, days, 288, 0.02, (i, n) => (i > at * n ? 1 + (perDay * (i - at * n)) / 288 : 1));
 }
 
-/** 1-minute error counts (testkit's `counts`) with a burst of 6-25 errors at a random minute of every 1,000. */
-function bursts(seed: number, days: number): Stream {
+/** Error counts (testkit's `counts`) with a burst of 6-25 errors at a random point of every 1,000. */
+function bursts(seed: number, days: number, step = MINUTE): Stream {
   const r = new Rng(seed);
-  const s = counts(days, seed);
+  const s = counts(days, seed, 3, 0.03, step);
   return { t: Array.from(s.t), v: Array.from(s.v, (x) => (r.next() < 0.001 ? 6 + r.int(20) : x)) };
 }
 
@@ -223,6 +223,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a drop to 30% after 9 days, 1-minute sampling (new_level reports a dip)', s: () => drop(25, 10, 0.9, 0.3) },
     { name: 'a slow drift up after 9 days (weekly_shift builds for hours, reports, accepts)', s: () => ramp(27, 16, 0.56, 0.02) },
     { name: 'error counts, mostly 0 at night, with bursts (the resolution floors the spread)', s: () => bursts(28, 4) },
+    { name: 'error counts at 5 minutes for 12 days (weekly_shift judges them: Poisson noise floors its spread)', s: () => bursts(29, 12, 5 * MINUTE) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },

@@ -91,12 +91,16 @@ const UP_FROM = 26;
 const DOWN_FROM = 27;
 /** State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`. */
 const LAYOUT = 28;
-const LAYOUT_VERSION = 4;
+const LAYOUT_VERSION = 5;
+// The data's resolution: the smallest step between consecutive values seen (Infinity until one),
+// and the last value. Counts (in units of it) have Poisson noise, which floors the spread.
+const QUANTUM = 29;
+const LAST_X = 30;
 /**
  * The table (see WeeklyShiftState): 16-bit slots, each stored as slot + 32768 in [0, 65535],
  * four to a double of the block after the scalars (42 doubles), read through `halvesOf`.
  */
-const TABLE = 29;
+const TABLE = 31;
 const SIZE = TABLE + SLOTS / 4;
 
 const UNSEEN = -32768;
@@ -173,11 +177,13 @@ export type WeeklyShiftState = Float64Array;
  * Not judged: series that go negative (ratios need a positive reference) and series with
  * fewer than 4 points an hour (an hourly mean of one point is no reference: on NAB's hourly
  * files this fired every few days). The spread is never below 0.3% (a noiseless series
- * would otherwise report rounding) nor below what averaging the points' own noise gives.
- * The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at the
- * noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: 71 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
- * set keeps them once), 22 scalars and a 168-slot table of 16-bit log-quantised means, four to
+ * would otherwise report rounding) nor below what averaging the points' own noise gives,
+ * nor, for counts (in units of the data's resolution, the smallest step seen), below their
+ * Poisson noise at this hour's level: a spread learned mostly by day is too narrow for a
+ * night of a few errors an hour. The synthetic suite's +5% shifts on qps (1.5-3% noise plus
+ * a 1.6% wander) sit at the noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
+ * State: 73 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
+ * set keeps them once), 24 scalars and a 168-slot table of 16-bit log-quantised means, four to
  * a double. The table
  * is read once an hour, so a set's touch leaves it out (`hot`).
  *
@@ -218,6 +224,8 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       f[o + HERE] = NaN;
       f[o + NEXT] = NaN;
       f[o + LAYOUT] = LAYOUT_VERSION;
+      f[o + QUANTUM] = Infinity;
+      f[o + LAST_X] = NaN;
       // Every slot UNSEEN (-32768, stored as 0): the block comes zero-filled.
     },
     updateAt(f, o, t, x, out, g, go) {
@@ -225,6 +233,10 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       const a = Math.floor(t / HOUR);
       let cur = f[o + CUR];
       if (a < cur) return idle(f, o, out); // out of order: ignored
+      const lastX = f[o + LAST_X];
+      const moved = x > lastX ? x - lastX : lastX - x;
+      if (moved > 0 && moved < f[o + QUANTUM]) f[o + QUANTUM] = moved;
+      f[o + LAST_X] = x;
       if (a !== cur) {
         // Close the hour: its slot takes this week's mean; last week's is kept aside for the
         // interpolation of the next hour's first half.
@@ -295,6 +307,14 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       const sdAvg = 1.2533 * devPt * qRoot;
       if (sd < sdAvg) sd = sdAvg;
       if (sd < FLOOR) sd = FLOOR;
+      // Nor below Poisson noise, for counts: a point whose mean is `ref` units of the data's
+      // resolution q varies by sqrt(q ref), sqrt(q / ref) of it, averaged as the point noise is.
+      // Errors at night (a few an hour) otherwise wandered beyond a spread learned mostly by day.
+      const q = f[o + QUANTUM];
+      if (q !== Infinity) {
+        const counted = Math.sqrt(q / ref) * qRoot;
+        if (sd < counted) sd = counted;
+      }
       sd *= 1 + SPREAD_UNSURE / spreadKnown;
       const c = spreadKnown >= OFFSET_WARM ? clipBand(g[go + CLIP], devPt) : Infinity;
       let e = r - off;
@@ -380,6 +400,8 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
     rescaleAt(f, o, factor) {
       rescaleTable(f, o, factor);
       f[o + SUM] *= factor;
+      f[o + QUANTUM] *= factor;
+      f[o + LAST_X] *= factor;
     },
     checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
     // The table is read and written once an hour (HERE and NEXT carry it within the hour).
