@@ -488,6 +488,8 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
     for (let b = from > a - BUILD_HOURS ? from : a - BUILD_HOURS; b < a; b++) wsSetSlot(F, wsHourSlot(b), UNSEEN);
     score = hill(up > down ? up : down, h / HILL_90);
   } else if (reported && up < h / 2 && down < h / 2) {
+    // The shift passed; after a long report the offset and spread are learned again (weekly-shift.ts).
+    if (t - since >= 2 * sd(G, WS_TAU_OFF)) setd(F, WS_KNOWN, 0);
     setd(F, WS_SINCE, NaN);
   } else if (reported && t - since >= sd(G, WS_ACCEPT_MS) && ((raw - lvl < 0 ? lvl - raw : raw - lvl) <= s || t - since >= 2 * sd(G, WS_ACCEPT_MS))) {
     // Accepted: the table rescaled to the new level (weekly-shift.ts).

@@ -103,6 +103,15 @@ function bursts(seed: number, days: number, step = MINUTE): Stream {
   return { t: Array.from(s.t), v: Array.from(s.v, (x) => (r.next() < 0.001 ? 6 + r.int(20) : x)) };
 }
 
+/** A 5-minute daily cycle (2% noise), 4% lower from day 2.5, and a holiday (x0.7 on day 9, blending in and out over the half days around it). */
+function holiday(seed: number, days: number): Stream {
+  return daily(seed, days, 288, 0.02, (i) => {
+    const d = i / 288;
+    const w = d < 8.5 || d >= 10.5 ? 0 : d < 9 ? (d - 8.5) * 2 : d < 10 ? 1 : (10.5 - d) * 2;
+    return (d >= 2.5 ? 0.96 : 1) * (1 - 0.3 * w);
+  });
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -223,6 +232,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a drop to 30% after 9 days, 1-minute sampling (new_level reports a dip)', s: () => drop(25, 10, 0.9, 0.3) },
     { name: 'a slow drift up after 9 days (weekly_shift builds for hours, reports, accepts)', s: () => ramp(27, 16, 0.56, 0.02) },
     { name: 'error counts, mostly 0 at night, with bursts (the resolution floors the spread)', s: () => bursts(28, 4) },
+    { name: 'a holiday reported for more than a day (weekly_shift relearns its offset after it)', s: () => holiday(30, 14) },
     { name: 'error counts at 5 minutes for 12 days (weekly_shift judges them: Poisson noise floors its spread)', s: () => bursts(29, 12, 5 * MINUTE) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },

@@ -86,6 +86,30 @@ describe('weekly_shift', () => {
     const after = maxIn(r.scores, j + 3 * 60, j + 5 * DAY / MINUTE);
     assert.ok(after.max < 0.9, `after: ${after.max} at +${((after.at - j) * MINUTE) / HOUR} h`);
   });
+  it('after a holiday reported for more than a day, relearns its offset: no shift the other way', () => {
+    // The holiday's report freezes the offset. Last week's deploy (-4% or -5% from day 2.5)
+    // drops out of the comparison in the middle of it, so the week-over-week ratio after the
+    // holiday is 4-5% above the frozen offset: reported as drift_up on 10 of these 12 series
+    // before the offset and spread were learned again after a report of 24 hours or more.
+    const found: string[] = [];
+    for (const seed of [40, 41, 42, 43, 44, 45]) {
+      for (const deploy of [0.96, 0.95]) {
+        const s = copy(seasonal({ days: 14, seed, step: MINUTE, noise: 0.02 }));
+        for (let k = at(s, 2.5); k < s.v.length; k++) s.v[k] *= deploy;
+        // Traffic x0.7 on day 9, blending in from the noon before and out until the noon after.
+        for (let k = at(s, 8.5); k < at(s, 10.5); k++) {
+          const d = (s.t[k] - s.t[0]) / DAY;
+          s.v[k] *= 1 - 0.3 * (d < 9 ? (d - 8.5) * 2 : d < 10 ? 1 : (10.5 - d) * 2);
+        }
+        const r = runDetector('weekly_shift', undefined, s);
+        assert.ok(maxIn(r.scores, at(s, 8.5), at(s, 9.5)).max >= 0.9, `seed ${seed}: the holiday is reported`);
+        const after = maxIn(r.scores, at(s, 9.75));
+        if (after.max >= 0.9) found.push(`seed ${seed} x${deploy}: ${r.reasons[after.at]} at day ${((s.t[after.at] - s.t[0]) / DAY).toFixed(2)}`);
+      }
+    }
+    assert.deepEqual(found, []);
+  });
+
   it('in the default set, an outage is novelty\'s report only: no drift after it, nor a week later', () => {
     // 5-minute points, a 1-hour outage (exactly 0) at day 8.6. Its zeros would pull the smoothed
     // ratio down (a drift_down an hour or two later) and the hour's mean down (a drift_up at the

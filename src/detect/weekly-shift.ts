@@ -165,7 +165,9 @@ export type WeeklyShiftState = Float64Array;
  * `smoothHours`: metrics wander for tens of minutes at a time, so single points say little
  * and the spread is measured on the smoothed ratio. The offset (trend, last week's deploys)
  * follows the series over `offsetHours` while nothing is building up, and is frozen during a
- * reported shift so the shift does not become its own reference. A two-sided CUSUM in time
+ * reported shift so the shift does not become its own reference (after a report of twice
+ * `offsetHours` or more, such as a holiday's, it is stale and is learned again with the spread,
+ * as at the start). A two-sided CUSUM in time
  * (spread-hours beyond `k` spreads) reports a shift when it reaches `h`: once, at that point,
  * score 0.9, drift_up / drift_down; the alert stage keeps it open. A reported shift's hours
  * (and the hours it built up in) are no reference: their slots become unseen, so next week
@@ -365,6 +367,11 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         for (let b = from > a - BUILD_HOURS ? from : a - BUILD_HOURS; b < a; b++) setSlot(f, o, hourSlot(b), UNSEEN);
         score = hill(up > down ? up : down, h / HILL_90);
       } else if (reported && up < h / 2 && down < h / 2) {
+        // The shift passed. An offset frozen for two of its time constants or more is stale:
+        // what it would have followed meanwhile (the trend, last week's deploy dropping out of
+        // the comparison) came back as a shift the other way, hours after a holiday. The offset
+        // and the spread are learned again, as at the start (not judged meanwhile).
+        if (t - f[o + SINCE] >= 2 * g[go + TAU_OFF]) f[o + KNOWN] = 0;
         f[o + SINCE] = NaN;
       } else if (reported && t - f[o + SINCE] >= g[go + ACCEPT_MS] && (settled(raw, lvl, sd) || t - f[o + SINCE] >= 2 * g[go + ACCEPT_MS])) {
         // Still on after `acceptHours`, and settled (or on for twice that): the new normal. The
