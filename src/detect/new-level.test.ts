@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { newLevel } from './new-level.ts';
-import { MINUTE, at, checkpointDivergence, copy, flat, maxIn, runDetector, seasonal } from './testkit.ts';
-import { newVerdict } from './types.ts';
+import { MINUTE, at, checkpointDivergence, copy, flat, maxIn, rescaledPair, runDetector, seasonal } from './testkit.ts';
 
 /** 5-minute points over 3 weeks: daily cycle, weekend dip, 3% noise, no growth. */
 const base = () => copy(seasonal({ days: 21, seed: 7, noise: 0.03, trendPerWeek: 0 }));
@@ -87,18 +86,7 @@ describe('new_level', () => {
   it('after a rescale (unit change) judges as before, and a checkpoint restores identical verdicts', () => {
     const s = base();
     for (let k = at(s, 12); k < at(s, 12) + 3; k++) s.v[k] *= 3;
-    const c = newLevel.parseConfig(undefined, 'test');
-    const a = newLevel.init(c);
-    const b = newLevel.init(c);
-    const va = newVerdict();
-    const vb = newVerdict();
-    const cut = at(s, 10);
-    for (let k = 0; k < s.v.length; k++) {
-      if (k === cut) newLevel.rescale!(b, 1000);
-      newLevel.update(a, s.t[k], s.v[k], va);
-      newLevel.update(b, s.t[k], k >= cut ? s.v[k] * 1000 : s.v[k], vb);
-      assert.equal(va.score, vb.score, `point ${k}`);
-    }
+    rescaledPair('new_level', s, at(s, 10), 1000, (k, a, b) => assert.equal(a.score, b.score, `point ${k}`));
     assert.equal(checkpointDivergence('new_level', undefined, s, at(s, 11)), -1);
     assert.equal(checkpointDivergence('new_level', undefined, s, at(s, 3)), -1);
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDetector } from './registry.ts';
-import { DAY, at, copy, counts, flat, maxIn, runDetector, seasonal } from './testkit.ts';
+import { DAY, at, copy, counts, flat, maxIn, rescaledPair, runDetector, seasonal } from './testkit.ts';
 import { newVerdict } from './types.ts';
 
 describe('novelty', () => {
@@ -86,21 +86,9 @@ describe('novelty', () => {
   });
 
   it('after a rescale (unit change) judges counts as before: the resolution is rescaled too', () => {
-    const d = getDetector('novelty');
-    const c = d.parseConfig(undefined, 'test');
-    const s = counts(6, 7);
-    const a = d.init(c);
-    const b = d.init(c);
-    const va = newVerdict();
-    const vb = newVerdict();
-    const cut = at(s, 2);
     // 1024: every rescaled value is exact in float32, so both states see the same numbers.
-    for (let k = 0; k < s.v.length; k++) {
-      if (k === cut) d.rescale!(b, 1024);
-      d.update(a, s.t[k], s.v[k], va);
-      d.update(b, s.t[k], k >= cut ? s.v[k] * 1024 : s.v[k], vb);
-      assert.equal(vb.score, va.score, `point ${k}`);
-    }
+    const s = counts(6, 7);
+    rescaledPair('novelty', s, at(s, 2), 1024, (k, a, b) => assert.equal(b.score, a.score, `point ${k}`));
   });
 
   it('refuses a checkpoint of the previous layout (one scalar fewer): the series relearns', () => {

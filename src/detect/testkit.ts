@@ -7,7 +7,7 @@ import { Rng } from '../series/index.ts';
 import { createDetectorSet } from './fusion.ts';
 import { getDetector } from './registry.ts';
 import { restoreState, snapshotState } from './state.ts';
-import type { DetectorEntry, Reason } from './types.ts';
+import type { DetectorEntry, Reason, Verdict } from './types.ts';
 import { newFusedVerdict, newVerdict } from './types.ts';
 
 export const MINUTE = 60_000;
@@ -174,6 +174,26 @@ export function reasonsIn(run: Run, from: number, to: number, min: number): Set<
   const out = new Set<Reason>();
   for (let i = from; i < Math.min(to, run.scores.length); i++) if (run.scores[i] >= min) out.add(run.reasons[i]);
   return out;
+}
+
+/**
+ * Streams `s` through two states of one detector; at point `cut` the second is rescaled by
+ * `factor` (a unit change) and from there sees every value times `factor`. `each` hears both
+ * verdicts at every point: a detector that rescales all it learned judges the two alike.
+ */
+export function rescaledPair(name: string, s: Series, cut: number, factor: number, each: (k: number, a: Verdict, b: Verdict) => void): void {
+  const d = getDetector(name);
+  const c = d.parseConfig(undefined, 'test');
+  const a = d.init(c);
+  const b = d.init(c);
+  const va = newVerdict();
+  const vb = newVerdict();
+  for (let k = 0; k < s.v.length; k++) {
+    if (k === cut) d.rescale!(b, factor);
+    d.update(a, s.t[k], s.v[k], va);
+    d.update(b, s.t[k], k >= cut ? s.v[k] * factor : s.v[k], vb);
+    each(k, va, vb);
+  }
 }
 
 /**

@@ -1,8 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { weeklyShift } from './weekly-shift.ts';
-import { DAY, HOUR, MINUTE, at, copy, counts, maxIn, runDetector, runSet, seasonal } from './testkit.ts';
-import { newVerdict } from './types.ts';
+import { DAY, HOUR, MINUTE, at, copy, counts, maxIn, rescaledPair, runDetector, runSet, seasonal } from './testkit.ts';
 
 /** 1-minute points over 2.5 weeks: daily cycle, weekend dip, +10%/week growth, 2% noise. */
 const base = () => copy(seasonal({ days: 17, seed: 41, step: MINUTE, noise: 0.02 }));
@@ -59,19 +57,10 @@ describe('weekly_shift', () => {
   ] as const) {
     it(`after a rescale (unit change) judges ${what} as before`, () => {
       const s = make();
-      const c = weeklyShift.parseConfig(undefined, 'test');
-      const a = weeklyShift.init(c);
-      const b = weeklyShift.init(c);
-      const va = newVerdict();
-      const vb = newVerdict();
-      const cut = at(s, 10);
-      for (let k = 0; k < s.v.length; k++) {
-        if (k === cut) weeklyShift.rescale!(b, factor);
-        weeklyShift.update(a, s.t[k], s.v[k], va);
-        weeklyShift.update(b, s.t[k], k >= cut ? s.v[k] * factor : s.v[k], vb);
-        assert.ok(Math.abs(va.score - vb.score) < 1e-6, `point ${k}: ${va.score} vs ${vb.score}`);
-        assert.ok(Math.abs(va.upper * (k >= cut ? factor : 1) - vb.upper) <= 1e-9 * Math.abs(vb.upper) || va.upper !== va.upper, `point ${k}: upper ${va.upper} vs ${vb.upper}`);
-      }
+      rescaledPair('weekly_shift', s, at(s, 10), factor, (k, a, b) => {
+        assert.ok(Math.abs(a.score - b.score) < 1e-6, `point ${k}: ${a.score} vs ${b.score}`);
+        assert.ok(Math.abs(a.upper * (k >= at(s, 10) ? factor : 1) - b.upper) <= 1e-9 * Math.abs(b.upper) || a.upper !== a.upper, `point ${k}: upper ${a.upper} vs ${b.upper}`);
+      });
     });
   }
 
