@@ -36,6 +36,21 @@ describe('counter_reset', () => {
     assert.equal(maxIn(r.scores, 0).max, 0);
   });
 
+  it('never fires on a smooth gauge that rose through its whole learning window (its first small drops are no restarts)', () => {
+    // A noiseless daily cycle at 5 minutes rises for 72 points, so it is learned as a counter;
+    // its first steps down are small, not back towards 0. Before, the first two were reported
+    // as counter_reset (score 0.9) until the third made it a gauge.
+    const n = 3 * 288;
+    const s = { t: new Float64Array(n), v: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      s.t[i] = T0 + i * 5 * MINUTE;
+      s.v[i] = 1000 * (1 + 0.4 * Math.sin((2 * Math.PI * i) / 288));
+    }
+    const r = runDetector('counter_reset', {}, s);
+    assert.equal(maxIn(r.scores, 0).max, 0);
+    assert.ok(!r.reasons.includes('counter_reset'));
+  });
+
   it('never fires on small counts that often drop to 0 (errors per interval)', () => {
     const r = new Rng(7);
     const n = 3000;
@@ -134,9 +149,11 @@ describe('counter_reset', () => {
     const c: Conditioning = { value: NaN, factor: 1, relearn: false };
     const values = [100, 110, 105, 120, 118, 130, 127];
     let relearnAt = -1;
+    const out = newVerdict();
     values.forEach((v, i) => {
       c.relearn = false;
-      counterReset.update(st, i * 1000, v, newVerdict());
+      counterReset.update(st, i * 1000, v, out);
+      assert.equal(out.score, 0, `point ${i}: a small drop is no restart`);
       counterReset.condition!(st, c);
       if (c.relearn) relearnAt = i;
     });

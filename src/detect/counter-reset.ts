@@ -41,7 +41,7 @@ const COUNTER = 2;
  * dip or level shift in the rate. In auto mode the models wait (see NaN) during the `learnPoints` points it takes to
  * tell a counter (never down by a little, at most one restart, mostly up, never negative)
  * from a gauge, and restart if a "counter" later turns out to go down by small steps three
- * times, or to "restart" again within `learnPoints` points of the last restart (it was a
+ * times (a small step down is no restart, and is not reported), or to "restart" again within `learnPoints` points of the last restart (it was a
  * gauge: a small count such as errors per interval drops to 0 all the time, and each drop
  * looks like a restart).
  *
@@ -127,6 +127,8 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
         s[o + RELEARN] = 1;
         return verdict(out, 0, NaN, NaN, NaN, 'normal');
       }
+      // A small drop is no restart: not reported (three of them make the series a gauge).
+      if (!restart) return verdict(out, 0, NaN, NaN, NaN, 'normal');
       return verdict(out, g[go + SCORE], lastX, lastX, NaN, 'counter_reset');
     },
     conditionAt(s, o, c) {
