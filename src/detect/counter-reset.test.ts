@@ -31,6 +31,18 @@ describe('counter_reset', () => {
     for (let i = 40; i < 3000; i++) if (i !== 2000) assert.equal(r.scores[i], 0, `point ${i}`);
   });
 
+  it('a restart every night is routine after the first few; one after a quiet week is news again', () => {
+    // 1-minute points: restarts at 03:00 on days 1-10, then none until day 20.
+    const nightly = Array.from({ length: 10 }, (_, d) => (d + 1) * 1440 + 180);
+    const s = counter(22 * 1440, [...nightly, 20 * 1440 + 180]);
+    const r = runDetector('counter_reset', {}, s);
+    const reported = nightly.filter((i) => r.scores[i] === 0.9);
+    // Decayed over a week, the nightly restarts reach 2.5 by the fifth night.
+    assert.deepEqual(reported, nightly.slice(0, 4));
+    for (const i of nightly) assert.ok(r.reasons[i] === 'counter_reset' || r.scores[i] === 0, `day ${(i / 1440).toFixed(2)}`);
+    assert.equal(r.reasons[20 * 1440 + 180], 'counter_reset');
+  });
+
   it('never fires on a gauge, however it moves', () => {
     const r = runDetector('counter_reset', {}, seasonal({ days: 5, seed: 3 }));
     assert.equal(maxIn(r.scores, 0).max, 0);

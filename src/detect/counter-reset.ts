@@ -24,7 +24,13 @@ const FEED = 8; // what the set's models see for this point
 const RELEARN = 9; // 1 on the point where the counter/gauge decision was reversed
 const RESETS = 10; // restarts seen while learning
 const LAST_RESET = 11; // point count at the last reset (counter mode)
-const SIZE = 12;
+const HABIT_N = 12; // restarts seen, decayed over HABIT_MS to HABIT_T
+const HABIT_T = 13;
+const SIZE = 14;
+/** Restarts are forgotten over a week (e^-1)... */
+const HABIT_MS = 7 * 86_400_000;
+/** ... and one is routine once they add up to 2.5: a nightly restart from the fifth night on, one every other day from the eighth; a weekly one never. */
+const HABIT = 2.5;
 
 const LEARNING = 0;
 const GAUGE = 1;
@@ -34,6 +40,8 @@ const COUNTER = 2;
  * A monotonic counter that goes down was reset (a process restart): reason counter_reset,
  * score `score` (0.9 by default: a restart is an event the operator is told about, with its
  * reason, like any other anomaly; a deploy's restarts are then matched to the change event).
+ * Restarts that are routine are not reported: a counter reset every night, a file rotated
+ * daily (see HABIT); the first few are, and one after a quiet week is again.
  *
  * In a detector set this rule also conditions what the model detectors see: for a counter
  * they get its per-second rate, and the reset point itself is skipped (the increase before
@@ -71,6 +79,7 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
       s[o + LEARN_POINTS] = c.learnPoints;
       s[o + SCORE] = c.score;
       s[o + LAST_RESET] = -Infinity;
+      s[o + HABIT_T] = NaN;
     },
     updateAt(s, o, t, value, out, g, go) {
       s[o + RELEARN] = 0;
@@ -129,6 +138,13 @@ export const counterReset = defineEmbedded<CounterResetConfig>({
       }
       // A small drop is no restart: not reported (three of them make the series a gauge).
       if (!restart) return verdict(out, 0, NaN, NaN, NaN, 'normal');
+      // Restarts that have become routine (a counter reset every night, a log rotated daily) are
+      // not reported: the first few are, and one after a quiet week is again.
+      const since = t - s[o + HABIT_T];
+      const seen = since > 0 ? s[o + HABIT_N] * Math.exp(-since / HABIT_MS) : s[o + HABIT_N];
+      s[o + HABIT_N] = seen + 1;
+      s[o + HABIT_T] = t;
+      if (seen >= HABIT) return verdict(out, 0, NaN, lastX, NaN, 'normal');
       return verdict(out, g[go + SCORE], lastX, lastX, NaN, 'counter_reset');
     },
     conditionAt(s, o, c) {
