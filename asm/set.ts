@@ -135,10 +135,11 @@ const WS_LVL = 25;
 const WS_UP_FROM = 26;
 const WS_DOWN_FROM = 27;
 const WS_LAYOUT = 28;
-const WS_LAYOUT_VERSION: f64 = 5;
+const WS_LAYOUT_VERSION: f64 = 6;
 const WS_QUANTUM = 29;
 const WS_LAST_X = 30;
-const WS_TABLE = 31;
+const WS_DEV_ABS = 31;
+const WS_TABLE = 32;
 const BUILD_HOURS: f64 = 12;
 const HOUR_BAND: f64 = 1;
 const HOUR: f64 = 3600000;
@@ -434,6 +435,9 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   let s = 1.2533 * dev;
   const sdAvg = 1.2533 * devPt * qRoot;
   if (s < sdAvg) s = sdAvg;
+  // The points' noise in the data's units (weekly-shift.ts).
+  const sdAbs = (1.2533 * sd(F, WS_DEV_ABS) * qRoot) / ref;
+  if (s < sdAbs) s = sdAbs;
   if (s < FLOOR) s = FLOOR;
   // Poisson noise of counts in units of the data's resolution (weekly-shift.ts).
   const q = sd(F, WS_QUANTUM);
@@ -464,6 +468,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
     off += (known < OFFSET_WARM ? dt / known : qOff) * (r - off);
     dev += w * ((ad < 4 * s || spreadKnown < SPREAD_MIN ? ad : 4 * s) - dev);
     setd(F, WS_DEV_PT, devPt + w * ((ae < c ? ae : c) - devPt));
+    setd(F, WS_DEV_ABS, sd(F, WS_DEV_ABS) + w * ((ae < c ? ae : c) * ref - sd(F, WS_DEV_ABS)));
     setd(F, WS_OFF, off);
     setd(F, WS_DEV, dev);
     verdict(WS, 0, NaN, NaN, NaN, R_LEARNING);
@@ -510,6 +515,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
     off += qOff * d;
     dev += w * ((ad < 4 * s ? ad : 4 * s) - dev);
     setd(F, WS_DEV_PT, devPt + w * ((ae < c ? ae : c) - devPt));
+    setd(F, WS_DEV_ABS, sd(F, WS_DEV_ABS) + w * ((ae < c ? ae : c) * ref - sd(F, WS_DEV_ABS)));
   }
   setd(F, WS_OFF, off);
   setd(F, WS_DEV, dev);

@@ -132,7 +132,7 @@ describe('fused verdicts', () => {
     oldNovelty[1 + 0 + 18 + 12 + 10 + 27] = 3;
     refused(oldNovelty, /^state\[4\]: novelty: the state has another layout/);
     const oldWeekly = restore();
-    oldWeekly[oldWeekly.length - (10 - 4) - (73 - 7) + (28 - 7)] = 2; // weekly_shift's LAYOUT (word 28 of 73, after its 7 options; new_level's 10 - 4 words follow)
+    oldWeekly[oldWeekly.length - (10 - 4) - (74 - 7) + (28 - 7)] = 2; // weekly_shift's LAYOUT (word 28 of 74, after its 7 options; new_level's 10 - 4 words follow)
     refused(oldWeekly, /^state\[5\]: weekly_shift: the state has another layout/);
     refused(restore().slice(1), /^state: expected the state region of 7 detectors/);
     // Another set's region (same length, another tag) is refused too.

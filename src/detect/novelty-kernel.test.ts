@@ -112,6 +112,18 @@ function holiday(seed: number, days: number): Stream {
   });
 }
 
+/** A 5-minute daily cycle whose noise does not shrink with its level: 50 +- 30, +- 5 (a percentage). */
+function additive(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < days * 288; i++) {
+    t.push(T0 + i * 5 * MINUTE);
+    v.push(50 + 30 * Math.sin((2 * Math.PI * i) / 288) + 5 * r.normal());
+  }
+  return { t, v };
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -233,6 +245,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a slow drift up after 9 days (weekly_shift builds for hours, reports, accepts)', s: () => ramp(27, 16, 0.56, 0.02) },
     { name: 'error counts, mostly 0 at night, with bursts (the resolution floors the spread)', s: () => bursts(28, 4) },
     { name: 'a holiday reported for more than a day (weekly_shift relearns its offset after it)', s: () => holiday(30, 14) },
+    { name: 'noise that does not shrink with the level (weekly_shift floors its spread by it)', s: () => additive(31, 16) },
     { name: 'error counts at 5 minutes for 12 days (weekly_shift judges them: Poisson noise floors its spread)', s: () => bursts(29, 12, 5 * MINUTE) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },

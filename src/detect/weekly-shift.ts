@@ -91,16 +91,18 @@ const UP_FROM = 26;
 const DOWN_FROM = 27;
 /** State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`. */
 const LAYOUT = 28;
-const LAYOUT_VERSION = 5;
+const LAYOUT_VERSION = 6;
 // The data's resolution: the smallest step between consecutive values seen (Infinity until one),
 // and the last value. Counts (in units of it) have Poisson noise, which floors the spread.
 const QUANTUM = 29;
 const LAST_X = 30;
+/** Mean |x - expected| of single points, in the data's units (as DEV_PT is of the ratio). */
+const DEV_ABS = 31;
 /**
  * The table (see WeeklyShiftState): 16-bit slots, each stored as slot + 32768 in [0, 65535],
  * four to a double of the block after the scalars (42 doubles), read through `halvesOf`.
  */
-const TABLE = 31;
+const TABLE = 32;
 const SIZE = TABLE + SLOTS / 4;
 
 const UNSEEN = -32768;
@@ -180,12 +182,14 @@ export type WeeklyShiftState = Float64Array;
  * fewer than 4 points an hour (an hourly mean of one point is no reference: on NAB's hourly
  * files this fired every few days). The spread is never below 0.3% (a noiseless series
  * would otherwise report rounding) nor below what averaging the points' own noise gives,
- * nor, for counts (in units of the data's resolution, the smallest step seen), below their
- * Poisson noise at this hour's level: a spread learned mostly by day is too narrow for a
- * night of a few errors an hour. The synthetic suite's +5% shifts on qps (1.5-3% noise plus
+ * nor below the points' noise measured in the data's units at this hour's level (noise that
+ * does not shrink with the level is larger, relative to it, in the troughs), nor, for counts
+ * (in units of the data's resolution, the smallest step seen), below their Poisson noise at
+ * this hour's level: a spread learned mostly by day is too narrow for a night of a few errors
+ * an hour. The synthetic suite's +5% shifts on qps (1.5-3% noise plus
  * a 1.6% wander) sit at the noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
- * State: 73 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
- * set keeps them once), 24 scalars and a 168-slot table of 16-bit log-quantised means, four to
+ * State: 74 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
+ * set keeps them once), 25 scalars and a 168-slot table of 16-bit log-quantised means, four to
  * a double. The table
  * is read once an hour, so a set's touch leaves it out (`hot`).
  *
@@ -308,6 +312,11 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       let sd = 1.2533 * dev;
       const sdAvg = 1.2533 * devPt * qRoot;
       if (sd < sdAvg) sd = sdAvg;
+      // Nor below the points' noise measured in the data's units: noise that does not shrink with
+      // the level (a temperature, a percentage, a queue) is larger, relative to it, in the troughs
+      // than the ratio's average says, and the troughs reported drifts.
+      const sdAbs = (1.2533 * f[o + DEV_ABS] * qRoot) / ref;
+      if (sd < sdAbs) sd = sdAbs;
       if (sd < FLOOR) sd = FLOOR;
       // Nor below Poisson noise, for counts: a point whose mean is `ref` units of the data's
       // resolution q varies by sqrt(q ref), sqrt(q / ref) of it, averaged as the point noise is.
@@ -342,6 +351,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         off += (known < OFFSET_WARM ? dt / known : qOff) * (r - off);
         dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
         f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+        f[o + DEV_ABS] += w * ((ae < c ? ae : c) * ref - f[o + DEV_ABS]);
         f[o + OFF] = off;
         f[o + DEV] = dev;
         return learning(out);
@@ -395,6 +405,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         off += qOff * d;
         dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
         f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
+        f[o + DEV_ABS] += w * ((ae < c ? ae : c) * ref - f[o + DEV_ABS]);
       }
       f[o + OFF] = off;
       f[o + DEV] = dev;
@@ -409,6 +420,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       f[o + SUM] *= factor;
       f[o + QUANTUM] *= factor;
       f[o + LAST_X] *= factor;
+      f[o + DEV_ABS] *= factor;
     },
     checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
     // The table is read and written once an hour (HERE and NEXT carry it within the hour).
