@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { detectorNames } from './registry.ts';
 import { DEFAULT_PROFILE, createDetectorSet } from './fusion.ts';
 import { newFusedVerdict } from './types.ts';
-import { HOUR, MINUTE, type Series, at, checkpointDivergence, copy, maxIn, runDetector, runSet, seasonal } from './testkit.ts';
+import { Rng } from '../series/index.ts';
+import { HOUR, MINUTE, type Series, T0, at, checkpointDivergence, copy, maxIn, runDetector, runSet, seasonal } from './testkit.ts';
 
 /** A config for each detector as an operator would write it for this data. */
 const CONFIGS: Record<string, unknown> = {
@@ -59,6 +60,45 @@ describe('every detector stays quiet on clean seasonal noise with trend', () => 
       assert.ok(max < ALERT, `${c.name}: score ${max.toFixed(3)} (${r.reasons[where]}) at point ${where}`);
     }
   });
+});
+
+/** 5-minute series of the shapes clean metrics take, each with the number of alerts it may raise. */
+function shapes(): { name: string; s: Series; allowed: number }[] {
+  const r = new Rng(5);
+  const day = 288;
+  const make = (days: number, f: (i: number) => number, t: (i: number) => number = (i) => T0 + i * 5 * MINUTE): Series => {
+    const n = days * day;
+    const s = { t: new Float64Array(n), v: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      s.t[i] = t(i);
+      s.v[i] = f(i);
+    }
+    return s;
+  };
+  const cycle = (i: number) => Math.sin((2 * Math.PI * i) / day);
+  return [
+    { name: 'a noiseless daily cycle from its low (learned as a counter first)', s: make(21, (i) => 1000 * (1 + 0.4 * cycle(i))), allowed: 0 },
+    { name: 'a daily sawtooth (a counter reset every night): its first restarts only', s: make(21, (i) => 20 + 60 * ((i % day) / day)), allowed: 4 },
+    { name: 'pods, 3 to 5', s: make(21, (i) => 3 + Math.round(1 + cycle(i) + (r.next() < 0.05 ? 1 : 0))), allowed: 0 },
+    { name: 'a constant', s: make(21, () => 42), allowed: 0 },
+    { name: 'a percentage whose noise does not shrink with it', s: make(21, (i) => Math.min(100, Math.max(0, 50 + 30 * cycle(i) + 5 * r.normal()))), allowed: 0 },
+    { name: 'a gauge growing 0.2% a day, 1% noise', s: make(21, (i) => 500 * (1 + 0.002 * (i / day)) * (1 + 0.2 * cycle(i)) * (1 + 0.01 * r.normal())), allowed: 0 },
+    { name: 'lognormal latency', s: make(21, (i) => Math.exp(Math.log(120) + 0.3 * r.normal()) * (1 + 0.3 * cycle(i))), allowed: 1 },
+    { name: 'a batch job tripling the load at 02:00 every night', s: make(28, (i) => 500 * (1 + 0.3 * cycle(i)) * (1 + 0.02 * r.normal()) * (i % day >= 24 && i % day < 30 ? 3 : 1)), allowed: 0 },
+    { name: 'disk usage growing half a percent a day', s: make(28, (i) => 40 + 0.5 * (i / day) + 0.2 * r.normal()), allowed: 0 },
+    { name: 'timestamps jittered by up to a minute', s: make(21, (i) => 500 * (1 + 0.3 * cycle(i)) * (1 + 0.02 * r.normal()), (i) => T0 + i * 5 * MINUTE + Math.round(r.next() * 60_000)), allowed: 0 },
+  ];
+}
+
+describe('the default profile on the shapes clean metrics take', () => {
+  for (const c of shapes()) {
+    it(c.name, () => {
+      const r = runSet(undefined, c.s);
+      const alerts: string[] = [];
+      for (let i = 0; i < r.scores.length; i++) if (r.scores[i] >= ALERT) alerts.push(`${r.reasons[i]} at day ${(i / 288).toFixed(2)}`);
+      assert.ok(alerts.length <= c.allowed, alerts.join(', '));
+    });
+  }
 });
 
 /** Seasonal data with a spike, a gap of NaN points, a level shift and a counter-like stretch. */
