@@ -49,9 +49,9 @@ const COUNTER = 2;
  * dip or level shift in the rate. In auto mode the models wait (see NaN) during the `learnPoints` points it takes to
  * tell a counter (never down by a little, at most one restart, mostly up, never negative)
  * from a gauge, and restart if a "counter" later turns out to go down by small steps three
- * times (a small step down is no restart, and is not reported), or to "restart" again within `learnPoints` points of the last restart (it was a
- * gauge: a small count such as errors per interval drops to 0 all the time, and each drop
- * looks like a restart).
+ * times (a small step down is no restart, and is not reported), or to "restart" again
+ * within `learnPoints` points of the last restart (it was a gauge: a small count such as
+ * errors per interval drops to 0 all the time, and each drop looks like a restart).
  *
  * Its steady state is also compiled, in the default profile's one-call kernel (asm/set.ts):
  * a change here needs the same change there (src/detect/novelty-kernel.test.ts fails otherwise).

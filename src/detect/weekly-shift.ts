@@ -186,8 +186,8 @@ export type WeeklyShiftState = Float64Array;
  * does not shrink with the level is larger, relative to it, in the troughs), nor, for counts
  * (in units of the data's resolution, the smallest step seen), below their Poisson noise at
  * this hour's level: a spread learned mostly by day is too narrow for a night of a few errors
- * an hour. The synthetic suite's +5% shifts on qps (1.5-3% noise plus
- * a 1.6% wander) sit at the noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
+ * an hour. The synthetic suite's +5% shifts on qps (1.5-3% noise plus a 1.6% wander) sit at
+ * the noise level of this comparison: 2 of 8 are caught, all drifts and seasonal breaks are.
  * State: 74 doubles (a block of a set's region, or a Float64Array of its own): 7 options (a
  * set keeps them once), 25 scalars and a 168-slot table of 16-bit log-quantised means, four to
  * a double. The table
