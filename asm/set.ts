@@ -356,6 +356,11 @@ function wsRescaleTable(F: usize, factor: f64): void {
     setd(F, WS_NEXT, wsDecode(F, wsSlot(F, wsHourSlot(cur + 1))));
   }
 }
+/** weekly-shift.ts' learnPointNoise. */
+@inline function wsLearnPointNoise(F: usize, w: f64, a: f64, ref: f64): void {
+  setd(F, WS_DEV_PT, sd(F, WS_DEV_PT) + w * (a - sd(F, WS_DEV_PT)));
+  setd(F, WS_DEV_ABS, sd(F, WS_DEV_ABS) + w * (a * ref - sd(F, WS_DEV_ABS)));
+}
 /** weekly-shift.ts' clipBand. */
 @inline function wsClipBand(clip: f64, devPt: f64): f64 {
   return clip * 1.2533 * (devPt > 1e-9 ? devPt : 1e-9);
@@ -467,8 +472,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   if (known < OFFSET_WARM || spreadKnown < SPREAD_MIN) {
     off += (known < OFFSET_WARM ? dt / known : qOff) * (r - off);
     dev += w * ((ad < 4 * s || spreadKnown < SPREAD_MIN ? ad : 4 * s) - dev);
-    setd(F, WS_DEV_PT, devPt + w * ((ae < c ? ae : c) - devPt));
-    setd(F, WS_DEV_ABS, sd(F, WS_DEV_ABS) + w * ((ae < c ? ae : c) * ref - sd(F, WS_DEV_ABS)));
+    wsLearnPointNoise(F, w, ae < c ? ae : c, ref);
     setd(F, WS_OFF, off);
     setd(F, WS_DEV, dev);
     verdict(WS, 0, NaN, NaN, NaN, R_LEARNING);
@@ -514,8 +518,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   if (sd(F, WS_SINCE) != sd(F, WS_SINCE) && up < h / 2 && down < h / 2) {
     off += qOff * d;
     dev += w * ((ad < 4 * s ? ad : 4 * s) - dev);
-    setd(F, WS_DEV_PT, devPt + w * ((ae < c ? ae : c) - devPt));
-    setd(F, WS_DEV_ABS, sd(F, WS_DEV_ABS) + w * ((ae < c ? ae : c) * ref - sd(F, WS_DEV_ABS)));
+    wsLearnPointNoise(F, w, ae < c ? ae : c, ref);
   }
   setd(F, WS_OFF, off);
   setd(F, WS_DEV, dev);

@@ -350,8 +350,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         // Plain averages while warming up, then exponential ones.
         off += (known < OFFSET_WARM ? dt / known : qOff) * (r - off);
         dev += w * ((ad < 4 * sd || spreadKnown < SPREAD_MIN ? ad : 4 * sd) - dev);
-        f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
-        f[o + DEV_ABS] += w * ((ae < c ? ae : c) * ref - f[o + DEV_ABS]);
+        learnPointNoise(f, o, w, ae < c ? ae : c, ref);
         f[o + OFF] = off;
         f[o + DEV] = dev;
         return learning(out);
@@ -404,8 +403,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
         // Learn only from what is not (becoming) a shift: the offset must not chase one.
         off += qOff * d;
         dev += w * ((ad < 4 * sd ? ad : 4 * sd) - dev);
-        f[o + DEV_PT] = devPt + w * ((ae < c ? ae : c) - devPt);
-        f[o + DEV_ABS] += w * ((ae < c ? ae : c) * ref - f[o + DEV_ABS]);
+        learnPointNoise(f, o, w, ae < c ? ae : c, ref);
       }
       f[o + OFF] = off;
       f[o + DEV] = dev;
@@ -454,6 +452,12 @@ function quotients(dt: number, tauS: number, tauDev: number, tauOff: number): vo
   qDev = dt / tauDev;
   qOff = dt / tauOff;
   qStep = dt / HOUR;
+}
+
+/** Learns the points' noise from one point's clipped |ratio - offset| `a`: as a ratio (DEV_PT) and in the data's units (DEV_ABS). */
+function learnPointNoise(f: Float64Array, o: number, w: number, a: number, ref: number): void {
+  f[o + DEV_PT] += w * (a - f[o + DEV_PT]);
+  f[o + DEV_ABS] += w * (a * ref - f[o + DEV_ABS]);
 }
 
 /** How far a point's ratio may stray from the offset before it is clipped: `clip` point spreads. */
