@@ -548,7 +548,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   store<f64>(TOUCHED, touched);
   const m = rankedMedian(ring, rb, n);
   const xs = <f64>(<f32>x);
-  // The data's resolution, as known before this point (novelty.ts).
+  // The data's resolution, as known before this point (novelty.ts; series/resolution.ts' finerResolution).
   const lastX = sd(F, LAST_X);
   const quantum = sd(F, QUANTUM);
   const moved = xs > lastX ? xs - lastX : lastX - xs;

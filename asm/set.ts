@@ -374,6 +374,7 @@ function weeklyShift(F: usize, G: usize, t: f64, x: f64): void {
   const a = Math.floor(t / HOUR);
   let cur = sd(F, WS_CUR);
   if (a < cur) return wsIdle(F);
+  // The data's resolution (series/resolution.ts' finerResolution).
   const lastX = sd(F, WS_LAST_X);
   const moved = x > lastX ? x - lastX : lastX - x;
   if (moved > 0 && moved < sd(F, WS_QUANTUM)) setd(F, WS_QUANTUM, moved);

@@ -1,4 +1,4 @@
-import { INTERVAL_SIZE, detectSeason, doubles, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
+import { INTERVAL_SIZE, detectSeason, doubles, finerResolution, intervalGet, intervalInit, intervalLast, intervalObserve } from '../series/index.ts';
 import { num } from './config.ts';
 import { REPORT_MIN, defineDetector, floorScale, excursionReason, hill, learning, nextRun, verdict } from './define.ts';
 import type { Reason } from './types.ts';
@@ -164,9 +164,7 @@ export const holtWinters = defineDetector<HoltWintersConfig, HoltWintersState>({
 /** One error-correction step of the model on a finite value with forecast error `e`. */
 function learn(s: HoltWintersState, x: number, e: number, lim: number): void {
   const f = s.f;
-  const d = x - f[LAST_X];
-  const ad = d < 0 ? -d : d;
-  if (ad > 0 && ad < f[QUANTUM]) f[QUANTUM] = ad;
+  f[QUANTUM] = finerResolution(f[QUANTUM], f[LAST_X], x);
   f[LAST_X] = x;
   const ec = e > lim ? lim : e < -lim ? -lim : e;
   const a = f[ALPHA];

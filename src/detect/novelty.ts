@@ -29,6 +29,7 @@ import {
   floatsOf,
   arenaOffset,
   inArena,
+  finerResolution,
 } from '../series/index.ts';
 import { type NoveltyKernel, detectKernels } from './kernels.ts';
 import { num } from './config.ts';
@@ -360,8 +361,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const lastT = f[o + LAST_T];
       // The data's resolution, as known before this point (a first step is judged unfloored).
       const quantum = f[o + QUANTUM];
-      const moved = xs > lastX ? xs - lastX : lastX - xs;
-      if (moved > 0 && moved < quantum) f[o + QUANTUM] = moved;
+      f[o + QUANTUM] = finerResolution(quantum, lastX, xs);
       f[o + LAST_X] = xs;
       f[o + LAST_T] = t;
       // Same time yesterday (NaN until a day of slots is known), read before this point is kept.

@@ -1,5 +1,5 @@
 import { num } from './config.ts';
-import { halfBase, halvesOf } from '../series/index.ts';
+import { finerResolution, halfBase, halvesOf } from '../series/index.ts';
 import { HILL_90, defineEmbedded, hill, learning, verdict } from './define.ts';
 import type { Verdict } from './types.ts';
 
@@ -239,9 +239,7 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       const a = Math.floor(t / HOUR);
       let cur = f[o + CUR];
       if (a < cur) return idle(f, o, out); // out of order: ignored
-      const lastX = f[o + LAST_X];
-      const moved = x > lastX ? x - lastX : lastX - x;
-      if (moved > 0 && moved < f[o + QUANTUM]) f[o + QUANTUM] = moved;
+      f[o + QUANTUM] = finerResolution(f[o + QUANTUM], f[o + LAST_X], x);
       f[o + LAST_X] = x;
       if (a !== cur) {
         // Close the hour: its slot takes this week's mean; last week's is kept aside for the

@@ -5,6 +5,7 @@ export { Rng, doubles, mulberry32 } from './prng.ts';
 export { arenaOffset, bytesOf, floatBase, floatsOf, halfBase, halvesOf, slabDoubles } from './slab.ts';
 export { type WasmMemory, Wasm, arenaBytesInUse, arenaOpen, inArena } from './arena.ts';
 export { fnv1a32 } from './hash.ts';
+export { finerResolution } from './resolution.ts';
 export { type Slots, rollingCount, rollingCreate, rollingInit, rollingMad, rollingMadBound, rollingMeanAbsDev, rollingMedian, rollingPush, rollingPushSums, rollingRecent, rollingScale, rollingSelect, rollingSize, ringMedian, ringPush, sortedInsert, sortedMedian, sortedReplace } from './rolling.ts';
 export { RANKED_MAX, rankedInit, rankedMad, rankedMadBound, rankedMedian, rankedPush, rankedPushSums, rankedScale, rankedSelect, rankedSize } from './ranked.ts';
 export { EWMA_SIZE, ewmaAlpha, ewmaCount, ewmaInit, ewmaMean, ewmaPush, ewmaScale, ewmaVariance } from './ewma.ts';

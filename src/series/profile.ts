@@ -46,6 +46,7 @@
  * [D | S | Wd], NaN for a bucket never seen. Float32 is plenty for a baseline and halves the
  * state: 96 + 96 + 168 buckets are 1,440 bytes.
  */
+import { finerResolution } from './resolution.ts';
 
 export interface ProfileOptions {
   /** Buckets per day for the time-of-day tables (96 = 15 minutes). */
@@ -304,9 +305,7 @@ export function profileLearn(f: number[], o: number, p: Float32Array, t: number,
   const n = f[o + PF.N];
   let dt = t - f[o + PF.LAST_T];
   if (!(dt > 0)) dt = 0;
-  const step = x - f[o + PF.LAST_X];
-  const ad = step < 0 ? -step : step;
-  if (ad > 0 && ad < f[o + PF.QUANTUM]) f[o + PF.QUANTUM] = ad;
+  f[o + PF.QUANTUM] = finerResolution(f[o + PF.QUANTUM], f[o + PF.LAST_X], x);
   f[o + PF.LAST_T] = t;
   f[o + PF.LAST_X] = x;
   f[o + PF.N] = n + 1;
