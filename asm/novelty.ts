@@ -70,9 +70,11 @@ const PREV2 = 38;
 const Y_A = 39;
 const Y_MED = 40;
 const LAYOUT = 41;
-const LAYOUT_VERSION: f64 = 9;
+const LAYOUT_VERSION: f64 = 10;
 const QUANTUM = 42;
-const SCALARS = 43;
+const OUT_Z = 43;
+const OUT_LAST = 44;
+const SCALARS = 45;
 
 const VIEWS = 6; // roughness off (roughPoints 0): the only case handled here
 const WARM: f64 = 20;
@@ -646,11 +648,19 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
     inc = 1;
   }
   setd(F, INC, inc);
-  const low = val(ring, rb, 0);
-  if (xs == 0 && low > 0 && (m > BAND * sc || low > ZERO_FLOOR * m) && S < sd(G, ALERT_S) * ZERO_S) {
+  // An outage (novelty.ts): the zeros of outages already reported (OUT_Z, until the last has
+  // left the window) do not make the series one that is often 0.
+  const outZ = age - sd(F, OUT_LAST) >= wd ? 0 : sd(F, OUT_Z);
+  const low = val(ring, rb, outZ < wd - 1 ? <i32>outZ : w - 1);
+  const outage = xs == 0 && lastX != 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m);
+  if (outage && S < sd(G, ALERT_S) * ZERO_S) {
     S = sd(G, ALERT_S) * ZERO_S;
     best = 1;
   }
+  if (xs == 0 && (outage || (outZ > 0 && sd(F, OUT_LAST) == age - 1))) {
+    setd(F, OUT_Z, outZ + 1);
+    setd(F, OUT_LAST, age);
+  } else setd(F, OUT_Z, outZ);
   pushSums(tb, w, rb, x, F);
   // Already explained.
   const since = sd(F, SINCE) + 1;

@@ -124,6 +124,20 @@ function additive(seed: number, days: number): Stream {
   return { t, v };
 }
 
+/** A 5-minute daily cycle (3% noise) that goes to 0 for 1-40 points every 3-12 hours from day 3 on (outages that come back while the last is in the window). */
+function outages(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const s = daily(seed, days, 288, 0.03, () => 1);
+  let next = 3 * 288;
+  for (let i = 0; i < s.v.length; i++) {
+    if (i < next) continue;
+    const len = 1 + r.int(40);
+    for (let k = i; k < Math.min(s.v.length, i + len); k++) s.v[k] = 0;
+    next = i + len + 36 + r.int(108);
+  }
+  return s;
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -247,6 +261,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a holiday reported for more than a day (weekly_shift relearns its offset after it)', s: () => holiday(30, 14) },
     { name: 'noise that does not shrink with the level (weekly_shift floors its spread by it)', s: () => additive(31, 16) },
     { name: 'error counts at 5 minutes for 12 days (weekly_shift judges them: Poisson noise floors its spread)', s: () => bursts(29, 12, 5 * MINUTE) },
+    { name: 'outages every few hours (novelty counts their zeros while they are in its window)', s: () => outages(32, 9) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },

@@ -71,6 +71,27 @@ describe('novelty', () => {
     }
   });
 
+  it('reports an outage that comes back hours later, while the first is still in the baseline window, once each', () => {
+    // 5-minute points: the window is 128 points (10.7 hours). The first outage's zeros are in it
+    // when the service goes down again 3 to 9 hours later (the first one 15 minutes to 3 hours long); they are the outage's own, not a sign
+    // of a series that is often 0 (before, the second outage scored 0: the window held zeros).
+    for (const [seed, gapHours, len] of [[36, 5, 40], [37, 3, 3], [38, 9, 12]]) {
+      const s = copy(seasonal({ days: 12, seed }));
+      const a = at(s, 9);
+      const b = a + gapHours * 12;
+      s.v.fill(0, a, a + len);
+      s.v.fill(0, b, b + 3);
+      const r = runDetector('novelty', undefined, s);
+      for (const i of [a, b]) {
+        assert.ok(r.scores[i] >= 0.9, `seed ${seed}: outage at +${(i - a) / 12} h: ${r.scores[i]}`);
+        assert.equal(r.reasons[i], 'drop_to_zero');
+      }
+      // Each once: the zeros that follow the first one are the same outage.
+      const alerts = [...r.scores.subarray(a, b + 24)].filter((x) => x >= 0.9).length;
+      assert.equal(alerts, 2, `seed ${seed}: alerting points ${alerts}`);
+    }
+  });
+
   it('reports a short outage on 5-minute data with a deep daily cycle (the window spans half a day: a wide band)', () => {
     // Values swing between 0.5x and 1.5x of the level each day: 128 points of 5 minutes see
     // most of that swing, so the band reaches down to 0; the series never went below a third of
@@ -91,18 +112,18 @@ describe('novelty', () => {
     rescaledPair('novelty', s, at(s, 2), 1024, (k, a, b) => assert.equal(b.score, a.score, `point ${k}`));
   });
 
-  it('refuses a checkpoint of the previous layout (one scalar fewer): the series relearns', () => {
+  it('refuses a checkpoint of the previous layout (two scalars fewer): the series relearns', () => {
     const d = getDetector('novelty');
     const f = d.init(d.parseConfig(undefined, 'test')) as Float64Array;
     const s = flat(300, 5);
     const out = newVerdict();
     for (let i = 0; i < s.v.length; i++) d.update(f, s.t[i], s.v[i], out);
     assert.equal(d.check?.(f), true);
-    // Layout 8: the same scalars without the resolution (slot 42), the table right after them.
-    const old = new Float64Array(f.length - 1);
-    old.set(f.subarray(0, 42));
-    old.set(f.subarray(43), 42);
-    old[41] = 8;
+    // Layout 9: the same scalars without the outages' zeros (slots 43 and 44), the table right after them.
+    const old = new Float64Array(f.length - 2);
+    old.set(f.subarray(0, 43));
+    old.set(f.subarray(45), 43);
+    old[41] = 9;
     assert.equal(d.check?.(old), false);
   });
 

@@ -149,13 +149,19 @@ const Y_MED = 40;
  * State layout version (slot LAYOUT): checkpoints of another layout are refused by `checkAt`
  * (the series relearns). 9: options first, the table embedded in the block, 20-bin calibrators,
  * a ranked baseline window, each calibrator's skip field a z threshold, the series' resolution
- * (QUANTUM).
+ * (QUANTUM). 10: the zeros of reported outages (OUT_Z, OUT_LAST).
  */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 9;
+const LAYOUT_VERSION = 10;
 /** The smallest step between consecutive values seen (the data's resolution), Infinity until one. */
 const QUANTUM = 42;
-const SCALARS = 43;
+/**
+ * Zeros of reported outages that may still be in the baseline window, and the judged point
+ * (AGE) of the last: an outage's own zeros do not make the series one that is often 0.
+ */
+const OUT_Z = 43;
+const OUT_LAST = 44;
+const SCALARS = 45;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
 function lvlAt(f: Float64Array, o: number): number {
@@ -324,6 +330,8 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + Y_A] = NaN;
       f[o + LAYOUT] = LAYOUT_VERSION;
       f[o + QUANTUM] = Infinity;
+      f[o + OUT_Z] = 0;
+      f[o + OUT_LAST] = 0;
       // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
       const p = floatsOf(f);
       const pb = floatBase(f, o + SCALARS);
@@ -476,16 +484,25 @@ export const novelty = defineEmbedded<NoveltyConfig>({
         inc = 1;
       }
       f[o + INC] = inc;
-      // An outage: exactly 0 on a series none of whose last `window` values was 0 or below,
+      // An outage: exactly 0, from a value that was not, on a series none of whose last
+      // `window` values was 0 or below but for the zeros of outages already reported (OUT_Z),
       // and that sits clearly above it (its band above 0, or its window above a third of its
       // median: see ZERO_FLOOR). Calibration alone cannot say so twice: one long outage
       // teaches the down view that such deviations happen, and the next one, days later,
-      // looks ordinary. A positive series going to exactly 0 is news every time.
-      const low = rankedSelect(p, pb, 0);
-      if (xs === 0 && low > 0 && (m > BAND * sc || low > ZERO_FLOOR * m) && S < g[go + ALERT_S] * ZERO_S) {
+      // looks ordinary. A positive series going to exactly 0 is news every time, also when an
+      // earlier outage is still in the window (the service went down again hours later).
+      const outZ = age - f[o + OUT_LAST] >= w ? 0 : f[o + OUT_Z];
+      const low = rankedSelect(p, pb, outZ < w - 1 ? outZ : w - 1);
+      const outage = xs === 0 && lastX !== 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m);
+      if (outage && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
         best = 1;
       }
+      // Its zeros (the first and the ones that follow it) are counted until the last has left the window.
+      if (xs === 0 && (outage || (outZ > 0 && f[o + OUT_LAST] === age - 1))) {
+        f[o + OUT_Z] = outZ + 1;
+        f[o + OUT_LAST] = age;
+      } else f[o + OUT_Z] = outZ;
       rankedPushSums(p, pb, x, f, o + SUMS);
       // Already explained: report only a clear escalation, once, at its peak.
       if (++f[o + SINCE] > g[go + HOLD]) f[o + EXPLAINED] *= g[go + DEC];
