@@ -592,6 +592,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   const zp = (xs - m) / sc;
   const zl = (sortedMedian(lvl, <i32>sd(F, N_LVL)) - m) / sc;
   let zs: f64 = 0;
+  let highNow = false;
   let seasonal = false;
   if (y == y) {
     const r = x - y;
@@ -606,6 +607,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
       let rsc = 1.2533 * sd(F, R_ABS);
       if (rsc < 0.1 * sc) rsc = 0.1 * sc;
       zs = (ringMedian(res) - rl) / rsc;
+      highNow = y + rl > BAND * 1.2533 * sd(F, R_ABS);
       seasonal = fl(res, COUNT) >= sd(G, SK);
     } else {
       rl = r;
@@ -652,7 +654,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   // left the window) do not make the series one that is often 0.
   const outZ = age - sd(F, OUT_LAST) >= wd ? 0 : sd(F, OUT_Z);
   const low = val(ring, rb, outZ < wd - 1 ? <i32>outZ : w - 1);
-  const outage = xs == 0 && lastX != 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m);
+  const outage = xs == 0 && lastX != 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m || highNow);
   if (outage && S < sd(G, ALERT_S) * ZERO_S) {
     S = sd(G, ALERT_S) * ZERO_S;
     best = 1;

@@ -416,6 +416,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       const zp = (xs - m) / sc;
       const zl = (sortedMedian(p, lvl, f[o + N_LVL]) - m) / sc;
       let zs = 0;
+      let highNow = false;
       let seasonal = false;
       if (y === y) {
         // The residual against yesterday, its median over `seasonalPoints` against its recent
@@ -432,6 +433,9 @@ export const novelty = defineEmbedded<NoveltyConfig>({
           let rsc = 1.2533 * f[o + R_ABS];
           if (rsc < 0.1 * sc) rsc = 0.1 * sc;
           zs = (ringMedian(p, res, RS) - rl) / rsc;
+          // This time of day far above 0, by how closely yesterday foretells today (the residual's
+          // own spread, not floored by the window's): see the outage rule.
+          highNow = y + rl > BAND * 1.2533 * f[o + R_ABS];
           seasonal = rollingCount(p, res) >= g[go + SK];
         } else {
           rl = r;
@@ -486,14 +490,16 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + INC] = inc;
       // An outage: exactly 0, from a value that was not, on a series none of whose last
       // `window` values was 0 or below but for the zeros of outages already reported (OUT_Z),
-      // and that sits clearly above it (its band above 0, or its window above a third of its
-      // median: see ZERO_FLOOR). Calibration alone cannot say so twice: one long outage
-      // teaches the down view that such deviations happen, and the next one, days later,
-      // looks ordinary. A positive series going to exactly 0 is news every time, also when an
+      // and that sits clearly above it (its band above 0, its window above a third of its
+      // median: see ZERO_FLOOR, or this time yesterday, with the residual's offset, more than
+      // BAND of the residual's spreads above 0: at 5-minute sampling the window spans the day,
+      // and a night floor below a third of the day's median hid a qps outage at 3 a.m.).
+      // Calibration alone cannot say so twice: one long outage teaches the down view that such
+      // deviations happen, and the next one, days later, looks ordinary. A positive series going to exactly 0 is news every time, also when an
       // earlier outage is still in the window (the service went down again hours later).
       const outZ = age - f[o + OUT_LAST] >= w ? 0 : f[o + OUT_Z];
       const low = rankedSelect(p, pb, outZ < w - 1 ? outZ : w - 1);
-      const outage = xs === 0 && lastX !== 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m);
+      const outage = xs === 0 && lastX !== 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m || highNow);
       if (outage && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
         best = 1;
