@@ -495,8 +495,9 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // BAND of the residual's spreads above 0: at 5-minute sampling the window spans the day,
       // and a night floor below a third of the day's median hid a qps outage at 3 a.m.).
       // Calibration alone cannot say so twice: one long outage teaches the down view that such
-      // deviations happen, and the next one, days later, looks ordinary. A positive series going to exactly 0 is news every time, also when an
-      // earlier outage is still in the window (the service went down again hours later).
+      // deviations happen, and the next one, days later, looks ordinary. A positive series
+      // going to exactly 0 is news every time, also when an earlier outage is still in the
+      // window (the service went down again hours later).
       const outZ = age - f[o + OUT_LAST] >= w ? 0 : f[o + OUT_Z];
       const low = rankedSelect(p, pb, outZ < w - 1 ? outZ : w - 1);
       const outage = xs === 0 && lastX !== 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m || highNow);

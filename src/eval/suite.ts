@@ -90,7 +90,7 @@ export function runEvalSuite(options: SuiteOptions): SuiteFigures {
     };
     const score = synthetic(options.synth ?? EVAL_SYNTH, 'synth');
     const coarseOptions = options.coarse === undefined ? EVAL_SYNTH_5MIN : options.coarse;
-    const coarse = coarseOptions === null ? null : synthetic(coarseOptions, 'synth-coarse');
+    const coarse = coarseOptions === null ? null : { options: coarseOptions, score: synthetic(coarseOptions, 'synth-coarse') };
 
     const by = (name: string) => nab.find((p) => p.profile === name)!.score;
     const summary = (what: string, s: ReplayScore) => {
@@ -103,7 +103,7 @@ export function runEvalSuite(options: SuiteOptions): SuiteFigures {
     log('');
     log(`NAB standard ${fixed(by('standard'), 2)}, reward_low_FP_rate ${fixed(by('reward_low_FP_rate'), 2)}, reward_low_FN_rate ${fixed(by('reward_low_FN_rate'), 2)}`);
     summary('synthetic', score);
-    if (coarse !== null) summary(`synthetic at ${coarseOptions!.intervalMs / 60_000} min`, coarse);
+    if (coarse !== null) summary(`synthetic at ${coarse.options.intervalMs / 60_000} min`, coarse.score);
     if (options.keep) log(`results kept in ${work}`);
     return {
       nab_standard: round(by('standard'), 2),
@@ -111,8 +111,8 @@ export function runEvalSuite(options: SuiteOptions): SuiteFigures {
       nab_low_fn: round(by('reward_low_FN_rate'), 2),
       synthetic_f1: round(score.overall.f1, 3),
       clean_false_alerts_per_series_week: round(score.clean.perSeriesWeek, 3),
-      synthetic_5min_f1: coarse === null ? null : round(coarse.overall.f1, 3),
-      clean_5min_false_alerts_per_series_week: coarse === null ? null : round(coarse.clean.perSeriesWeek, 3),
+      synthetic_5min_f1: coarse === null ? null : round(coarse.score.overall.f1, 3),
+      clean_5min_false_alerts_per_series_week: coarse === null ? null : round(coarse.score.clean.perSeriesWeek, 3),
     };
   } finally {
     if (!options.keep) rmSync(work, { recursive: true, force: true });
