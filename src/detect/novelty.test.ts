@@ -1,9 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDetector } from './registry.ts';
-import { DAY, MINUTE, T0, at, copy, counts, flat, maxIn, rescaledPair, runDetector, seasonal } from './testkit.ts';
+import { DAY, MINUTE, T0, type Run, at, copy, counts, flat, maxIn, rescaledPair, runDetector, seasonal } from './testkit.ts';
 import { Rng } from '../series/index.ts';
 import { newVerdict } from './types.ts';
+
+/** Asserts that each point of `outages` alerts as a drop to zero (`where` names it in a failure). */
+function assertOutages(r: Run, outages: number[], where: (i: number) => string): void {
+  for (const i of outages) {
+    assert.ok(r.scores[i] >= 0.9, `${where(i)}: ${r.scores[i]}`);
+    assert.equal(r.reasons[i], 'drop_to_zero');
+  }
+}
 
 describe('novelty', () => {
   const cases = [
@@ -66,16 +74,14 @@ describe('novelty', () => {
     s.v.fill(0, a, a + 40);
     s.v.fill(0, b, b + 40);
     const r = runDetector('novelty', undefined, s);
-    for (const i of [a, b]) {
-      assert.ok(r.scores[i] >= 0.9, `outage at day ${(i / 288).toFixed(1)}: ${r.scores[i]}`);
-      assert.equal(r.reasons[i], 'drop_to_zero');
-    }
+    assertOutages(r, [a, b], (i) => `outage at day ${(i / 288).toFixed(1)}`);
   });
 
   it('reports an outage that comes back hours later, while the first is still in the baseline window, once each', () => {
-    // 5-minute points: the window is 128 points (10.7 hours). The first outage's zeros are in it
-    // when the service goes down again 3 to 9 hours later (the first one 15 minutes to 3 hours long); they are the outage's own, not a sign
-    // of a series that is often 0 (before, the second outage scored 0: the window held zeros).
+    // 5-minute points: the window is 128 points (10.7 hours). The first outage's zeros (15 minutes
+    // to 3 hours of them) are in it when the service goes down again 3 to 9 hours later; they are
+    // the outage's own, not a sign of a series that is often 0 (before, the second outage scored
+    // 0: the window held zeros).
     for (const [seed, gapHours, len] of [[36, 5, 40], [37, 3, 3], [38, 9, 12]]) {
       const s = copy(seasonal({ days: 12, seed }));
       const a = at(s, 9);
@@ -83,10 +89,7 @@ describe('novelty', () => {
       s.v.fill(0, a, a + len);
       s.v.fill(0, b, b + 3);
       const r = runDetector('novelty', undefined, s);
-      for (const i of [a, b]) {
-        assert.ok(r.scores[i] >= 0.9, `seed ${seed}: outage at +${(i - a) / 12} h: ${r.scores[i]}`);
-        assert.equal(r.reasons[i], 'drop_to_zero');
-      }
+      assertOutages(r, [a, b], (i) => `seed ${seed}: outage at +${(i - a) / 12} h`);
       // Each once: the zeros that follow the first one are the same outage.
       const alerts = [...r.scores.subarray(a, b + 24)].filter((x) => x >= 0.9).length;
       assert.equal(alerts, 2, `seed ${seed}: alerting points ${alerts}`);
@@ -101,10 +104,7 @@ describe('novelty', () => {
     const outages = [8.1, 8.6, 9.3, 10.05, 10.8].map((d) => at(s, d));
     for (const i of outages) s.v.fill(0, i, i + 3);
     const r = runDetector('novelty', undefined, s);
-    for (const i of outages) {
-      assert.ok(r.scores[i] >= 0.9, `outage at day ${(i / 288).toFixed(2)}: ${r.scores[i]}`);
-      assert.equal(r.reasons[i], 'drop_to_zero');
-    }
+    assertOutages(r, outages, (i) => `outage at day ${(i / 288).toFixed(2)}`);
   });
 
   it('reports an outage at night on 5-minute data whose night floor is below a third of the day\'s median', () => {
@@ -124,10 +124,7 @@ describe('novelty', () => {
     const outages = [8, 9, 10].map((d) => at(s, d + 4 / 24));
     for (const i of outages) s.v.fill(0, i, i + 3);
     const r = runDetector('novelty', undefined, s);
-    for (const i of outages) {
-      assert.ok(r.scores[i] >= 0.9, `outage at day ${(i / 288).toFixed(2)}: ${r.scores[i]}`);
-      assert.equal(r.reasons[i], 'drop_to_zero');
-    }
+    assertOutages(r, outages, (i) => `outage at day ${(i / 288).toFixed(2)}`);
   });
 
   it('after a rescale (unit change) judges counts as before: the resolution is rescaled too', () => {
