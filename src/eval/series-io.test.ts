@@ -18,6 +18,21 @@ test('CSV series: ms or ISO timestamps, empty values are missing, CRLF and BOM t
   assert.equal(s.values[2], -3);
 });
 
+test('CSV and JSON series and labels in epoch seconds read as the same instants as in ms', () => {
+  const s = parseSeriesCsv('timestamp,value\n1704067200,1\n1704067260,2\n', 'a', 'a.csv');
+  assert.deepEqual(Array.from(s.times), [T0, T0 + 60_000]);
+  const [j] = parseSeriesJson(JSON.stringify([{ name: 'x', points: [[1704067200, 1], [1704067260.5, 2]] }]), 's.json');
+  assert.deepEqual(Array.from(j!.times), [T0, T0 + 60_500]);
+  const dir = mkdtempSync(join(tmpdir(), 'tm-labels-'));
+  try {
+    const a = join(dir, 'a.json');
+    writeFileSync(a, JSON.stringify([{ series: 'a', kind: 'spike', start: 1704067260, end: 1704067260 }]));
+    assert.deepEqual(readLabels(a).labels, [{ series: 'a', kind: 'spike', start: T0 + 60_000, end: T0 + 60_000 }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CSV series errors name the file and line', () => {
   const cases: [string, string, RegExp][] = [
     ['bad timestamp', 'timestamp,value\n1,2\nlater,3\n', /^a\.csv:3: 'later' is not a timestamp/],
@@ -54,7 +69,7 @@ test('labels: inject format or a bare list, ISO or ms', () => {
     assert.deepEqual(l.expected, [{ series: 's', kind: 'deploy', start: T0 + 3_600_000, end: T0 + 7_200_000 }]);
     const b = join(dir, 'b.json');
     writeFileSync(b, JSON.stringify([{ series: 's', kind: 'gap', start: 5, end: 4 }]));
-    assert.throws(() => readLabels(b), { code: 'TM_ERR_INPUT', message: `${b}[0]: expected start <= end, as ms or ISO-8601 timestamps` });
+    assert.throws(() => readLabels(b), { code: 'TM_ERR_INPUT', message: `${b}[0]: expected start <= end, as numbers since the epoch or ISO-8601 timestamps` });
     assert.throws(() => readLabels(join(dir, 'none.json')), { code: 'TM_ERR_NOT_FOUND' });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,14 @@
 /**
  * Series files for replay and injection.
  *
- * CSV: header `timestamp,value`, one point per row; timestamps are integer milliseconds since
- * the epoch (what `tidemark inject` writes) or ISO-8601 (`2024-01-01T00:00:00Z`; UTC when no
- * offset is given); an empty value is a missing point (NaN). The series is named after the file.
- * JSON: `[{name, points: [[t, v], ...]}]` or `{series: [...]}` (t as ms or ISO text, v a number or
- * null for missing).
+ * CSV: header `timestamp,value`, one point per row; timestamps are numbers since the epoch
+ * (milliseconds, what `tidemark inject` writes, or seconds, microseconds or nanoseconds, told
+ * apart by magnitude: see `epochMs`) or ISO-8601 (`2024-01-01T00:00:00Z`; UTC when no offset is
+ * given); an empty value is a missing point (NaN). The series is named after the file.
+ * JSON: `[{name, points: [[t, v], ...]}]` or `{series: [...]}` (t as a number since the epoch or
+ * ISO text, v a number or null for missing).
  * Labels: `{labels: [{series, kind, start, end}], expected: [...]}` as written by inject, or a
- * bare list of labels; start/end as ms or ISO text, inclusive.
+ * bare list of labels; start/end as numbers since the epoch or ISO text, inclusive.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -15,7 +16,7 @@ import { TidemarkError } from '../errors.ts';
 import { columnIndex, parseCsv } from './csv.ts';
 import type { ReplayLabel, ReplaySeries } from './replay.ts';
 import type { SynthOptions, SynthSeries } from './synth.ts';
-import { parseTimestamp } from './time.ts';
+import { epochMs, parseTimestamp } from './time.ts';
 
 function readText(path: string): string {
   try {
@@ -44,7 +45,7 @@ export function parseSeriesCsv(text: string, name: string, path: string): Replay
     const row = table.rows[r]!;
     const where = `${path}:${table.lines[r]}`;
     const t = parseTimestamp(row[ti] ?? '');
-    if (Number.isNaN(t)) throw new TidemarkError('TM_ERR_INPUT', `'${row[ti] ?? ''}' is not a timestamp (ms since the epoch or ISO-8601)`, where);
+    if (Number.isNaN(t)) throw new TidemarkError('TM_ERR_INPUT', `'${row[ti] ?? ''}' is not a timestamp (a number since the epoch or ISO-8601)`, where);
     const text = (row[vi] ?? '').trim();
     const v = text === '' ? NaN : Number(text);
     if (text !== '' && Number.isNaN(v)) throw new TidemarkError('TM_ERR_INPUT', `value '${text}' is not a number`, where);
@@ -56,7 +57,7 @@ export function parseSeriesCsv(text: string, name: string, path: string): Replay
 }
 
 function jsonTime(x: unknown): number {
-  if (typeof x === 'number') return x;
+  if (typeof x === 'number') return Number.isFinite(x) ? epochMs(x) : NaN;
   if (typeof x === 'string') return parseTimestamp(x);
   return NaN;
 }
@@ -123,7 +124,7 @@ function parseLabelList(list: unknown, where: string): ReplayLabel[] {
     const s = jsonTime(start);
     const e = jsonTime(end);
     if (Number.isNaN(s) || Number.isNaN(e) || e < s) {
-      throw new TidemarkError('TM_ERR_INPUT', 'expected start <= end, as ms or ISO-8601 timestamps', at);
+      throw new TidemarkError('TM_ERR_INPUT', 'expected start <= end, as numbers since the epoch or ISO-8601 timestamps', at);
     }
     return { series, kind, start: s, end: e };
   });

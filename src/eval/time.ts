@@ -9,15 +9,35 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1
 const NUMERIC = /^-?\d+(?:\.\d+)?$/;
 
 /**
+ * Milliseconds since the epoch from a number since the epoch in the unit its magnitude implies.
+ * Exports spell the same instant in seconds (Prometheus' API, `date +%s`: 1.7e9), milliseconds
+ * (1.7e12), microseconds (1.7e15) or nanoseconds (Influx line protocol: 1.7e18). Each unit's
+ * band starts where the next coarser unit would name a date past the year 5000 and the finer one
+ * a date before 1973, so a present-day timestamp is never ambiguous: [1e9, 1e11) seconds,
+ * [1e11, 1e14) milliseconds, [1e14, 1e17) microseconds, from 1e17 nanoseconds. Numbers below
+ * 1e9 (2001 in seconds, 12 days after the epoch in milliseconds) are milliseconds, as given:
+ * relative times that start at 0.
+ *
+ * @example epochMs(1704067200) === epochMs(1704067200000)
+ */
+export function epochMs(n: number): number {
+  const a = n < 0 ? -n : n;
+  if (a < 1e9 || (a >= 1e11 && a < 1e14)) return n;
+  if (a < 1e11) return n * 1000;
+  return a < 1e17 ? n / 1e3 : n / 1e6;
+}
+
+/**
  * Parses an ISO-8601-like timestamp (`2014-04-10 07:15:00.000000`, `2024-01-01T00:00:00Z`) or
- * a number of milliseconds since the epoch (`1704067200000`). Returns NaN when the text is
- * neither, or names an impossible date (Feb 30).
+ * a number since the epoch in seconds, milliseconds, microseconds or nanoseconds (see
+ * `epochMs`: `1704067200`, `1704067200000`). Returns NaN when the text is neither, or names an
+ * impossible date (Feb 30).
  *
  * @example parseTimestamp('2014-04-10 07:15:00') === Date.UTC(2014, 3, 10, 7, 15)
  */
 export function parseTimestamp(text: string): number {
   const s = text.trim();
-  if (NUMERIC.test(s)) return Number(s);
+  if (NUMERIC.test(s)) return epochMs(Number(s));
   const m = ISO.exec(s);
   if (m === null) return NaN;
   const y = Number(m[1]);

@@ -27,9 +27,10 @@ const help = `Usage: tidemark replay --input FILE|DIR [--labels FILE] [--detecto
 Replays series through a detector set (each series with a fresh state, points in time order)
 and prints the anomaly events found; with labels, scores them.
 
-Input: a CSV (timestamp,value; timestamp in ms since the epoch or ISO-8601, UTC unless an
-offset is given; an empty value is a missing point), a JSON file ([{name, points: [[t, v], ...]}]),
-or a directory of such files (labels.json is skipped). A CSV series is named after its file.
+Input: a CSV (timestamp,value; timestamp in seconds, ms, us or ns since the epoch, told apart
+by magnitude, or ISO-8601, UTC unless an offset is given; an empty value is a missing point), a
+JSON file ([{name, points: [[t, v], ...]}]), or a directory of such files (labels.json is
+skipped). A CSV series is named after its file.
 
 Events: a point alerts when its fused score >= --threshold (never while learning). Alerting
 points less than --merge-gap sampling intervals apart form one event, from its first to its last
