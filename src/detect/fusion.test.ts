@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_PROFILE, createDetectorSet } from './fusion.ts';
 import { detectorNames } from './registry.ts';
-import { at, copy, flat, seasonal } from './testkit.ts';
+import { MINUTE, at, copy, flat, seasonal } from './testkit.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { newFusedVerdict } from './types.ts';
 
@@ -98,6 +98,41 @@ describe('fused verdicts', () => {
     assert.deepEqual(out.sources, ['novelty', 'new_level']);
     assert.equal(out.reasons[0], 'spike');
     assert.ok(out.lower < out.expected && out.expected < out.upper);
+  });
+
+  it('outside: a level shift reported once stays outside the band while its score is 0; a counter is judged as its rate', () => {
+    const D = 1500; // the drop, after a day of minutes
+    const s = copy(flat(D + 200, 7, 100, 2, MINUTE));
+    for (let k = D; k < s.t.length; k++) s.v[k] *= 0.4; // down to 40% and staying there
+    const set = createDetectorSet();
+    const st = set.init();
+    const out = newFusedVerdict();
+    const outside: boolean[] = [];
+    for (let k = 0; k < s.t.length; k++) {
+      set.update(st, s.t[k], s.v[k], out);
+      if (out.learning) assert.equal(out.outside, false);
+      outside.push(out.outside);
+      if (k === D) assert.ok(out.score >= 0.9 && out.outside, `the drop is reported: ${out.score}`);
+      if (k > D && k < D + 10) assert.ok(out.score < 0.5 && out.outside, `point ${k}: explained (score ${out.score}), still outside`);
+    }
+    // Ordinary points are inside the band (4 robust sigmas: the odd one of noise is not).
+    const before = outside.slice(0, D).filter(Boolean).length;
+    assert.ok(before < D / 200, `${before} of ${D} points before the drop outside`);
+    // Outside until the window has taken in the new level, then back inside for good.
+    const back = outside.indexOf(false, D + 1);
+    assert.ok(back > D + 20 && back < D + 100, `back inside at ${back - D} points after the drop`);
+    assert.ok(outside.slice(back).every((o) => !o));
+
+    // A counter: the models judge its per-second rate, and so does `outside` (the counter itself
+    // is far above the rate's band at every point).
+    const c = createDetectorSet();
+    const cs = c.init();
+    let total = 1e6;
+    for (let k = 0; k < 300; k++) {
+      total += 600 + (k % 7) * 10;
+      c.update(cs, k * MINUTE, total, out);
+      if (!out.learning && k > 250) assert.ok(total > out.upper * 1000 && !out.outside, `point ${k}: band ${out.lower}..${out.upper}`);
+    }
   });
 
   it('a clock tick reports silence through no_data, without learning', () => {

@@ -27,7 +27,7 @@ import { newVerdict } from './types.ts';
 import { touchRange } from './define.ts';
 import { arenaOffset, fnv1a32, inArena, slabDoubles } from '../series/index.ts';
 import { detectKernels } from './kernels.ts';
-import { noveltyKernelVerdict } from './novelty.ts';
+import { noveltyKernelVerdict, noveltyLastValue } from './novelty.ts';
 import { restoreState, snapshotState } from './state.ts';
 
 /**
@@ -249,6 +249,7 @@ class CompiledSet implements DetectorSet<SetState> {
           out.expected = fused[1];
           out.lower = fused[2];
           out.upper = fused[3];
+          out.outside = outsideBand(noveltyLastValue(f, this.#noveltyAt), fused[2], fused[3]);
           setOne(out.reasons, out.sources, 'normal', this.#names[this.#novelty]);
           return out;
         }
@@ -285,7 +286,7 @@ class CompiledSet implements DetectorSet<SetState> {
       const i = models[m];
       embeds[i].updateAt(f, at[i], t, v, sc[i], g, go[i]);
     }
-    return this.#fuse(out, embeds.length, null);
+    return this.#fuse(out, embeds.length, null, v);
   }
 
   #updateStates(state: unknown[], t: number, value: number, out: FusedVerdict): FusedVerdict {
@@ -319,7 +320,7 @@ class CompiledSet implements DetectorSet<SetState> {
       const i = models[m];
       dets[i].update(state[i], t, v, sc[i]);
     }
-    return this.#fuse(out, dets.length, null);
+    return this.#fuse(out, dets.length, null, v);
   }
 
   tick(state: SetState, now: number, out: FusedVerdict): FusedVerdict {
@@ -330,7 +331,7 @@ class CompiledSet implements DetectorSet<SetState> {
       if (embeds !== null) (embeds[i].tickAt as NonNullable<AnyEmbedded['tickAt']>)(state as Float64Array, this.#vo[i], now, this.#scratch[i], this.#opts, this.#go[i]);
       else (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)((state as unknown[])[i], now, this.#scratch[i]);
     }
-    return this.#fuse(out, ticking.length, ticking);
+    return this.#fuse(out, ticking.length, ticking, NaN);
   }
 
   check(state: unknown): void {
@@ -407,11 +408,14 @@ class CompiledSet implements DetectorSet<SetState> {
       s.reason = KERNEL_REASONS[v[5 * i + 4]];
     }
     noveltyKernelVerdict(f, this.#noveltyAt, sc[this.#novelty]);
-    return this.#fuse(out, sc.length, null);
+    return this.#fuse(out, sc.length, null, noveltyLastValue(f, this.#noveltyAt));
   }
 
-  /** Fuses the scratch verdicts of `count` detectors (all, or those listed in `only`). */
-  #fuse(out: FusedVerdict, count: number, only: number[] | null): FusedVerdict {
+  /**
+   * Fuses the scratch verdicts of `count` detectors (all, or those listed in `only`); `judged`
+   * is the value the models saw (NaN for a clock tick), for `outside`.
+   */
+  #fuse(out: FusedVerdict, count: number, only: number[] | null, judged: number): FusedVerdict {
     const sc = this.#scratch;
     const order = this.#order;
     let best = 0;
@@ -443,6 +447,7 @@ class CompiledSet implements DetectorSet<SetState> {
       out.lower = NaN;
       out.upper = NaN;
       out.learning = true;
+      out.outside = false;
       setOne(reasons, sources, 'learning', '');
       return out;
     }
@@ -465,10 +470,14 @@ class CompiledSet implements DetectorSet<SetState> {
       out.expected = v.expected;
       out.lower = v.lower;
       out.upper = v.upper;
+      // As float32, the precision novelty keeps values in: the kernel's path reads the value back
+      // from novelty's block, and both paths must agree to the bit.
+      out.outside = outsideBand(Math.fround(judged), v.lower, v.upper);
     } else {
       out.expected = NaN;
       out.lower = NaN;
       out.upper = NaN;
+      out.outside = false;
     }
     if (k === 0) {
       setOne(reasons, sources, 'normal', band >= 0 ? this.#names[band] : '');
@@ -483,6 +492,11 @@ class CompiledSet implements DetectorSet<SetState> {
     }
     return out;
   }
+}
+
+/** `x` lies below `lower` or above `upper` (a NaN value, or a NaN bound on its side, is not outside). */
+function outsideBand(x: number, lower: number, upper: number): boolean {
+  return x < lower || x > upper;
 }
 
 function setOne(reasons: FusedVerdict['reasons'], sources: string[], reason: FusedVerdict['reasons'][number], source: string): void {

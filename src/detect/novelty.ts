@@ -244,6 +244,11 @@ export function noveltyKernelVerdict(f: Float64Array, o: number, out: Verdict): 
   const reason: Reason = score >= REPORT_MIN ? viewReason(KOUT[3], f[o + PEND_X], m) : 'normal';
   return verdict(out, score, m, m - BAND * sc, m + BAND * sc, reason);
 }
+/** The last value novelty judged in the block at f[o] (as it keeps values: float32). */
+export function noveltyLastValue(f: Float64Array, o: number): number {
+  return f[o + LAST_X];
+}
+
 /**
  * The arena offset of the last options array seen (a set's, which lives in a slab, or a
  * standalone state's own), or -1 outside the arena. Read directly, not through `arenaOffset`,

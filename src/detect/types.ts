@@ -205,10 +205,18 @@ export interface FusedVerdict {
   reasons: Reason[];
   /** The detector name behind each reason, aligned with `reasons`. */
   sources: string[];
+  /**
+   * The value the models judged (a counter's rate, where counter_reset made it one) lies
+   * outside [lower, upper]. A detector that reports a condition once scores the points after it
+   * 0 ("already explained") while the condition lasts; this says it still does, so the alert
+   * stage keeps an open alert open (and a pending one pending) until the value is back inside
+   * the band. False while learning, without a band, and for a missing value.
+   */
+  outside: boolean;
 }
 
 export function newFusedVerdict(): FusedVerdict {
-  return { score: 0, expected: NaN, lower: NaN, upper: NaN, learning: true, reasons: [], sources: [] };
+  return { score: 0, expected: NaN, lower: NaN, upper: NaN, learning: true, reasons: [], sources: [], outside: false };
 }
 
 /** One entry of a detector set as written in config: a registry name and its options. */
