@@ -98,6 +98,35 @@ test('anti-flap recovery: a firing alert needs `recoveryPoints` normal points in
   assert.deepEqual(states, ['firing', 'firing', 'firing', 'firing', 'firing', 'firing', 'resolved']);
 });
 
+test('a condition reported once holds while the value stays outside the band: firing until it is back, `for` reached', () => {
+  // Novelty and weekly_shift score the first point of a condition and 0 after it while it lasts.
+  const yaml = testConfigYaml().replace('for: 1m, keep_firing_for: 2m', 'for: 1m, keep_firing_for: 0s');
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  // Scores and `outside` per 15-second point: reported once, outside for 2 minutes, then back inside.
+  const pattern: [number, boolean][] = [[1, true], ...Array.from({ length: 8 }, (): [number, boolean] => [0, true]), [0, false], [0, false]];
+  const sim = new Sim(yaml);
+  const states = pattern.map(([score, outside], i) => {
+    sim.advance(T0 + i * STEP);
+    sim.point(1, 'latency', EU_A, T0 + i * STEP, outside ? 50 : 10, score, false, outside);
+    return sim.lastUpsert(fp)?.state;
+  });
+  // Pending from the report, firing once `for` (1m) has passed with the value still outside,
+  // resolved at the first point back inside the band.
+  assert.deepEqual(states, ['pending', 'pending', 'pending', 'pending', 'firing', 'firing', 'firing', 'firing', 'firing', 'resolved', 'resolved']);
+  assert.equal(sim.lastUpsert(fp)!.endsAt, T0 + 9 * STEP);
+
+  // Without `outside` the same report clears at the next point: `for` is never reached.
+  const plain = new Sim(yaml);
+  pattern.forEach(([score], i) => plain.point(1, 'latency', EU_A, T0 + i * STEP, 10, score));
+  assert.equal(plain.lastUpsert(fp)!.state, 'resolved');
+  assert.equal(plain.effects.flatMap((e) => e.upserts).filter((u) => u.state === 'firing').length, 0);
+
+  // Outside the band alone opens nothing: only a score at the threshold does.
+  const quiet = new Sim(yaml);
+  for (let i = 0; i < 10; i++) quiet.point(1, 'latency', EU_A, T0 + i * STEP, 50, 0, false, true);
+  assert.equal(quiet.lastUpsert(fp), undefined);
+});
+
 test('no data is unknown, never resolved: the alert keeps firing and records it; data back clears the mark', () => {
   const sim = new Sim();
   impact(sim, T0, 0.9);

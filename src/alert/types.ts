@@ -17,6 +17,11 @@ export interface VerdictView {
   readonly reasons: readonly string[];
   /** The detector behind each reason, aligned with `reasons`. */
   readonly sources: readonly string[];
+  /**
+   * The judged value lies outside [lower, upper] (detect's FusedVerdict.outside): the condition
+   * of an open alert still holds, though detectors that report once score it 0. Never opens one.
+   */
+  readonly outside?: boolean;
   /** A multivariate verdict's per-feature contributions, highest first (src/engine/multivariate.ts). */
   readonly features?: readonly FeatureShare[];
   /** A multivariate verdict's one-line explanation ("latency_p95 up while qps, cpu are flat"). */
