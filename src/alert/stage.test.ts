@@ -127,6 +127,45 @@ test('a condition reported once holds while the value stays outside the band: fi
   assert.equal(quiet.lastUpsert(fp), undefined);
 });
 
+test('recovery: the level coming back after the band took it in is noted on the episode, not a new alert; once, and only then', () => {
+  const yaml = testConfigYaml().replace('for: 1m, keep_firing_for: 2m', 'for: 0s, keep_firing_for: 0s');
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  type View = [value: number, score: number, expected: number, lower: number, upper: number, outside: boolean];
+  const feed = (sim: Sim, from: number, views: View[]) =>
+    views.forEach(([value, score, expected, lower, upper, outside], i) => {
+      const t = T0 + (from + i) * STEP;
+      sim.advance(t);
+      sim.verdict(1, 'latency', EU_A, t, value, { score, expected, lower, upper, learning: false, reasons: score >= 0.5 ? ['dip'] : ['normal'], sources: ['novelty'], outside });
+    });
+  const episodes = (sim: Sim) => new Set(sim.effects.flatMap((e) => e.upserts).filter((u) => u.fingerprint === fp).map((u) => u.startsAt)).size;
+  // Latency drops from ~100 (band 90..110) to 40: reported, held while outside, then the band takes
+  // the new level in (expected 40, band 35..45) and the alert resolves with the value still at 40.
+  const drop: View[] = [[40, 1, 100, 90, 110, true], [40, 0, 95, 80, 110, true], [40, 0, 40, 35, 45, false]];
+  // Back to 100: reported as a change against the moved band.
+  const back: View = [100, 1, 40, 35, 45, true];
+
+  const sim = new Sim(yaml);
+  feed(sim, 0, drop);
+  assert.equal(sim.lastUpsert(fp)!.state, 'resolved');
+  feed(sim, 3, [back, [100, 0, 60, 30, 110, false]]);
+  assert.equal(episodes(sim), 1, 'the recovery opens no episode');
+  const last = sim.lastUpsert(fp)!;
+  assert.equal(last.state, 'resolved');
+  assert.match(JSON.stringify(last.packet), /back within its band from before the alert \(90\.\.110\)/);
+  // Only once: a second jump back up in the same episode's wake is news.
+  feed(sim, 5, [[40, 0, 100, 90, 110, false], back]);
+  assert.equal(episodes(sim), 2);
+
+  // A spike that passed (resolved back inside its band) has no recovery: a later dip opens its own alert.
+  const spike = new Sim(yaml);
+  feed(spike, 0, [[200, 1, 100, 90, 110, true], [100, 0, 100, 90, 110, false], [95, 1, 100, 98, 102, true]]);
+  assert.equal(episodes(spike), 2);
+  // Neither does a change that lands outside the opening band.
+  const other = new Sim(yaml);
+  feed(other, 0, [...drop, [300, 1, 40, 35, 45, true]]);
+  assert.equal(episodes(other), 2);
+});
+
 test('no data is unknown, never resolved: the alert keeps firing and records it; data back clears the mark', () => {
   const sim = new Sim();
   impact(sim, T0, 0.9);

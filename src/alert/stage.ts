@@ -49,6 +49,25 @@ interface StoredSummary {
   readonly text: string;
 }
 const MAX_RECORDS = 100; // suppressions and events kept per alert
+/** How long after an episode resolved the level coming back counts as its recovery. */
+const RECOVERY_MS = 24 * HOUR;
+
+/**
+ * A new anomaly of a resolved alert's series is the episode's recovery: the episode resolved
+ * with the value still beyond the band it opened outside of, and now, within RECOVERY_MS of its
+ * end and once, the value is on the other side of the expected value and back within that band. A detector whose baseline took the changed level
+ * in (the band follows a level that lasts) reports the return to the old level as a change of
+ * its own; an on-call who was paged for the drop needs no page for the recovery.
+ */
+function recovery(a: AlertRec, t: number, value: number, v: VerdictView): boolean {
+  if (a.state !== 'resolved' || !a.endShifted || a.endsAt === null || t - a.endsAt > RECOVERY_MS || a.recoveredAt !== null) return false;
+  const side = value > v.expected ? 1 : value < v.expected ? -1 : 0;
+  return side === -a.openSide && value >= a.openLower && value <= a.openUpper;
+}
+
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toPrecision(4);
+}
 const NO_DATA_SWEEP_MS = 30_000;
 /**
  * Alerts written per persist interval for new values alone (transitions are written at once):
@@ -206,6 +225,17 @@ class AlertRec {
   /** A multivariate alert's contributions and explanation, as its latest anomalous verdict gave them. */
   features: readonly FeatureShare[] | null = null;
   explanation: string | null = null;
+  /**
+   * The band at the point that opened the episode, and the side of it the value was on (-1 below,
+   * 1 above, 0 inside or no band); when the episode's recovery was noted. Kept in memory only: a
+   * restored alert has no opening band and its recovery opens an episode as before.
+   */
+  openLower = NaN;
+  openUpper = NaN;
+  openSide = 0;
+  /** It resolved with the value still beyond the opening band (the band had taken the level in). */
+  endShifted = false;
+  recoveredAt: number | null = null;
   heldReason: string | null = null;
   impactReason: string | null = null;
   suppressions: Suppression[] = [];
@@ -560,7 +590,18 @@ export class AlertStage {
       // listed as anomalies, but it has no owner, receiver or severity to act on, so it opens
       // no alert (an S0 rule is how a team asks for log-only alerts).
       if (!triggered || info === undefined) return;
+      if (a !== null && recovery(a, t, value, v)) {
+        // The last episode resolved when the band took the changed level in; the level coming
+        // back is what a detector whose baseline moved reports next. Noted on it, not a new page.
+        a.recoveredAt = t;
+        this.#event(a, 'recovered', `back within its band from before the alert (${fmt(a.openLower)}..${fmt(a.openUpper)}) at ${new Date(t).toISOString()}: the recovery, not a new incident`);
+        return;
+      }
       a = this.#open(ten, w, seriesId, ruleName, t);
+      // The band and side of the opening point: what "back to before" means for `recovery`.
+      a.openLower = v.lower;
+      a.openUpper = v.upper;
+      a.openSide = value < v.lower ? -1 : value > v.upper ? 1 : 0;
     }
     a.lastSeenAt = this.#clock();
     if (a.unknownSince !== null) {
@@ -600,7 +641,11 @@ export class AlertStage {
       this.#touch(a);
       return;
     }
-    if (w.normalRun >= flap.recoveryPoints && t - a.lastTrueT >= (timing?.keepFiringForMs ?? 0)) this.#close(a, t, null);
+    if (w.normalRun >= flap.recoveryPoints && t - a.lastTrueT >= (timing?.keepFiringForMs ?? 0)) {
+      // Resolved with the value still beyond the opening band: the band took the level in.
+      a.endShifted = a.openSide < 0 ? value < a.openLower : a.openSide > 0 && value > a.openUpper;
+      this.#close(a, t, null);
+    }
     else this.#touch(a);
   }
 
@@ -626,6 +671,11 @@ export class AlertStage {
     a.events = [];
     a.features = null;
     a.explanation = null;
+    a.openLower = NaN;
+    a.openUpper = NaN;
+    a.openSide = 0;
+    a.endShifted = false;
+    a.recoveredAt = null;
     const info = ten.rules.get(ruleName);
     a.severity = info && info.rule.severity !== 'S0' ? 'S1' : info?.rule.severity ?? 'S0';
     a.labels = this.#labels(ten, a, info?.rule);

@@ -63,7 +63,11 @@ export class Sim {
    * the value lies outside the band (a condition reported once that still holds).
    */
   point(seriesId: number, metric: string, labels: Labels, t: number, value: number, score: number, learning = false, outside = false): void {
-    const v: VerdictView = { score, expected: 10, lower: 5, upper: 15, learning, reasons: score >= 0.5 ? ['above_band'] : ['normal'], sources: score >= 0.5 ? ['robust_z'] : ['seasonal_baseline'], outside };
+    this.verdict(seriesId, metric, labels, t, value, { score, expected: 10, lower: 5, upper: 15, learning, reasons: score >= 0.5 ? ['above_band'] : ['normal'], sources: score >= 0.5 ? ['robust_z'] : ['seasonal_baseline'], outside });
+  }
+
+  /** One judged point with a verdict made to order. */
+  verdict(seriesId: number, metric: string, labels: Labels, t: number, value: number, v: VerdictView): void {
     const rule = this.config.rules.find((r) => r.name && metric === r.selector.metric)?.name ?? '';
     const threshold = this.config.rules.find((r) => r.name === rule)?.sensitivity.threshold ?? 0.9;
     if (this.stage.watch[seriesId] === 0 || seriesId >= this.stage.watch.length) this.stage.classify('t1', seriesId, metric, labels, rule, this.version);

@@ -52,7 +52,7 @@ export interface Suppression {
 /** Something that happened to an alert besides state changes (escalations, acks, no data). */
 export interface AlertEvent {
   readonly at: number;
-  readonly kind: 'escalated' | 'acknowledged' | 'no_data' | 'data_back' | 'severity' | 'resolved';
+  readonly kind: 'escalated' | 'acknowledged' | 'no_data' | 'data_back' | 'severity' | 'resolved' | 'recovered';
   readonly text: string;
 }
 

@@ -1,6 +1,7 @@
 // End to end through the engine with the default profile, whose novelty reports a condition once
 // and scores the points after it 0 while it lasts: the alert stays open while the value stays
-// outside the band, so a rule with `for` fires, and it does not resolve a point after firing.
+// outside the band, so a rule with `for` fires, and it does not resolve a point after firing;
+// the level coming back is that episode's recovery, not a new alert.
 // (S0: log-only alerts, the same lifecycle without notifications.)
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ const T0 = Date.UTC(2025, 6, 7);
 const DROP = 500; // points of learning, then latency at 40% for 100 points, then back
 const BACK = DROP + 100;
 
-test('e2e: a latency drop reported once holds a `for: 3m` rule firing until the band takes it in', async () => {
+test('e2e: a latency drop reported once holds a `for: 3m` rule firing until the band takes it in; its return is the recovery', async () => {
   let now = T0;
   const dir = mkdtempSync(join(tmpdir(), 'tidemark-hold-'));
   const store = await openSqliteStore({ dataDir: dir, now: () => now });
@@ -58,6 +59,12 @@ rules:
     const resolved = states.indexOf('resolved', DROP);
     assert.ok(resolved > DROP + 20 && resolved < BACK, `firing for ${resolved - DROP} of the drop's 100 minutes, not one`);
     assert.deepEqual(states.slice(DROP + 3, resolved), Array(resolved - DROP - 3).fill('firing'), 'one episode, no flapping');
+    // The latency coming back (novelty reports it against the moved band) is the recovery: noted
+    // on the episode, no new one.
+    assert.deepEqual(states.slice(resolved), Array(states.length - resolved).fill('resolved'));
+    const [alert] = await store.alerts.list({ tenant: 'default' });
+    assert.equal(alert!.startsAt, T0 + DROP * STEP);
+    assert.match(JSON.stringify(alert!.packet), /the recovery, not a new incident/);
   } finally {
     await engine.close();
     await store.close();
