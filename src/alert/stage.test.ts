@@ -103,7 +103,8 @@ test('a condition reported once holds while the value stays outside the band: fi
   const yaml = testConfigYaml().replace('for: 1m, keep_firing_for: 2m', 'for: 1m, keep_firing_for: 0s');
   const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
   // Scores and `outside` per 15-second point: reported once, outside for 2 minutes, then back inside.
-  const pattern: [number, boolean][] = [[1, true], ...Array.from({ length: 8 }, (): [number, boolean] => [0, true]), [0, false], [0, false]];
+  const held = Array.from({ length: 8 }, (): [number, boolean] => [0, true]);
+  const pattern: [number, boolean][] = [[1, true], ...held, [0, false], [0, false]];
   const sim = new Sim(yaml);
   const states = pattern.map(([score, outside], i) => {
     sim.advance(T0 + i * STEP);
@@ -112,7 +113,7 @@ test('a condition reported once holds while the value stays outside the band: fi
   });
   // Pending from the report, firing once `for` (1m) has passed with the value still outside,
   // resolved at the first point back inside the band.
-  assert.deepEqual(states, ['pending', 'pending', 'pending', 'pending', 'firing', 'firing', 'firing', 'firing', 'firing', 'resolved', 'resolved']);
+  assert.deepEqual(states, [...Array(4).fill('pending'), ...Array(5).fill('firing'), 'resolved', 'resolved']);
   assert.equal(sim.lastUpsert(fp)!.endsAt, T0 + 9 * STEP);
 
   // Without `outside` the same report clears at the next point: `for` is never reached.
@@ -135,9 +136,11 @@ test('recovery: the level coming back after the band took it in is noted on the 
     views.forEach(([value, score, expected, lower, upper, outside], i) => {
       const t = T0 + (from + i) * STEP;
       sim.advance(t);
-      sim.verdict(1, 'latency', EU_A, t, value, { score, expected, lower, upper, learning: false, reasons: score >= 0.5 ? ['dip'] : ['normal'], sources: ['novelty'], outside });
+      const reasons = score >= 0.5 ? ['dip'] : ['normal'];
+      sim.verdict(1, 'latency', EU_A, t, value, { score, expected, lower, upper, learning: false, reasons, sources: ['novelty'], outside });
     });
-  const episodes = (sim: Sim) => new Set(sim.effects.flatMap((e) => e.upserts).filter((u) => u.fingerprint === fp).map((u) => u.startsAt)).size;
+  const episodes = (sim: Sim) =>
+    new Set(sim.effects.flatMap((e) => e.upserts).filter((u) => u.fingerprint === fp).map((u) => u.startsAt)).size;
   // Latency drops from ~100 (band 90..110) to 40: reported, held while outside, then the band takes
   // the new level in (expected 40, band 35..45) and the alert resolves with the value still at 40.
   const drop: View[] = [[40, 1, 100, 90, 110, true], [40, 0, 95, 80, 110, true], [40, 0, 40, 35, 45, false]];

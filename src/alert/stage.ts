@@ -55,9 +55,10 @@ const RECOVERY_MS = 24 * HOUR;
 /**
  * A new anomaly of a resolved alert's series is the episode's recovery: the episode resolved
  * with the value still beyond the band it opened outside of, and now, within RECOVERY_MS of its
- * end and once, the value is on the other side of the expected value and back within that band. A detector whose baseline took the changed level
- * in (the band follows a level that lasts) reports the return to the old level as a change of
- * its own; an on-call who was paged for the drop needs no page for the recovery.
+ * end and once, the value is on the other side of the expected value and back within that band.
+ * A detector whose baseline took the changed level in (the band follows a level that lasts)
+ * reports the return to the old level as a change of its own; an on-call who was paged for the
+ * drop needs no page for the recovery.
  */
 function recovery(a: AlertRec, t: number, value: number, v: VerdictView): boolean {
   if (a.state !== 'resolved' || !a.endShifted || a.endsAt === null || t - a.endsAt > RECOVERY_MS || a.recoveredAt !== null) return false;
@@ -645,8 +646,7 @@ export class AlertStage {
       // Resolved with the value still beyond the opening band: the band took the level in.
       a.endShifted = a.openSide < 0 ? value < a.openLower : a.openSide > 0 && value > a.openUpper;
       this.#close(a, t, null);
-    }
-    else this.#touch(a);
+    } else this.#touch(a);
   }
 
   #open(ten: TenantAlerting, w: SeriesWatch, seriesId: number, ruleName: string, t: number): AlertRec {

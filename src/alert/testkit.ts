@@ -63,7 +63,10 @@ export class Sim {
    * the value lies outside the band (a condition reported once that still holds).
    */
   point(seriesId: number, metric: string, labels: Labels, t: number, value: number, score: number, learning = false, outside = false): void {
-    this.verdict(seriesId, metric, labels, t, value, { score, expected: 10, lower: 5, upper: 15, learning, reasons: score >= 0.5 ? ['above_band'] : ['normal'], sources: score >= 0.5 ? ['robust_z'] : ['seasonal_baseline'], outside });
+    const hot = score >= 0.5;
+    const reasons = hot ? ['above_band'] : ['normal'];
+    const sources = hot ? ['robust_z'] : ['seasonal_baseline'];
+    this.verdict(seriesId, metric, labels, t, value, { score, expected: 10, lower: 5, upper: 15, learning, reasons, sources, outside });
   }
 
   /** One judged point with a verdict made to order. */
