@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TidemarkError } from '../errors.ts';
-import { parseCsv } from './csv.ts';
+import { columnIndex, parseCsv } from './csv.ts';
 import { mulberry32 } from './synth.ts';
 import { parseTimestamp } from './time.ts';
 
@@ -18,6 +18,12 @@ test('parseCsv', () => {
   }
   assert.throws(() => parseCsv('\n\n', 'x.csv'), { code: 'TM_ERR_INPUT', message: 'x.csv: empty file: expected a header line' });
   assert.throws(() => parseCsv('a\n"open\n', 'x.csv'), { code: 'TM_ERR_INPUT', message: 'x.csv:2: unterminated quoted field' });
+});
+
+test('columnIndex: exact name first, then any case; a missing column lists what was found', () => {
+  assert.equal(columnIndex(parseCsv('Timestamp,Value\n1,2\n', 'x.csv'), 'value', 'x.csv'), 1);
+  assert.equal(columnIndex(parseCsv('VALUE,value\n1,2\n', 'x.csv'), 'value', 'x.csv'), 1);
+  assert.throws(() => columnIndex(parseCsv('time,val\n1,2\n', 'x.csv'), 'value', 'x.csv'), { code: 'TM_ERR_INPUT', message: "x.csv: missing column 'value' (found: time, val)" });
 });
 
 test('fuzz: the CSV and timestamp parsers fail only with TidemarkError / NaN', () => {

@@ -87,7 +87,9 @@ export function readCsvFile(path: string): CsvTable {
 
 /** The index of column `name`, or a TM_ERR_INPUT listing the columns that were found. */
 export function columnIndex(table: CsvTable, name: string, path: string): number {
-  const i = table.header.indexOf(name);
+  let i = table.header.indexOf(name);
+  // `Timestamp,Value`: spreadsheets and exporters capitalise headers (cells are trimmed already).
+  if (i === -1) i = table.header.findIndex((h) => h.toLowerCase() === name);
   if (i === -1) {
     throw new TidemarkError('TM_ERR_INPUT', `missing column '${name}' (found: ${table.header.join(', ')})`, path);
   }
