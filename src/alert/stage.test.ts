@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { alertFingerprint } from './stage.ts';
+import { WATCH_ANOMALIES, alertFingerprint } from './stage.ts';
 import { MIN, Sim, T0, testConfigYaml } from './testkit.ts';
 
 const EU_A = { service: 'a', region: 'eu' };
@@ -126,6 +126,27 @@ test('a condition reported once holds while the value stays outside the band: fi
   const quiet = new Sim(yaml);
   for (let i = 0; i < 10; i++) quiet.point(1, 'latency', EU_A, T0 + i * STEP, 50, 0, false, true);
   assert.equal(quiet.lastUpsert(fp), undefined);
+});
+
+test('m-of-n counts points, as the engine passes them: two anomalies far apart do not trigger, a reported condition that goes on does', () => {
+  const yaml = testConfigYaml().replace('for: 1m, keep_firing_for: 2m', 'for: 0s, keep_firing_for: 0s, trigger: { m: 2, n: 3 }');
+  const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
+  // Scores and `outside` per point; the engine passes a point only while the series is watched or when it scores.
+  const feed = (pattern: [number, boolean][]) => {
+    const sim = new Sim(yaml);
+    sim.asEngine = true;
+    pattern.forEach(([score, outside], i) => sim.point(1, 'latency', EU_A, T0 + i * STEP, outside || score ? 50 : 10, score, false, outside));
+    return sim;
+  };
+  const quiet = Array.from({ length: 10 }, (): [number, boolean] => [0, false]);
+  const apart = feed([[1, false], ...quiet, [1, false], ...quiet]);
+  assert.equal(apart.lastUpsert(fp), undefined, 'two single anomalies 10 points apart are not 2 of 3');
+  assert.equal(apart.stage.watch[1], WATCH_ANOMALIES, 'back to anomalies only once the window is clear');
+  const goesOn = feed([[1, true], [0, true], [0, true], ...quiet]);
+  const upserts = goesOn.effects.flatMap((e) => e.upserts).filter((u) => u.fingerprint === fp);
+  assert.equal(upserts[0]?.startsAt, T0 + STEP, 'opened at the second point of the condition');
+  assert.equal(goesOn.lastUpsert(fp)!.state, 'resolved');
+  assert.equal(feed([[0, true], [1, false], ...quiet]).lastUpsert(fp), undefined, 'outside before the report is no part of it');
 });
 
 test('recovery: the level coming back after the band took it in is noted on the episode, not a new alert; once, and only then', () => {

@@ -571,12 +571,13 @@ export class AlertStage {
     const anomalous = v.score >= threshold;
     const info = ten.rules.get(ruleName);
     const flap = info?.flap ?? ten.policy.flap;
-    // An open alert's condition also holds while the value stays outside the detectors' band:
-    // novelty and weekly_shift report a condition once and score the points after it 0 while it
-    // lasts, and without this a latency down to 40% for three hours resolved a minute after it
-    // fired, and a rule with `for` never fired at all. Being outside the band opens nothing.
+    // A reported condition also holds while the value stays outside the detectors' band, for an
+    // open alert or right after a point that held: novelty and weekly_shift report a condition
+    // once and score the points after it 0 while it lasts, and without this a latency down to
+    // 40% for three hours resolved a minute after it fired, and a rule with `for` or an m-of-n
+    // trigger (m > 1) never fired at all. Being outside the band alone opens nothing.
     const open = w.alert !== null && w.alert.state !== 'resolved' && w.alert.ruleName === ruleName;
-    const holds = anomalous || (open && v.outside === true);
+    const holds = anomalous || (v.outside === true && (open || (w.bits & 1) === 1));
     w.bits = ((w.bits << 1) | (holds ? 1 : 0)) & ((1 << flap.triggerN) - 1);
     w.normalRun = holds ? 0 : w.normalRun + 1;
     const triggered = popcount(w.bits) >= flap.triggerM;
@@ -590,7 +591,13 @@ export class AlertStage {
       // A series that no rule selects is judged with the default profile: its anomalies are
       // listed as anomalies, but it has no owner, receiver or severity to act on, so it opens
       // no alert (an S0 rule is how a team asks for log-only alerts).
-      if (!triggered || info === undefined) return;
+      if (!triggered || info === undefined) {
+        // While a point in the trigger window held, every point is judged here, not only the
+        // anomalous ones: an m-of-n window counts points, and a reported condition goes on in
+        // points that score 0 (the engine passes a series' other points only when it is watched).
+        this.#setWatch(seriesId, w.bits !== 0 || w.impacts.length > 0 ? WATCH_ALL : WATCH_ANOMALIES);
+        return;
+      }
       if (a !== null && recovery(a, t, value, v)) {
         // The last episode resolved when the band took the changed level in; the level coming
         // back is what a detector whose baseline moved reports next. Noted on it, not a new page.

@@ -1,7 +1,7 @@
 // Helpers for alert tests: a stage on a YAML config with a settable clock, and verdicts made to order.
 import { loadConfigOrThrow, type TenantConfig } from '../config/index.ts';
 import { resolvePolicy } from './policy.ts';
-import { AlertStage } from './stage.ts';
+import { AlertStage, WATCH_ALL } from './stage.ts';
 import type { AlertEffects } from './stage.ts';
 import type { Dispatch, Labels, VerdictView } from './types.ts';
 
@@ -50,6 +50,11 @@ export class Sim {
   readonly stage: AlertStage;
   readonly dispatches: Dispatch[] = [];
   readonly effects: AlertEffects[] = [];
+  /**
+   * Pass a point only as the engine does: when the stage watches the series (WATCH_ALL) or the
+   * score reaches the threshold. Off: every point is passed.
+   */
+  asEngine = false;
 
   constructor(yaml = testConfigYaml(), policy: unknown = {}) {
     this.config = loadConfigOrThrow(yaml, 'test.yaml');
@@ -73,7 +78,9 @@ export class Sim {
   verdict(seriesId: number, metric: string, labels: Labels, t: number, value: number, v: VerdictView): void {
     const rule = this.config.rules.find((r) => r.name && metric === r.selector.metric)?.name ?? '';
     const threshold = this.config.rules.find((r) => r.name === rule)?.sensitivity.threshold ?? 0.9;
-    if (this.stage.watch[seriesId] === 0 || seriesId >= this.stage.watch.length) this.stage.classify('t1', seriesId, metric, labels, rule, this.version);
+    let watch = seriesId < this.stage.watch.length ? this.stage.watch[seriesId] : 0;
+    if (watch === 0) watch = this.stage.classify('t1', seriesId, metric, labels, rule, this.version);
+    if (this.asEngine && watch !== WATCH_ALL && !(!v.learning && v.score >= threshold)) return;
     this.stage.observe('t1', seriesId, metric, labels, rule, threshold, t, value, v, this.version);
     this.collect();
   }
