@@ -98,7 +98,7 @@ test('anti-flap recovery: a firing alert needs `recoveryPoints` normal points in
   assert.deepEqual(states, ['firing', 'firing', 'firing', 'firing', 'firing', 'firing', 'resolved']);
 });
 
-test('a condition reported once holds while the value stays outside the band: firing until it is back, `for` reached', () => {
+test('a condition reported once holds while the value stays outside the band (or a detector says it goes on): firing until it is back, `for` reached', () => {
   // Novelty and weekly_shift score the first point of a condition and 0 after it while it lasts.
   const yaml = testConfigYaml().replace('for: 1m, keep_firing_for: 2m', 'for: 1m, keep_firing_for: 0s');
   const fp = alertFingerprint('t1', 'lat', 'latency', EU_A);
@@ -121,6 +121,16 @@ test('a condition reported once holds while the value stays outside the band: fi
   pattern.forEach(([score], i) => plain.point(1, 'latency', EU_A, T0 + i * STEP, 10, score));
   assert.equal(plain.lastUpsert(fp)!.state, 'resolved');
   assert.equal(plain.effects.flatMap((e) => e.upserts).filter((u) => u.state === 'firing').length, 0);
+
+  // A detector saying its condition goes on (weekly_shift after its report) holds it the same way.
+  const said = new Sim(yaml);
+  const saidStates = pattern.map(([score, goesOn], i) => {
+    said.advance(T0 + i * STEP);
+    const v = { score, expected: 10, lower: 5, upper: 15, learning: false, reasons: ['normal'], sources: ['weekly_shift'], ongoing: goesOn };
+    said.verdict(1, 'latency', EU_A, T0 + i * STEP, 10, v);
+    return said.lastUpsert(fp)?.state;
+  });
+  assert.deepEqual(saidStates, states);
 
   // Outside the band alone opens nothing: only a score at the threshold does.
   const quiet = new Sim(yaml);

@@ -4,13 +4,13 @@
  * Per series (one rule each) it keeps an alert keyed by a stable fingerprint (tenant, rule,
  * series labels) that moves pending -> firing -> resolved, with anti-flap (M-of-N trigger,
  * separate recovery run, the rule's `for` and `keep_firing_for`; an open alert's condition also
- * holds while the value stays outside the verdict's band; a series that stops reporting is "no
- * data", never resolved). Firing alerts with severity S1+ are routed to receivers and
- * grouped (rule + group_by labels per receiver) with Alertmanager's group_wait, group_interval
- * and repeat_interval. At each group flush, silences, maintenance windows and inhibition mute
- * alerts; budgets cap notifications per hour (one summary for the rest); unacknowledged pages
- * escalate. Paging (S2+) needs impact, else the alert is held at S1 and says why. Every
- * suppression is recorded on the alert.
+ * holds while the value stays outside the verdict's band or a detector says its reported
+ * condition goes on; a series that stops reporting is "no data", never resolved). Firing alerts
+ * with severity S1+ are routed to receivers and grouped (rule + group_by labels per receiver)
+ * with Alertmanager's group_wait, group_interval and repeat_interval. At each group flush,
+ * silences, maintenance windows and inhibition mute alerts; budgets cap notifications per hour
+ * (one summary for the rest); unacknowledged pages escalate. Paging (S2+) needs impact, else the
+ * alert is held at S1 and says why. Every suppression is recorded on the alert.
  *
  * Pure: no I/O, one injected clock. The caller (src/engine/alerting.ts) feeds verdicts, calls
  * `tick()` at `nextDeadline()`, and applies `drain()`'s effects (store writes, sends).
@@ -571,13 +571,15 @@ export class AlertStage {
     const anomalous = v.score >= threshold;
     const info = ten.rules.get(ruleName);
     const flap = info?.flap ?? ten.policy.flap;
-    // A reported condition also holds while the value stays outside the detectors' band, for an
-    // open alert or right after a point that held: novelty and weekly_shift report a condition
-    // once and score the points after it 0 while it lasts, and without this a latency down to
-    // 40% for three hours resolved a minute after it fired, and a rule with `for` or an m-of-n
-    // trigger (m > 1) never fired at all. Being outside the band alone opens nothing.
+    // A reported condition also holds while the value stays outside the detectors' band, or a
+    // detector says its condition goes on, for an open alert or right after a point that held:
+    // novelty and weekly_shift report a condition once and score the points after it 0 while it
+    // lasts, and without this a latency down to 40% for three hours resolved a minute after it
+    // fired, and a rule with `for` or an m-of-n trigger (m > 1) never fired at all. Neither
+    // opens an alert alone.
     const open = w.alert !== null && w.alert.state !== 'resolved' && w.alert.ruleName === ruleName;
-    const holds = anomalous || (v.outside === true && (open || (w.bits & 1) === 1));
+    const goesOn = v.outside === true || v.ongoing === true;
+    const holds = anomalous || (goesOn && (open || (w.bits & 1) === 1));
     w.bits = ((w.bits << 1) | (holds ? 1 : 0)) & ((1 << flap.triggerN) - 1);
     w.normalRun = holds ? 0 : w.normalRun + 1;
     const triggered = popcount(w.bits) >= flap.triggerM;

@@ -22,6 +22,8 @@ export interface VerdictView {
    * of an open alert still holds, though detectors that report once score it 0. Never opens one.
    */
   readonly outside?: boolean;
+  /** A model says a condition it reported goes on (FusedVerdict.ongoing): holds like `outside`. */
+  readonly ongoing?: boolean;
   /** A multivariate verdict's per-feature contributions, highest first (src/engine/multivariate.ts). */
   readonly features?: readonly FeatureShare[];
   /** A multivariate verdict's one-line explanation ("latency_p95 up while qps, cpu are flat"). */

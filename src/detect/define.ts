@@ -105,6 +105,7 @@ export interface DetectorSpec<C extends object, S> {
   tick?(state: S, now: number, out: Verdict): Verdict;
   condition?(state: S, c: Conditioning): void;
   touch?(state: S): void;
+  ongoing?(state: S): boolean;
   rescale?(state: S, factor: number): void;
   check?(state: unknown): boolean;
   embed?: Embedded<C>;
@@ -128,6 +129,7 @@ export function defineEmbedded<C extends object>(spec: EmbeddedDetectorSpec<C>):
   const conditionAt = e.conditionAt;
   const rescaleAt = e.rescaleAt;
   const checkAt = e.checkAt;
+  const ongoingAt = e.ongoingAt;
   const base = defineDetector<C, Float64Array>({
     name: spec.name,
     summary: spec.summary,
@@ -145,6 +147,7 @@ export function defineEmbedded<C extends object>(spec: EmbeddedDetectorSpec<C>):
     tick: tickAt && ((s, now, out) => tickAt(s, 0, now, out, s, 0)),
     condition: conditionAt && ((s, c) => conditionAt(s, 0, c)),
     rescale: rescaleAt && ((s, factor) => rescaleAt(s, 0, factor, s, 0)),
+    ongoing: ongoingAt && ((s) => ongoingAt(s, 0, s, 0)),
     touch: e.touches ? (s) => touchDoubles(s) : undefined,
     check: (s) => s instanceof Float64Array && (checkAt === undefined || checkAt(s, 0, s.length, s, 0)),
     // Every embedded form has the same shape, so a set's calls through it stay monomorphic.
@@ -157,6 +160,7 @@ export function defineEmbedded<C extends object>(spec: EmbeddedDetectorSpec<C>):
       conditionAt,
       rescaleAt,
       checkAt,
+      ongoingAt,
       touches: e.touches === true,
       hot: e.hot,
     }),
@@ -180,6 +184,7 @@ export function defineDetector<C extends object, S>(spec: DetectorSpec<C, S>): D
     update: spec.update,
     tick: spec.tick,
     touch: spec.touch,
+    ongoing: spec.ongoing,
     condition: spec.condition,
     rescale: spec.rescale,
     check: spec.check,

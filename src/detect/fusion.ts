@@ -86,6 +86,8 @@ class CompiledSet implements DetectorSet<SetState> {
   readonly #rules: number[];
   readonly #models: number[];
   readonly #ticking: number[];
+  /** Models that say when a condition they reported goes on (Detector.ongoing). */
+  readonly #ongoing: number[];
   readonly #touching: number[];
   /** One verdict per detector, reused for every point of every series. */
   readonly #scratch: Verdict[];
@@ -131,10 +133,12 @@ class CompiledSet implements DetectorSet<SetState> {
     this.#models = [];
     this.#ticking = [];
     this.#touching = [];
+    this.#ongoing = [];
     dets.forEach((d, i) => {
       if (d.touch) this.#touching.push(i);
       (d.kind === 'rule' ? this.#rules : this.#models).push(i);
       if (d.tick) this.#ticking.push(i);
+      if (d.ongoing && d.kind !== 'rule') this.#ongoing.push(i);
     });
     this.#scratch = dets.map(() => newVerdict());
     this.#order = new Int32Array(dets.length);
@@ -250,6 +254,7 @@ class CompiledSet implements DetectorSet<SetState> {
           out.lower = fused[2];
           out.upper = fused[3];
           out.outside = outsideBand(noveltyLastValue(f, this.#noveltyAt), fused[2], fused[3]);
+          out.ongoing = this.#ongoingInRegion(f);
           setOne(out.reasons, out.sources, 'normal', this.#names[this.#novelty]);
           return out;
         }
@@ -286,7 +291,9 @@ class CompiledSet implements DetectorSet<SetState> {
       const i = models[m];
       embeds[i].updateAt(f, at[i], t, v, sc[i], g, go[i]);
     }
-    return this.#fuse(out, embeds.length, null, v);
+    this.#fuse(out, embeds.length, null, v);
+    out.ongoing = !out.learning && this.#ongoingInRegion(f);
+    return out;
   }
 
   #updateStates(state: unknown[], t: number, value: number, out: FusedVerdict): FusedVerdict {
@@ -320,7 +327,14 @@ class CompiledSet implements DetectorSet<SetState> {
       const i = models[m];
       dets[i].update(state[i], t, v, sc[i]);
     }
-    return this.#fuse(out, dets.length, null, v);
+    this.#fuse(out, dets.length, null, v);
+    let ongoing = false;
+    for (let k = 0; k < this.#ongoing.length && !ongoing && !out.learning; k++) {
+      const i = this.#ongoing[k];
+      ongoing = (dets[i].ongoing as NonNullable<AnyDetector['ongoing']>)(state[i]);
+    }
+    out.ongoing = ongoing;
+    return out;
   }
 
   tick(state: SetState, now: number, out: FusedVerdict): FusedVerdict {
@@ -331,7 +345,9 @@ class CompiledSet implements DetectorSet<SetState> {
       if (embeds !== null) (embeds[i].tickAt as NonNullable<AnyEmbedded['tickAt']>)(state as Float64Array, this.#vo[i], now, this.#scratch[i], this.#opts, this.#go[i]);
       else (this.#dets[i].tick as NonNullable<AnyDetector['tick']>)((state as unknown[])[i], now, this.#scratch[i]);
     }
-    return this.#fuse(out, ticking.length, ticking, NaN);
+    this.#fuse(out, ticking.length, ticking, NaN);
+    out.ongoing = false;
+    return out;
   }
 
   check(state: unknown): void {
@@ -408,7 +424,20 @@ class CompiledSet implements DetectorSet<SetState> {
       s.reason = KERNEL_REASONS[v[5 * i + 4]];
     }
     noveltyKernelVerdict(f, this.#noveltyAt, sc[this.#novelty]);
-    return this.#fuse(out, sc.length, null, noveltyLastValue(f, this.#noveltyAt));
+    this.#fuse(out, sc.length, null, noveltyLastValue(f, this.#noveltyAt));
+    out.ongoing = !out.learning && this.#ongoingInRegion(f);
+    return out;
+  }
+
+  /** Some model of a region says a condition it reported goes on (Detector.ongoing). */
+  #ongoingInRegion(f: Float64Array): boolean {
+    const ongoing = this.#ongoing;
+    const embeds = this.#embeds as AnyEmbedded[];
+    for (let k = 0; k < ongoing.length; k++) {
+      const i = ongoing[k];
+      if ((embeds[i].ongoingAt as NonNullable<AnyEmbedded['ongoingAt']>)(f, this.#vo[i], this.#opts, this.#go[i])) return true;
+    }
+    return false;
   }
 
   /**

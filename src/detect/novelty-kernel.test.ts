@@ -144,7 +144,7 @@ function profileWith(name: string, config: object): DetectorEntry[] {
 }
 
 function same(a: FusedVerdict, b: FusedVerdict): boolean {
-  return Object.is(a.score, b.score) && Object.is(a.expected, b.expected) && Object.is(a.lower, b.lower) && Object.is(a.upper, b.upper) && a.learning === b.learning && a.reasons.join() === b.reasons.join() && a.sources.join() === b.sources.join() && a.outside === b.outside;
+  return Object.is(a.score, b.score) && Object.is(a.expected, b.expected) && Object.is(a.lower, b.lower) && Object.is(a.upper, b.upper) && a.learning === b.learning && a.reasons.join() === b.reasons.join() && a.sources.join() === b.sources.join() && a.outside === b.outside && a.ongoing === b.ongoing;
 }
 
 function bytes(f: Float64Array): Uint8Array {

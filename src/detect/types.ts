@@ -128,6 +128,11 @@ export interface Detector<C = unknown, S = unknown> {
    * cache misses of one point overlap instead of coming one after another.
    */
   touch?(state: S): void;
+  /**
+   * Optional, for models: a condition this detector reported (once, as news) goes on, though it
+   * scores the points after the report 0. Read after `update`; makes the set's verdict `ongoing`.
+   */
+  ongoing?(state: S): boolean;
   /** Optional, for models: multiply every learned level by `factor` (> 0), keeping the shape. */
   rescale?(state: S, factor: number): void;
   /**
@@ -164,6 +169,8 @@ export interface Embedded<C = unknown> {
   tickAt?(f: Float64Array, o: number, now: number, out: Verdict, g: Float64Array, go: number): Verdict;
   conditionAt?(f: Float64Array, o: number, c: Conditioning): void;
   rescaleAt?(f: Float64Array, o: number, factor: number, g: Float64Array, go: number): void;
+  /** `ongoing` of the block at f[o] (options at g[go]; see Detector.ongoing). */
+  ongoingAt?(f: Float64Array, o: number, g: Float64Array, go: number): boolean;
   /** Whether the block of `n` words (options included) at `o` has this build's layout (default: yes). */
   checkAt?(f: Float64Array, o: number, n: number, g: Float64Array, go: number): boolean;
   /** Reads most of the block ahead of `updateAt` (see Detector.touch); the set then touches the region. */
@@ -213,10 +220,16 @@ export interface FusedVerdict {
    * the band. False while learning, without a band, and for a missing value.
    */
   outside: boolean;
+  /**
+   * A model says a condition it reported goes on (Detector.ongoing: weekly_shift for
+   * `smoothHours` after it reports a shift, the time its smoothed ratio looks back over), though
+   * it scores these points 0; like `outside`, it keeps an alert open. False while learning.
+   */
+  ongoing: boolean;
 }
 
 export function newFusedVerdict(): FusedVerdict {
-  return { score: 0, expected: NaN, lower: NaN, upper: NaN, learning: true, reasons: [], sources: [], outside: false };
+  return { score: 0, expected: NaN, lower: NaN, upper: NaN, learning: true, reasons: [], sources: [], outside: false, ongoing: false };
 }
 
 /** One entry of a detector set as written in config: a registry name and its options. */

@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../series/index.ts';
 import { DAY, HOUR, MINUTE, T0, at, copy, counts, maxIn, rescaledPair, runDetector, runSet, seasonal } from './testkit.ts';
+import { createDetectorSet } from './fusion.ts';
+import { getDetector } from './registry.ts';
+import { newFusedVerdict, newVerdict } from './types.ts';
 
 /** 1-minute points over 2.5 weeks: daily cycle, weekend dip, +10%/week growth, 2% noise. */
 const base = () => copy(seasonal({ days: 17, seed: 41, step: MINUTE, noise: 0.02 }));
@@ -20,6 +23,37 @@ describe('weekly_shift', () => {
     assert.equal(hits.length, 1, `reports: ${hits.map((k) => (k - i) / 60)} h`);
     assert.ok((hits[0] - i) * MINUTE <= 6 * HOUR, `after ${((hits[0] - i) * MINUTE) / HOUR} h`);
     assert.equal(r.reasons[hits[0]], 'drift_up');
+  });
+
+  it('says its reported shift goes on for smoothHours from the report (ongoing), and the set\'s verdict carries it', () => {
+    const s = base();
+    const i = at(s, 15.3);
+    const j = at(s, 15.3 + 8 / 24);
+    for (let k = i; k < j; k++) s.v[k] *= 1.05;
+    const ws = getDetector('weekly_shift');
+    const st = ws.init(ws.parseConfig({}, 'weekly_shift'));
+    const set = createDetectorSet();
+    const ss = set.init();
+    const v = newVerdict();
+    const out = newFusedVerdict();
+    let report = -1;
+    let setReport = -1;
+    const on: number[] = [];
+    const setOn: number[] = [];
+    for (let k = 0; k < s.v.length; k++) {
+      ws.update(st, s.t[k], s.v[k], v);
+      set.update(ss, s.t[k], s.v[k], out);
+      if (report < 0 && v.score >= 0.9) report = k;
+      if (setReport < 0 && out.score >= 0.9 && out.sources.includes('weekly_shift')) setReport = k;
+      if (ws.ongoing!(st)) on.push(k);
+      if (out.ongoing) setOn.push(k);
+    }
+    assert.ok(report >= i && report < j, `reported ${(report - i) / 60} h into the shift`);
+    // From the report, for 2 hours (smoothHours) of 1-minute points; in the set likewise, from
+    // its own report (the set's weekly_shift sees the same points, and reports within a minute).
+    assert.deepEqual([on[0], on.length], [report, 120]);
+    assert.ok(Math.abs(setReport - report) <= 1, `set reported at ${setReport}, alone at ${report}`);
+    assert.deepEqual([setOn[0], setOn.length], [setReport, 120]);
   });
 
   it('reports a slow drift down', () => {

@@ -419,6 +419,10 @@ export const weeklyShift = defineEmbedded<WeeklyShiftConfig>({
       f[o + DEV_ABS] *= factor;
     },
     checkAt: (f, o, n) => n === SIZE && f[o + LAYOUT] === LAYOUT_VERSION,
+    // A reported shift goes on, as far as this detector can tell, for the time its smoothed ratio
+    // looks back over: an alert it opened holds that long (a rule's `for` and m-of-n trigger can
+    // be met), not for the whole report, which a stale offset can keep on for days.
+    ongoingAt: (f, o, g, go) => f[o + SINCE] === f[o + SINCE] && f[o + LAST_T] - f[o + SINCE] < g[go + TAU_S],
     // The table is read and written once an hour (HERE and NEXT carry it within the hour).
     hot: () => [0, TABLE],
   },
