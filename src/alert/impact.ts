@@ -128,6 +128,7 @@ export class ImpactTracker {
   }
 }
 
-function round(v: number): number {
+/** A value as alert texts show it: at most three decimals. */
+export function round(v: number): number {
   return Math.round(v * 1000) / 1000;
 }

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { inMaintenance, multivariateRule, type Rule, type TenantConfig } from '../config/index.ts';
 import type { Alert, AlertInput, Silence } from '../store/types.ts';
 import { TimerHeap } from './heap.ts';
-import { ImpactTracker } from './impact.ts';
+import { ImpactTracker, round } from './impact.ts';
 import { compileLabelMatchers, compileSilence, silenceActive, type CompiledSilence, type LabelPredicate } from './match.ts';
 import { DEFAULT_ALERT_POLICY, resolvePolicy } from './policy.ts';
 import { routeReceivers, RESPONSE_PATH_LABEL, responsePath } from './route.ts';
@@ -66,9 +66,6 @@ function recovery(a: AlertRec, t: number, value: number, v: VerdictView): boolea
   return side === -a.openSide && value >= a.openLower && value <= a.openUpper;
 }
 
-function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toPrecision(4);
-}
 const NO_DATA_SWEEP_MS = 30_000;
 /**
  * Alerts written per persist interval for new values alone (transitions are written at once):
@@ -604,7 +601,7 @@ export class AlertStage {
         // The last episode resolved when the band took the changed level in; the level coming
         // back is what a detector whose baseline moved reports next. Noted on it, not a new page.
         a.recoveredAt = t;
-        this.#event(a, 'recovered', `back within its band from before the alert (${fmt(a.openLower)}..${fmt(a.openUpper)}) at ${new Date(t).toISOString()}: the recovery, not a new incident`);
+        this.#event(a, 'recovered', `back within its band from before the alert (${round(a.openLower)}..${round(a.openUpper)}) at ${new Date(t).toISOString()}: the recovery, not a new incident`);
         return;
       }
       a = this.#open(ten, w, seriesId, ruleName, t);

@@ -254,7 +254,7 @@ class CompiledSet implements DetectorSet<SetState> {
           out.lower = fused[2];
           out.upper = fused[3];
           out.outside = outsideBand(noveltyLastValue(f, this.#noveltyAt), fused[2], fused[3]);
-          out.ongoing = this.#ongoingInRegion(f);
+          out.ongoing = this.#ongoingOf(f);
           setOne(out.reasons, out.sources, 'normal', this.#names[this.#novelty]);
           return out;
         }
@@ -292,7 +292,7 @@ class CompiledSet implements DetectorSet<SetState> {
       embeds[i].updateAt(f, at[i], t, v, sc[i], g, go[i]);
     }
     this.#fuse(out, embeds.length, null, v);
-    out.ongoing = !out.learning && this.#ongoingInRegion(f);
+    out.ongoing = !out.learning && this.#ongoingOf(f);
     return out;
   }
 
@@ -328,12 +328,7 @@ class CompiledSet implements DetectorSet<SetState> {
       dets[i].update(state[i], t, v, sc[i]);
     }
     this.#fuse(out, dets.length, null, v);
-    let ongoing = false;
-    for (let k = 0; k < this.#ongoing.length && !ongoing && !out.learning; k++) {
-      const i = this.#ongoing[k];
-      ongoing = (dets[i].ongoing as NonNullable<AnyDetector['ongoing']>)(state[i]);
-    }
-    out.ongoing = ongoing;
+    out.ongoing = !out.learning && this.#ongoingOf(state);
     return out;
   }
 
@@ -425,17 +420,21 @@ class CompiledSet implements DetectorSet<SetState> {
     }
     noveltyKernelVerdict(f, this.#noveltyAt, sc[this.#novelty]);
     this.#fuse(out, sc.length, null, noveltyLastValue(f, this.#noveltyAt));
-    out.ongoing = !out.learning && this.#ongoingInRegion(f);
+    out.ongoing = !out.learning && this.#ongoingOf(f);
     return out;
   }
 
-  /** Some model of a region says a condition it reported goes on (Detector.ongoing). */
-  #ongoingInRegion(f: Float64Array): boolean {
+  /** Some model says a condition it reported goes on (Detector.ongoing), in a region or in states of their own. */
+  #ongoingOf(state: SetState): boolean {
     const ongoing = this.#ongoing;
-    const embeds = this.#embeds as AnyEmbedded[];
+    const embeds = this.#embeds;
     for (let k = 0; k < ongoing.length; k++) {
       const i = ongoing[k];
-      if ((embeds[i].ongoingAt as NonNullable<AnyEmbedded['ongoingAt']>)(f, this.#vo[i], this.#opts, this.#go[i])) return true;
+      const on =
+        embeds !== null
+          ? (embeds[i].ongoingAt as NonNullable<AnyEmbedded['ongoingAt']>)(state as Float64Array, this.#vo[i], this.#opts, this.#go[i])
+          : (this.#dets[i].ongoing as NonNullable<AnyDetector['ongoing']>)((state as unknown[])[i]);
+      if (on) return true;
     }
     return false;
   }
