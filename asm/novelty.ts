@@ -88,6 +88,9 @@ export const HILL_90: f64 = 1.7320508075688772;
 // tail.ts
 const TAIL_BINS = 20;
 const TAIL_BW: f64 = 0.25;
+/** tail.ts TYPICAL_Z and PRIOR_SCALE_MIN. */
+const TYPICAL_Z: f64 = 0.6745;
+const PRIOR_SCALE_MIN: f64 = 0.5;
 const TOT = 0;
 const SKIP = 1;
 const OPEN_MAX = 2;
@@ -427,8 +430,27 @@ function surprise(co: usize, z: f64, b: i32, inc: f64, beta: f64, prior: f64): f
     mass += tf(co, H + j) * w;
     w *= kk;
   }
-  const tail = (mass / inc + prior / (1 + z)) / (tf(co, TOT) / inc + prior);
+  const tail = (mass / inc + prior / (1 + z / priorScale(co))) / (tf(co, TOT) / inc + prior);
   return tail >= 1 ? 0 : -jlog10(tail);
+}
+
+/** tail.ts `priorScale`: the 75th percentile of z over TYPICAL_Z, within [1/2, 1]; 1 with no history. */
+function priorScale(co: usize): f64 {
+  const total = tf(co, TOT);
+  if (!(total > 0)) return 1;
+  const need = 0.75 * total;
+  let below: f64 = 0;
+  let L: f64 = <f64>TAIL_BINS * TAIL_BW;
+  for (let j = 0; j < TAIL_BINS; j++) {
+    const m = tf(co, H + j);
+    if (below + m >= need && m > 0) {
+      L = (<f64>j + (need - below) / m) * TAIL_BW;
+      break;
+    }
+    below += m;
+  }
+  const s = jexpm1(L) / TYPICAL_Z;
+  return s < PRIOR_SCALE_MIN ? PRIOR_SCALE_MIN : s > 1 ? 1 : s;
 }
 
 function tailObserve(co: usize, z: f64, inc: f64, beta: f64, prior: f64, cut: f64, rareWeight: f64): f64 {

@@ -1,15 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from './prng.ts';
-import { TAIL_SIZE, tailCount, tailInit, tailObserve, tailRefresh } from './tail.ts';
+import { TAIL_SIZE, priorScale, tailCount, tailInit, tailObserve, tailRefresh } from './tail.ts';
 
-/** Feeds `n` |normal| deviations (decay off: a = 1), refreshing the skip threshold as a detector does. */
-function trained(n: number, seed: number): Float32Array {
+/** Feeds `n` |normal| x `scale` deviations (decay off: a = 1), refreshing the skip threshold as a detector does. */
+function trained(n: number, seed: number, scale = 1): Float32Array {
   const p = new Float32Array(TAIL_SIZE);
   tailInit(p, 0);
   const r = new Rng(seed);
   for (let i = 0; i < n; i++) {
-    tailObserve(p, 0, Math.abs(r.normal()), 1, 0.06, 1);
+    tailObserve(p, 0, scale * Math.abs(r.normal()), 1, 0.06, 1);
     if (i % 64 === 63) tailRefresh(p, 0);
   }
   return p;
@@ -46,6 +46,29 @@ describe('tail calibration', () => {
     const beyond = tailObserve(p.slice(), 0, 4000, 1, 0.06, 1);
     assert.ok(same < 3.6, `a repeat of the extreme is about 1 in 2 of the extremes seen: S = ${same}`);
     assert.ok(beyond > same + 1.5, `twice the largest extreme is news: S = ${beyond} vs ${same}`);
+  });
+
+  it("the prior's scale is the calibrator's own: a record on a view whose deviations are tight is rarer", () => {
+    const empty = new Float32Array(TAIL_SIZE);
+    tailInit(empty, 0);
+    assert.equal(priorScale(empty, 0), 1, 'no history: the plain prior');
+    // One side of a standard normal (half the points 0): its 75th percentile is 0.6745, scale ~1.
+    const side = new Float32Array(TAIL_SIZE);
+    tailInit(side, 0);
+    const r = new Rng(12);
+    for (let i = 0; i < 3000; i++) tailObserve(side, 0, Math.max(0, r.normal()), 1, 0.06, 1);
+    const s = priorScale(side, 0);
+    assert.ok(s > 0.9 && s <= 1, `one side of a normal: ${s}`);
+    // Deviations a tenth as large (a median of many points against the window's): half the scale
+    // at most, so the same record is log10(13 / 7) ~ 0.27 decades rarer than with the plain prior.
+    const wide = trained(3000, 11);
+    const tight = trained(3000, 11, 0.1);
+    assert.equal(priorScale(wide, 0), 1, 'wider than a normal side: never less surprise than the plain prior');
+    assert.equal(priorScale(tight, 0), 0.5);
+    const sw = tailObserve(wide, 0, 6, 1, 0.06, 1);
+    const st = tailObserve(tight, 0, 6, 1, 0.06, 1);
+    assert.ok(Math.abs(st - Math.log10(13 * 3001)) < 0.01, `nothing seen near it: the prior alone, S = ${st}`);
+    assert.ok(st > sw + 0.2, `tight ${st} vs wide ${sw}`);
   });
 
   it('the prior keeps a cold start calm: a record after 30 points is no alarm', () => {
