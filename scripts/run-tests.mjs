@@ -1,10 +1,14 @@
 // Runs every `*.test.ts` beside the code with node's test runner (through tsx).
 // Node 20's `--test` does not expand globs itself, so the files are listed here.
 //
-// Nothing may hang the run: each test has a time limit (--test-timeout), a test file whose
-// tests are done but which still holds a handle is ended (--test-force-exit), and the whole
-// run has a deadline (TIDEMARK_TEST_DEADLINE_S, default 660 s) after which it is stopped and
-// fails with a message, so that CI reports a failure instead of running into its own limit.
+// Nothing may hang the run: each test has a time limit (--test-timeout), and the whole run has
+// a deadline (TIDEMARK_TEST_DEADLINE_S, default 660 s) after which it is stopped and fails with
+// a message, so that CI reports a failure instead of running into its own limit. A test file
+// must close what it opens (servers, connections, timers): one that does not holds the run
+// until the deadline. Not --test-force-exit (ending a file once its tests are done): a file's
+// process then exits with results still buffered in its pipe to the runner, which reports
+// fewer tests than ran and passes (nodejs/node#64833, open): a CI run here counted 1,928 of
+// 1,945 tests, 17 of line-protocol.test.ts's lost, and a runner's own summary can be cut off too.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -25,7 +29,7 @@ if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x))
 const deadlineS = Number(process.env.TIDEMARK_TEST_DEADLINE_S ?? 660);
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-force-exit', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files],
   { stdio: 'inherit', detached: true },
 );
 const started = Date.now();
