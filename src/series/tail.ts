@@ -5,7 +5,7 @@
  * deviation z (bins of TAIL_BW over [0, TAIL_BINS x TAIL_BW), the last bin open). The tail
  * probability of a new z is
  *   p = (decayed mass at or above L, each past value with a soft exponential tail of width
- *        `beta` in L below it, + prior / (1 + z)) / (decayed total + prior),
+ *        `beta` in L below it, + prior / (1 + z / s)) / (decayed total + prior),
  * with mass spread uniformly inside each bin (so the soft tail integrates exactly over a bin).
  * The soft tail makes HOW FAR a record exceeds past extremes count, not only that it is a
  * record; the prior (a pseudo-observation with a Cauchy-like tail 1 / (1 + z / s)) sets the cold
