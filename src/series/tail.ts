@@ -10,8 +10,8 @@
  * The soft tail makes HOW FAR a record exceeds past extremes count, not only that it is a
  * record; the prior (a pseudo-observation with a Cauchy-like tail 1 / (1 + z / s)) sets the cold
  * start and caps the extrapolation. Its scale s is the calibrator's own typical deviation (see
- * `priorScale`): a view whose deviations are usually a tenth of a spread (the median of 16
- * points against the window's) finds 5 spreads rarer than a view whose deviations are usually
+ * `priorScale`): a view whose deviations are usually a tenth of a spread (a median of several
+ * points against a baseline) finds 5 spreads rarer than a view whose deviations are usually
  * one (a single point). The surprise is S = -log10 p: 3 means "one in a thousand of what this
  * series does", on any series of any scale.
  *
@@ -134,15 +134,18 @@ export const PRIOR_SCALE_MIN = 0.5;
  * The prior's scale: this calibrator's 75th percentile of z (interpolated in its bin) over
  * TYPICAL_Z, within [1/2, 1]; 1 with no history. The prior alone bounds the surprise of a
  * deviation larger than any seen, at log10(N (1 + z / s)) for N observations. With s = 1 for
- * every view, a sustained shift read by the level view (the median of 16 points, whose history
- * rarely leaves half a spread) could never be rarer than the single point that started it. A
- * view wider than one side of a normal keeps s = 1: a heavy tail is already in its history, and
- * a 4x spike on a seasonal series (whose point view the day's slope widens) must stay news.
+ * every view, a view whose history is tight (novelty's seasonal views, the residual against
+ * yesterday smoothed over 5 points; its level view, the median of 16 points) found a record no
+ * rarer than a single point's view did. A view wider than one side of a normal keeps s = 1: a
+ * heavy tail is already in its history, and a 4x spike on a seasonal series (whose point view
+ * the day's slope widens) must stay news.
  * `npm run eval`: NAB dev 70.14 / 60.30 / 75.42 -> 70.73 / 61.55 / 75.81, synthetic F1 0.949 ->
- * 0.950 (clean false alerts 0.05 per series-week both). Lower limits of 0.1-0.33 scored 70.54,
- * the 60th / 90th percentile 70.83 / 70.73 (synthetic 0.933 / 0.944), and letting wide views
- * have s up to 2 70.72-70.82, but it took 0.02 decades from a drop to 40% on plain noise, which
- * then scored just under 0.9.
+ * 0.950 (clean false alerts 0.05 per series-week both). The gain is the seasonal views' (the
+ * level and point views alone: 70.00), and so is the cost: four 28-day suites raised 66 -> 69
+ * false alerts, seasonal breaks at 0.900-0.903 a day after a level shift (14- and 21-day suites:
+ * none more). Lower limits of 0.1-0.33 scored 70.54, the 60th / 90th percentile 70.83 / 70.73
+ * (synthetic 0.933 / 0.944), and letting wide views have s up to 2 70.72-70.82, but it took 0.02
+ * decades from a drop to 40% on plain noise, which then scored just under 0.9.
  * Computed only for the rare z that reach the exact tail sum (above the skip threshold).
  */
 export function priorScale(p: Float32Array, o: number, k = 1): number {
