@@ -87,6 +87,22 @@ function shapes(): { name: string; s: Series; allowed: number }[] {
     { name: 'a batch job tripling the load at 02:00 every night', s: make(28, (i) => 500 * (1 + 0.3 * cycle(i)) * (1 + 0.02 * r.normal()) * (i % day >= 24 && i % day < 30 ? 3 : 1)), allowed: 0 },
     { name: 'disk usage growing half a percent a day', s: make(28, (i) => 40 + 0.5 * (i / day) + 0.2 * r.normal()), allowed: 0 },
     { name: 'timestamps jittered by up to a minute', s: make(21, (i) => 500 * (1 + 0.3 * cycle(i)) * (1 + 0.02 * r.normal()), (i) => T0 + i * 5 * MINUTE + Math.round(r.next() * 60_000)), allowed: 0 },
+    { name: 'an hourly cron job tripling the point on the hour', s: make(21, (i) => 500 * (1 + 0.3 * cycle(i)) * (1 + 0.02 * r.normal()) * (i % 12 === 0 ? 3 : 1)), allowed: 0 },
+    { name: 'a heap sawtooth, collected every 20 minutes', s: make(21, (i) => 500 + 300 * ((i % 4) / 4) + 10 * r.normal()), allowed: 0 },
+    { name: 'bimodal latency, one point in ten on the slow path', s: make(21, (i) => (r.next() < 0.1 ? 250 : 50) + 5 * r.normal()), allowed: 0 },
+    { name: 'capacity in steps of whole instances following the load', s: make(21, (i) => 2 * Math.ceil(3 * (1 + 0.5 * cycle(i))) + 0.1 * r.normal()), allowed: 0 },
+    {
+      name: 'errors, Poisson at 0.2 a point',
+      s: make(21, () => {
+        let k = 0;
+        let p = Math.exp(-0.2);
+        let c = p;
+        const u = r.next();
+        while (u > c) p *= 0.2 / ++k, (c += p);
+        return k;
+      }),
+      allowed: 0,
+    },
   ];
 }
 
