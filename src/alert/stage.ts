@@ -604,11 +604,7 @@ export class AlertStage {
         this.#event(a, 'recovered', `back within its band from before the alert (${round(a.openLower)}..${round(a.openUpper)}) at ${new Date(t).toISOString()}: the recovery, not a new incident`);
         return;
       }
-      a = this.#open(ten, w, seriesId, ruleName, t);
-      // The band and side of the opening point: what "back to before" means for `recovery`.
-      a.openLower = v.lower;
-      a.openUpper = v.upper;
-      a.openSide = value < v.lower ? -1 : value > v.upper ? 1 : 0;
+      a = this.#open(ten, w, seriesId, ruleName, t, value, v);
     }
     a.lastSeenAt = this.#clock();
     if (a.unknownSince !== null) {
@@ -655,7 +651,8 @@ export class AlertStage {
     } else this.#touch(a);
   }
 
-  #open(ten: TenantAlerting, w: SeriesWatch, seriesId: number, ruleName: string, t: number): AlertRec {
+  /** Opens an episode at the point (`value`, its verdict `v`) that triggered it. */
+  #open(ten: TenantAlerting, w: SeriesWatch, seriesId: number, ruleName: string, t: number, value: number, v: VerdictView): AlertRec {
     const fp = alertFingerprint(ten.id, ruleName, w.metric, w.labels);
     // A new episode reuses the record, and its group memberships: a group that has not announced
     // the resolve yet sees the alert firing again, which is what its receivers still believe.
@@ -677,9 +674,10 @@ export class AlertStage {
     a.events = [];
     a.features = null;
     a.explanation = null;
-    a.openLower = NaN;
-    a.openUpper = NaN;
-    a.openSide = 0;
+    // The band and side of the opening point: what "back to before" means for `recovery`.
+    a.openLower = v.lower;
+    a.openUpper = v.upper;
+    a.openSide = value < v.lower ? -1 : value > v.upper ? 1 : 0;
     a.endShifted = false;
     a.recoveredAt = null;
     const info = ten.rules.get(ruleName);
