@@ -98,7 +98,10 @@ function shapes(): { name: string; s: Series; allowed: number }[] {
         let p = Math.exp(-0.2);
         let c = p;
         const u = r.next();
-        while (u > c) p *= 0.2 / ++k, (c += p);
+        while (u > c) {
+          p *= 0.2 / ++k;
+          c += p;
+        }
         return k;
       }),
       allowed: 0,
