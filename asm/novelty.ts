@@ -82,6 +82,16 @@ const REFRESH: i64 = 64;
 const BAND: f64 = 4;
 const ZERO_S: f64 = 1.1;
 const ZERO_FLOOR: f64 = 1.0 / 3;
+const ZERO_RUN_MAX: i32 = 16;
+const COUNT_DISPERSION: f64 = 4;
+
+/** novelty.ts `zeroRun`: the zeros in a row that make an outage of a count at a median of `units` units. */
+function zeroRun(units: f64, alertSurprise: f64): i32 {
+  const surprise = alertSurprise * Math.LN10;
+  if (!(units > 0) || units >= surprise) return 1;
+  const run = <i32>Math.ceil(surprise / units);
+  return run < ZERO_RUN_MAX ? run : ZERO_RUN_MAX;
+}
 const DELTA_N: f64 = 24;
 export const HILL_90: f64 = 1.7320508075688772;
 
@@ -675,14 +685,28 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   // An outage (novelty.ts): the zeros of outages already reported (OUT_Z, until the last has
   // left the window) do not make the series one that is often 0.
   const outZ = age - sd(F, OUT_LAST) >= wd ? 0 : sd(F, OUT_Z);
-  const low = val(ring, rb, outZ < wd - 1 ? <i32>outZ : w - 1);
-  const outage = xs == 0 && lastX != 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+  let outage = false;
+  let need: i32 = 1;
+  if (xs == 0 && m > 0) {
+    // On counts, the run of zeros rare enough to reach the alert surprise (novelty.ts `zeroRun`).
+    const count = quantum != Infinity && sc * sc <= COUNT_DISPERSION * m * quantum;
+    const snr = (0.5 * (m * m)) / (sc * sc);
+    if (count) need = zeroRun(m / quantum < snr ? m / quantum : snr, sd(G, ALERT_S));
+    if (need > w - 1) need = w - 1;
+    let run = true;
+    const head = <i32>fl(tb, HEAD);
+    for (let j = 1; run && j < need; j++) run = fl(ring, head - j < 0 ? head - j + w : head - j) == 0;
+    const before = need == 1 ? lastX : fl(ring, head - need < 0 ? head - need + w : head - need);
+    const skip = outZ + <f64>(need - 1);
+    const low = val(ring, rb, skip < wd - 1 ? <i32>skip : w - 1);
+    outage = run && before != 0 && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+  }
   if (outage && S < sd(G, ALERT_S) * ZERO_S) {
     S = sd(G, ALERT_S) * ZERO_S;
     best = 1;
   }
   if (xs == 0 && (outage || (outZ > 0 && sd(F, OUT_LAST) == age - 1))) {
-    setd(F, OUT_Z, outZ + 1);
+    setd(F, OUT_Z, outZ + (outage ? <f64>need : 1));
     setd(F, OUT_LAST, age);
   } else setd(F, OUT_Z, outZ);
   pushSums(tb, w, rb, x, F);

@@ -138,6 +138,27 @@ function outages(seed: number, days: number): Stream {
   return s;
 }
 
+/** 1-minute Poisson counts at 1-10 a minute (a daily cycle) with runs of 1-20 zeros every 2-8 hours from day 2 on (outages of counts: a run long enough to be rare). */
+function countOutages(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const t: number[] = [];
+  const v: number[] = [];
+  let next = 2 * 1440;
+  for (let i = 0; i < days * 1440; i++) {
+    const mean = 5.5 + 4.5 * Math.sin((2 * Math.PI * i) / 1440);
+    let k = 0;
+    for (let p = r.next(), limit = Math.exp(-mean); p > limit; p *= r.next()) k++;
+    t.push(T0 + i * MINUTE);
+    v.push(k);
+  }
+  while (next < v.length) {
+    const len = 1 + r.int(20);
+    for (let k = next; k < Math.min(v.length, next + len); k++) v[k] = 0;
+    next += len + 120 + r.int(360);
+  }
+  return { t, v };
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -262,6 +283,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'noise that does not shrink with the level (weekly_shift floors its spread by it)', s: () => additive(31, 16) },
     { name: 'error counts at 5 minutes for 12 days (weekly_shift judges them: Poisson noise floors its spread)', s: () => bursts(29, 12, 5 * MINUTE) },
     { name: 'outages every few hours (novelty counts their zeros while they are in its window)', s: () => outages(32, 9) },
+    { name: 'counts at 1-10 a minute with runs of zeros (an outage of a count is a run rare enough)', s: () => countOutages(33, 5) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },

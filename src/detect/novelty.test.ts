@@ -4,6 +4,7 @@ import { getDetector } from './registry.ts';
 import { DAY, MINUTE, T0, type Run, at, copy, counts, flat, maxIn, rescaledPair, runDetector, seasonal } from './testkit.ts';
 import { Rng } from '../series/index.ts';
 import { newVerdict } from './types.ts';
+import { zeroRun } from './novelty.ts';
 
 /** Asserts that each point of `outages` alerts as a drop to zero (`where` names it in a failure). */
 function assertOutages(r: Run, outages: number[], where: (i: number) => string): void {
@@ -161,6 +162,60 @@ describe('novelty', () => {
       assert.ok(quiet.max < 0.9, `seed ${seed}: ${quiet.max} at day ${((s.t[quiet.at] - s.t[0]) / DAY).toFixed(2)} (${s.v[quiet.at]} errors)`);
       assert.ok(maxIn(r.scores, i, i + 10).max >= 0.9, `seed ${seed}: the burst`);
       assert.ok(maxIn(r.scores, i + 10).max < 0.9, `seed ${seed}: after the burst`);
+    }
+  });
+
+  it('a count\'s outage is the run of zeros whose Poisson chance reaches the alert surprise', () => {
+    assert.equal(zeroRun(2, 4.5), 6); // e^-12 < 10^-4.5 < e^-10
+    assert.equal(zeroRun(10.36, 4.5), 2);
+    assert.equal(zeroRun(10.37, 4.5), 1); // one zero at a median of 10.4 or more
+    assert.equal(zeroRun(0.01, 4.5), 16); // at most 16
+    assert.equal(zeroRun(0, 4.5), 1); // no median: the gauge's tests alone
+  });
+
+  it('an error count of a few a minute: its chance zeros are not outages, even after hours without one; a run of zeros is', () => {
+    // 1-minute Poisson counts with a daily cycle (the top at 06:00, the bottom at 18:00); with
+    // `zeroFree`, no zero from 09:00 to 12:00 on day 6 (zeros redrawn): at 2-3 a minute a window of
+    // 128 points is that by chance about once in 100,000 windows, so across many series, daily.
+    const make = (seed: number, peak: number, zeroFree: boolean) => {
+      const r0 = new Rng(seed);
+      const n = 8 * 1440;
+      const s = { t: new Float64Array(n), v: new Float64Array(n) };
+      const from = 6 * 1440 + 9 * 60;
+      for (let i = 0; i < n; i++) {
+        s.t[i] = T0 + i * MINUTE;
+        const mean = peak * (0.65 + 0.35 * Math.sin((2 * Math.PI * i) / 1440));
+        let k = 0;
+        do {
+          k = 0;
+          for (let p = r0.next(), limit = Math.exp(-mean); p > limit; p *= r0.next()) k++;
+        } while (k === 0 && zeroFree && i >= from && i < from + 180);
+        s.v[i] = k;
+      }
+      return s;
+    };
+    // At 0.9 to 3 a minute a zero is 1 in 20 to 1 in 2.5. Before, the first zero after such a
+    // stretch was an outage (no zero in the window, none below a third of its median of 2), and
+    // so was every later one: the window then held only reported zeros, so each next zero found
+    // it zero-free (seeds 1-6: 30-64 pages each, for 16-36 hours).
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const s = make(seed, 3, true);
+      const r = runDetector('novelty', undefined, s);
+      const zeros: string[] = [];
+      for (let i = at(s, 1); i < s.v.length; i++) if (r.scores[i] >= 0.9 && r.reasons[i] === 'drop_to_zero') zeros.push(`day ${(i / 1440).toFixed(2)}`);
+      assert.deepEqual(zeros, [], `seed ${seed}: chance zeros paged as outages`);
+    }
+    // At 6.5 to 10 a minute a window almost never holds a zero (1 in 20,000 at the top of the
+    // cycle): 20 minutes of zeros are an outage, reported by the third (two are e^-20 at a median
+    // of 10, but the window's spread, not only its median, says how rare).
+    for (const seed of [7, 8, 9]) {
+      const s = copy(make(seed, 10, false));
+      const outage = 7 * 1440 + 6 * 60; // 06:00, the top of the cycle
+      s.v.fill(0, outage, outage + 20);
+      const r = runDetector('novelty', undefined, s);
+      const found = maxIn(r.scores, outage, outage + 20);
+      assert.ok(found.max >= 0.9 && r.reasons[found.at] === 'drop_to_zero', `seed ${seed}: the outage scored ${found.max.toFixed(3)} (${r.reasons[found.at]})`);
+      assert.ok(found.at - outage <= 2, `seed ${seed}: reported at zero ${found.at - outage + 1}`);
     }
   });
 });

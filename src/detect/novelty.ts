@@ -211,6 +211,25 @@ const ZERO_S = 1.1;
  * before, 7-8 of 8 after).
  */
 const ZERO_FLOOR = 1 / 3;
+/** The longest run of zeros an outage waits for (a median of one unit needs 11 at the default alert surprise). */
+const ZERO_RUN_MAX = 16;
+/** A window whose spread squared is at most this many times median x resolution holds counts (Poisson's is 1). */
+const COUNT_DISPERSION = 4;
+
+/**
+ * The zeros in a row that make an outage of a count whose median is `units` units of its
+ * resolution: the run whose Poisson chance e^(-run x units) is 10^-alertSurprise or less (one
+ * zero from alertSurprise x ln 10 units up: 10.4 at the default), at most ZERO_RUN_MAX.
+ *
+ * @example zeroRun(2, 4.5) // 6: six zeros in a row at 2 a minute are an outage
+ */
+export function zeroRun(units: number, alertSurprise: number): number {
+  const surprise = alertSurprise * Math.LN10;
+  if (!(units > 0) || units >= surprise) return 1;
+  const run = Math.ceil(surprise / units);
+  return run < ZERO_RUN_MAX ? run : ZERO_RUN_MAX;
+}
+
 /** Timestamp deltas whose median sets the slot width (fewer if the slot ring is shorter). */
 const DELTA_N = 24;
 /** Fewer slots a day than this (sampling coarser than 3 hours): no daily view. */
@@ -503,16 +522,40 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // deviations happen, and the next one, days later, looks ordinary. A positive series
       // going to exactly 0 is news every time, also when an earlier outage is still in the
       // window (the service went down again hours later).
+      // On counts (the window's spread at most twice Poisson's in units of the data's
+      // resolution: errors or requests a minute) a zero can be chance. k zeros in a row at a
+      // median of u units have Poisson probability e^(-k u); u is also at most half of
+      // (m / sc)^2, so that overdispersed counts and a gauge's integers (a normal tail is below
+      // e^(-z^2 / 2)) are not taken for rarer than they are. There the outage is the run of zeros
+      // rare enough to reach the alert surprise (`zeroRun`: a single zero from 10.4 units up),
+      // whatever the band, floor and yesterday tests of a gauge say. Without this an error
+      // count at ~2 a minute, after a chance window without a zero, paged each of its ordinary
+      // zeros as an outage for hours (each one reported left the window without an unreported
+      // zero, so the next was an outage too), and requests at 15 a minute going to 0 were no
+      // outage at all (their band reaches 0, and a window of Poisson counts goes below a third of
+      // its median).
       const outZ = age - f[o + OUT_LAST] >= w ? 0 : f[o + OUT_Z];
-      const low = rankedSelect(p, pb, outZ < w - 1 ? outZ : w - 1);
-      const outage = xs === 0 && lastX !== 0 && low > 0 && m > 0 && (m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+      let outage = false;
+      let need = 1;
+      if (xs === 0 && m > 0) {
+        const count = quantum !== Infinity && sc * sc <= COUNT_DISPERSION * m * quantum;
+        const snr = (0.5 * (m * m)) / (sc * sc);
+        if (count) need = zeroRun(m / quantum < snr ? m / quantum : snr, g[go + ALERT_S]);
+        if (need > w - 1) need = w - 1;
+        let run = true;
+        for (let j = 1; run && j < need; j++) run = rollingRecent(p, pb, j) === 0;
+        const before = need === 1 ? lastX : rollingRecent(p, pb, need);
+        const skip = outZ + need - 1;
+        const low = rankedSelect(p, pb, skip < w - 1 ? skip : w - 1);
+        outage = run && before !== 0 && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+      }
       if (outage && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
         best = 1;
       }
-      // Its zeros (the first and the ones that follow it) are counted until the last has left the window.
+      // Its zeros (the run so far and the ones that follow it) are counted until the last has left the window.
       if (xs === 0 && (outage || (outZ > 0 && f[o + OUT_LAST] === age - 1))) {
-        f[o + OUT_Z] = outZ + 1;
+        f[o + OUT_Z] = outZ + (outage ? need : 1);
         f[o + OUT_LAST] = age;
       } else f[o + OUT_Z] = outZ;
       rankedPushSums(p, pb, x, f, o + SUMS);
