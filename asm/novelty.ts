@@ -84,6 +84,7 @@ const ZERO_S: f64 = 1.1;
 const ZERO_FLOOR: f64 = 1.0 / 3;
 const ZERO_RUN_MAX: i32 = 16;
 const COUNT_DISPERSION: f64 = 4;
+const ZERO_SD_MARGIN: f64 = 1.25;
 
 /** novelty.ts `zeroRun`: the zeros in a row that make an outage of a count at a median of `units` units. */
 function zeroRun(units: f64, alertSurprise: f64): i32 {
@@ -91,6 +92,26 @@ function zeroRun(units: f64, alertSurprise: f64): i32 {
   if (!(units > 0) || units >= surprise) return 1;
   const run = <i32>Math.ceil(surprise / units);
   return run < ZERO_RUN_MAX ? run : ZERO_RUN_MAX;
+}
+
+/** novelty.ts `zeroUnits`: how far above 0, in units whose e^(-units) bounds a zero's chance. */
+function zeroUnits(lvl: usize, n: i32, m: f64, sc: f64, quantum: f64, count: bool): f64 {
+  const window = (0.5 * (m * m)) / (sc * sc);
+  if (count) return m / quantum < window ? m / quantum : window;
+  let k = 0;
+  while (k < n && fl(lvl, k) <= 0) k++;
+  const pos = n - k;
+  if (pos * 2 < n || pos < 2) return window;
+  const med = (fl(lvl, k + ((pos - 1) >> 1)) + fl(lvl, k + (pos >> 1))) / 2;
+  let dev: f64 = 0;
+  for (let i = k; i < n; i++) {
+    const v = fl(lvl, i);
+    dev += v > med ? v - med : med - v;
+  }
+  let spread = (ZERO_SD_MARGIN * 1.2533 * dev) / <f64>pos;
+  if (quantum != Infinity && spread < quantum) spread = quantum;
+  if (spread < 1e-9 * med) spread = 1e-9 * med;
+  return (0.5 * (med * med)) / (spread * spread);
 }
 const DELTA_N: f64 = 24;
 export const HILL_90: f64 = 1.7320508075688772;
@@ -686,27 +707,24 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   // left the window) do not make the series one that is often 0.
   const outZ = age - sd(F, OUT_LAST) >= wd ? 0 : sd(F, OUT_Z);
   let outage = false;
-  let need: i32 = 1;
-  if (xs == 0 && m > 0) {
-    // On counts, the run of zeros rare enough to reach the alert surprise (novelty.ts `zeroRun`).
-    const count = quantum != Infinity && sc * sc <= COUNT_DISPERSION * m * quantum;
-    const snr = (0.5 * (m * m)) / (sc * sc);
-    if (count) need = zeroRun(m / quantum < snr ? m / quantum : snr, sd(G, ALERT_S));
-    if (need > w - 1) need = w - 1;
-    let run = true;
+  let run: i32 = 0;
+  if (xs == 0 && m > 0 && sd(F, OUT_LAST) != age - 1) {
+    // The run of zeros rare enough to reach the alert surprise (novelty.ts `zeroRun`, `zeroUnits`).
     const head = <i32>fl(tb, HEAD);
-    for (let j = 1; run && j < need; j++) run = fl(ring, head - j < 0 ? head - j + w : head - j) == 0;
-    const before = need == 1 ? lastX : fl(ring, head - need < 0 ? head - need + w : head - need);
-    const skip = outZ + <f64>(need - 1);
+    run = 1;
+    while (run < ZERO_RUN_MAX && run < w - 1 && fl(ring, head - run < 0 ? head - run + w : head - run) == 0) run++;
+    const count = quantum != Infinity && sc * sc <= COUNT_DISPERSION * m * quantum;
+    const need = zeroRun(zeroUnits(lvl, <i32>sd(F, N_LVL), m, sc, quantum, count), sd(G, ALERT_S));
+    const skip = outZ + <f64>(run - 1);
     const low = val(ring, rb, skip < wd - 1 ? <i32>skip : w - 1);
-    outage = run && before != 0 && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+    outage = run >= need && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
   }
   if (outage && S < sd(G, ALERT_S) * ZERO_S) {
     S = sd(G, ALERT_S) * ZERO_S;
     best = 1;
   }
   if (xs == 0 && (outage || (outZ > 0 && sd(F, OUT_LAST) == age - 1))) {
-    setd(F, OUT_Z, outZ + (outage ? <f64>need : 1));
+    setd(F, OUT_Z, outZ + (outage ? <f64>run : 1));
     setd(F, OUT_LAST, age);
   } else setd(F, OUT_Z, outZ);
   pushSums(tb, w, rb, x, F);

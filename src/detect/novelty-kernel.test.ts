@@ -159,6 +159,26 @@ function countOutages(seed: number, days: number): Stream {
   return { t, v };
 }
 
+/** errors / requests at 1%, 5-minute points, 200-1,000 requests an interval: some intervals at night without an error, and a 30-minute outage (0) on day 6. */
+function errorRatio(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const poisson = (mean: number) => {
+    if (mean > 50) return Math.max(0, Math.round(mean + Math.sqrt(mean) * r.normal()));
+    let k = 0;
+    for (let p = r.next(), limit = Math.exp(-mean); p > limit; p *= r.next()) k++;
+    return k;
+  };
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < days * 288; i++) {
+    const h = (i % 288) / 12;
+    const requests = poisson(1000 * (0.2 + 0.8 * Math.max(0, Math.sin((Math.PI * (h - 6)) / 16))));
+    t.push(T0 + i * 5 * MINUTE);
+    v.push(i >= 6 * 288 + 150 && i < 6 * 288 + 156 ? 0 : requests > 0 ? Math.round((poisson(requests * 0.01) / requests) * 1e4) / 1e4 : 0);
+  }
+  return { t, v };
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -284,6 +304,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'error counts at 5 minutes for 12 days (weekly_shift judges them: Poisson noise floors its spread)', s: () => bursts(29, 12, 5 * MINUTE) },
     { name: 'outages every few hours (novelty counts their zeros while they are in its window)', s: () => outages(32, 9) },
     { name: 'counts at 1-10 a minute with runs of zeros (an outage of a count is a run rare enough)', s: () => countOutages(33, 5) },
+    { name: 'an error ratio whose intervals without an error are chance (a gauge\'s run of zeros)', s: () => errorRatio(34, 8) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },

@@ -215,6 +215,8 @@ const ZERO_FLOOR = 1 / 3;
 const ZERO_RUN_MAX = 16;
 /** A window whose spread squared is at most this many times median x resolution holds counts (Poisson's is 1). */
 const COUNT_DISPERSION = 4;
+/** The level run's spread is from a few points: taken this much wider, as its estimate may be low. */
+const ZERO_SD_MARGIN = 1.25;
 
 /**
  * The zeros in a row that make an outage of a count whose median is `units` units of its
@@ -228,6 +230,33 @@ export function zeroRun(units: number, alertSurprise: number): number {
   if (!(units > 0) || units >= surprise) return 1;
   const run = Math.ceil(surprise / units);
   return run < ZERO_RUN_MAX ? run : ZERO_RUN_MAX;
+}
+
+/**
+ * How far above 0 a series sits just before a zero, in units whose e^(-units) bounds the chance
+ * of that zero. On counts (`count`: the window's spread at most twice Poisson's in units of the
+ * data's resolution) the window's median in those units (Poisson's chance of a zero is
+ * e^(-median)), at most half of (m / sc)^2 where they are overdispersed. On a gauge, half the
+ * squared ratio of the level run's positive values' median to their spread (1.2533 x mean
+ * absolute deviation, taken ZERO_SD_MARGIN wider: it is from a few points), a normal tail being
+ * below e^(-z^2 / 2): the noise of the last few points, not the window's, which a daily cycle
+ * widens. The run's own zeros, at the bottom of the sorted run, are left out; once they are half
+ * of it, the window's median and spread stand in.
+ */
+export function zeroUnits(p: Float32Array, lvl: number, n: number, m: number, sc: number, quantum: number, count: boolean): number {
+  const window = (0.5 * (m * m)) / (sc * sc);
+  if (count) return m / quantum < window ? m / quantum : window;
+  let k = 0;
+  while (k < n && p[lvl + k]! <= 0) k++;
+  const pos = n - k;
+  if (pos * 2 < n || pos < 2) return window;
+  const med = (p[lvl + k + ((pos - 1) >> 1)]! + p[lvl + k + (pos >> 1)]!) / 2;
+  let dev = 0;
+  for (let i = k; i < n; i++) dev += p[lvl + i]! > med ? p[lvl + i]! - med : med - p[lvl + i]!;
+  let sd = (ZERO_SD_MARGIN * 1.2533 * dev) / pos;
+  if (quantum !== Infinity && sd < quantum) sd = quantum;
+  if (sd < 1e-9 * med) sd = 1e-9 * med;
+  return (0.5 * (med * med)) / (sd * sd);
 }
 
 /** Timestamp deltas whose median sets the slot width (fewer if the slot ring is shorter). */
@@ -522,32 +551,29 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // deviations happen, and the next one, days later, looks ordinary. A positive series
       // going to exactly 0 is news every time, also when an earlier outage is still in the
       // window (the service went down again hours later).
-      // On counts (the window's spread at most twice Poisson's in units of the data's
-      // resolution: errors or requests a minute) a zero can be chance. k zeros in a row at a
-      // median of u units have Poisson probability e^(-k u); u is also at most half of
-      // (m / sc)^2, so that overdispersed counts and a gauge's integers (a normal tail is below
-      // e^(-z^2 / 2)) are not taken for rarer than they are. There the outage is the run of zeros
-      // rare enough to reach the alert surprise (`zeroRun`: a single zero from 10.4 units up),
-      // whatever the band, floor and yesterday tests of a gauge say. Without this an error
-      // count at ~2 a minute, after a chance window without a zero, paged each of its ordinary
-      // zeros as an outage for hours (each one reported left the window without an unreported
-      // zero, so the next was an outage too), and requests at 15 a minute going to 0 were no
-      // outage at all (their band reaches 0, and a window of Poisson counts goes below a third of
-      // its median).
+      // Where a zero can be chance, the outage is the run of zeros rare enough to reach the
+      // alert surprise (`zeroRun` of `zeroUnits`: one zero where the series sits 10.4 units of
+      // its noise above 0, six at 2 errors a minute), reported at its last zero. On counts (the
+      // window's spread at most twice Poisson's in units of the data's resolution) Poisson says
+      // how rare, whatever the gauge's tests above say: requests at 15 a minute going to 0 were
+      // no outage (the band reaches 0, and Poisson counts go below a third of their median). On
+      // a gauge the last few points' spread says it, the gauge's tests still required: an error
+      // ratio at night, after a window of the day's traffic, paged its error-free intervals. Without
+      // the run, an error count at ~2 a minute, after a chance window without a zero, paged each of
+      // its zeros for hours: each one reported left the window without an unreported zero, so
+      // the next was an outage too.
       const outZ = age - f[o + OUT_LAST] >= w ? 0 : f[o + OUT_Z];
       let outage = false;
-      let need = 1;
-      if (xs === 0 && m > 0) {
+      let run = 0;
+      if (xs === 0 && m > 0 && f[o + OUT_LAST] !== age - 1) {
+        // The zeros in a row ending here (this one included), up to ZERO_RUN_MAX.
+        run = 1;
+        while (run < ZERO_RUN_MAX && run < w - 1 && rollingRecent(p, pb, run) === 0) run++;
         const count = quantum !== Infinity && sc * sc <= COUNT_DISPERSION * m * quantum;
-        const snr = (0.5 * (m * m)) / (sc * sc);
-        if (count) need = zeroRun(m / quantum < snr ? m / quantum : snr, g[go + ALERT_S]);
-        if (need > w - 1) need = w - 1;
-        let run = true;
-        for (let j = 1; run && j < need; j++) run = rollingRecent(p, pb, j) === 0;
-        const before = need === 1 ? lastX : rollingRecent(p, pb, need);
-        const skip = outZ + need - 1;
+        const need = zeroRun(zeroUnits(p, lvl, f[o + N_LVL], m, sc, quantum, count), g[go + ALERT_S]);
+        const skip = outZ + run - 1;
         const low = rankedSelect(p, pb, skip < w - 1 ? skip : w - 1);
-        outage = run && before !== 0 && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+        outage = run >= need && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
       }
       if (outage && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
@@ -555,7 +581,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       }
       // Its zeros (the run so far and the ones that follow it) are counted until the last has left the window.
       if (xs === 0 && (outage || (outZ > 0 && f[o + OUT_LAST] === age - 1))) {
-        f[o + OUT_Z] = outZ + (outage ? need : 1);
+        f[o + OUT_Z] = outZ + (outage ? run : 1);
         f[o + OUT_LAST] = age;
       } else f[o + OUT_Z] = outZ;
       rankedPushSums(p, pb, x, f, o + SUMS);
