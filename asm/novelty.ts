@@ -568,6 +568,18 @@ function yesterday(F: usize, day: usize, a: f64, x: f64): f64 {
   return med;
 }
 
+/** novelty.ts `yesterdayLow`: the lowest known value of the five slots around this time yesterday, NaN when none. */
+function yesterdayLow(F: usize, day: usize): f64 {
+  const ns = sd(F, SLOTS);
+  const a = sd(F, SLOT_A);
+  let low: f64 = NaN;
+  for (let j = -2; j <= 2; j++) {
+    const v = j == -2 ? sd(F, PREV2) : j == -1 ? sd(F, PREV1) : fl(day, <i32>((a + <f64>j) % ns));
+    if (v == v && !(v >= low)) low = v;
+  }
+  return low;
+}
+
 /**
  * One point of novelty at block address F (f[o] of the JS code; its options at G), time t,
  * value x. 0: judged, OUT filled. 1: not a case handled here, nothing changed.
@@ -717,7 +729,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
     const need = zeroRun(zeroUnits(lvl, <i32>sd(F, N_LVL), m, sc, quantum, count), sd(G, ALERT_S));
     const skip = outZ + <f64>(run - 1);
     const low = val(ring, rb, skip < wd - 1 ? <i32>skip : w - 1);
-    outage = run >= need && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+    outage = run >= need && low > 0 && !((width > 0 ? yesterdayLow(F, tb + (<usize>dayOff << 2)) : NaN) <= 0) && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
   }
   if (outage && S < sd(G, ALERT_S) * ZERO_S) {
     S = sd(G, ALERT_S) * ZERO_S;

@@ -91,6 +91,8 @@ function shapes(): { name: string; s: Series; allowed: number }[] {
     { name: 'a heap sawtooth, collected every 20 minutes', s: make(21, (i) => 500 + 300 * ((i % 4) / 4) + 10 * r.normal()), allowed: 0 },
     { name: 'bimodal latency, one point in ten on the slow path', s: make(21, (i) => (r.next() < 0.1 ? 250 : 50) + 5 * r.normal()), allowed: 0 },
     { name: 'capacity in steps of whole instances following the load', s: make(21, (i) => 2 * Math.ceil(3 * (1 + 0.5 * cycle(i))) + 0.1 * r.normal()), allowed: 0 },
+    // The first night novelty watches (day 1: it keeps this time of day from its eleventh hour on) is news; the next 19 are routine.
+    { name: 'replicas scaled to zero from 01:00 to 06:00 every night', s: make(21, (i) => (i % day >= 12 && i % day < 72 ? 0 : 2 + Math.round(2 * (1 + cycle(i))))), allowed: 1 },
     {
       name: 'errors, Poisson at 0.2 a point',
       s: make(21, () => {

@@ -179,6 +179,20 @@ function errorRatio(seed: number, days: number): Stream {
   return { t, v };
 }
 
+/** Replicas (2-6, following a daily cycle) scaled to zero from 01:00 to 06:00 every night, and down at noon on day 5 for half an hour (zeros that are routine at night, an outage by day). */
+function scaledToZero(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < days * 288; i++) {
+    const h = (i % 288) / 12;
+    t.push(T0 + i * 5 * MINUTE);
+    const down = (h >= 1 && h < 6) || (i >= 5 * 288 + 144 && i < 5 * 288 + 150);
+    v.push(down ? 0 : 2 + Math.round(2 * (1 + Math.sin((2 * Math.PI * i) / 288)) + (r.next() < 0.05 ? 1 : 0)));
+  }
+  return { t, v };
+}
+
 /** The default profile's entries with one entry's config replaced. */
 function profileWith(name: string, config: object): DetectorEntry[] {
   return ['impossible_value', 'no_data', 'counter_reset', 'unit_change', 'novelty', 'weekly_shift', 'new_level'].map((n) => (n === name ? { name: n, config } : { name: n }));
@@ -305,6 +319,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'outages every few hours (novelty counts their zeros while they are in its window)', s: () => outages(32, 9) },
     { name: 'counts at 1-10 a minute with runs of zeros (an outage of a count is a run rare enough)', s: () => countOutages(33, 5) },
     { name: 'an error ratio whose intervals without an error are chance (a gauge\'s run of zeros)', s: () => errorRatio(34, 8) },
+    { name: 'replicas scaled to zero every night (0 is routine at this time yesterday), and an outage by day', s: () => scaledToZero(35, 8) },
     { name: 'impossible_value with limits the stream crosses', entries: profileWith('impossible_value', { nonNegative: true, max: 2400 }), s: () => stream(26, 10) },
     { name: 'novelty alone, other options', entries: [{ name: 'novelty', config: { window: 64, levelPoints: 8, seasonalPoints: 3, dailySlots: 48, peak: 2, hold: 4 } }], s: () => stream(18, 9) },
     { name: 'roughness views on (the JS path on both sides)', entries: [{ name: 'novelty', config: { roughPoints: 32 } }], s: () => stream(19, 6) },

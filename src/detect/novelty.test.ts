@@ -165,6 +165,25 @@ describe('novelty', () => {
     }
   });
 
+  it('a series that goes to 0 at the same time every day is not having outages: a job running 3 hours in 6', () => {
+    // 1-minute points: 180 at 1 (or a busy percentage), 180 at 0. The window (128 points) holds no
+    // zero when the job stops, so each stop was an outage before: 4 a day. From the second day
+    // on, this time yesterday the series spent whole slots at 0.
+    for (const busy of [1, 60]) {
+      const n = 6 * 1440;
+      const r0 = new Rng(busy);
+      const s = { t: new Float64Array(n), v: new Float64Array(n) };
+      for (let i = 0; i < n; i++) {
+        s.t[i] = T0 + i * MINUTE;
+        s.v[i] = i % 360 < 180 ? (busy === 1 ? 1 : Math.round(busy + 5 * r0.normal())) : 0;
+      }
+      const r = runDetector('novelty', undefined, s);
+      const stops: string[] = [];
+      for (let i = at(s, 1); i < n; i++) if (r.scores[i] >= 0.9) stops.push(`${r.reasons[i]} at day ${(i / 1440).toFixed(2)}`);
+      assert.deepEqual(stops, [], `busy ${busy}`);
+    }
+  });
+
   it('an error ratio at low traffic: the 5 minutes at night without an error are not outages', () => {
     // errors / requests at 1%, 5-minute points, 200 to 1,000 requests an interval (night to day):
     // at night a few errors an interval, and some intervals none. The window (10.7 hours) holds

@@ -573,7 +573,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
         const need = zeroRun(zeroUnits(p, lvl, f[o + N_LVL], m, sc, quantum, count), g[go + ALERT_S]);
         const skip = outZ + run - 1;
         const low = rankedSelect(p, pb, skip < w - 1 ? skip : w - 1);
-        outage = run >= need && low > 0 && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
+        outage = run >= need && low > 0 && !(yesterdayLow(f, o, p, pb, g, go) <= 0) && (count || m > BAND * sc || low > ZERO_FLOOR * m || highNow);
       }
       if (outage && S < g[go + ALERT_S] * ZERO_S) {
         S = g[go + ALERT_S] * ZERO_S;
@@ -724,6 +724,25 @@ function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: n
   f[o + Y_A] = a;
   f[o + Y_MED] = med;
   return med;
+}
+
+/**
+ * The lowest known value of the five slots around this time yesterday (those `yesterday`, called
+ * first for this point, takes the median of), or NaN when none is known. At most 0: the
+ * series spent a whole slot at 0 within two slots of this time yesterday, so 0 now is its routine
+ * (replicas scaled to zero at night, a job that runs for hours and stops), not an outage.
+ */
+function yesterdayLow(f: Float64Array, o: number, p: Float32Array, pb: number, g: Float64Array, go: number): number {
+  if (!(f[o + SLOT_W] > 0)) return NaN;
+  const day = pb + dayAt(g, go);
+  const ns = f[o + SLOTS];
+  const a = f[o + SLOT_A];
+  let low = NaN;
+  for (let j = -2; j <= 2; j++) {
+    const v = j === -2 ? f[o + PREV2] : j === -1 ? f[o + PREV1] : p[day + ((a + j) % ns)];
+    if (v === v && !(v >= low)) low = v; // the first known value, then any lower
+  }
+  return low;
 }
 
 /** The reason for a reported view; `x` is the point's value for the point view. */
