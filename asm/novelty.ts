@@ -113,6 +113,7 @@ function zeroUnits(lvl: usize, n: i32, m: f64, sc: f64, quantum: f64, count: boo
   if (spread < 1e-9 * med) spread = 1e-9 * med;
   return (0.5 * (med * med)) / (spread * spread);
 }
+
 const DELTA_N: f64 = 24;
 export const HILL_90: f64 = 1.7320508075688772;
 

@@ -561,7 +561,9 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       // ratio at night, after a window of the day's traffic, paged its error-free intervals. Without
       // the run, an error count at ~2 a minute, after a chance window without a zero, paged each of
       // its zeros for hours: each one reported left the window without an unreported zero, so
-      // the next was an outage too.
+      // the next was an outage too. And a series that spent a whole slot at 0 near this time
+      // yesterday (`yesterdayLow`) is at its routine, not down: replicas scaled to zero every
+      // night, a job that runs for hours and stops, paged an outage each time before.
       const outZ = age - f[o + OUT_LAST] >= w ? 0 : f[o + OUT_Z];
       let outage = false;
       let run = 0;
