@@ -569,6 +569,16 @@ function yesterday(F: usize, day: usize, a: f64, x: f64): f64 {
   return med;
 }
 
+/** novelty.ts `yesterdaySlope`: this time yesterday's distance from its slot's middle, along yesterday's slope. */
+function yesterdaySlope(F: usize, day: usize, t: f64, width: f64): f64 {
+  const ns = sd(F, SLOTS);
+  const a = sd(F, SLOT_A);
+  const next = fl(day, <i32>((a + 1) % ns));
+  const prev = sd(F, PREV1);
+  if (!(width > 0) || next != next || prev != prev) return 0;
+  return ((next - prev) / 2) * (t / width - a - 0.5);
+}
+
 /** novelty.ts `yesterdayLow`: the lowest known value of the five slots around this time yesterday, NaN when none. */
 function yesterdayLow(F: usize, day: usize): f64 {
   const ns = sd(F, SLOTS);
@@ -632,6 +642,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   const calOff = dayOff + <i32>(nsMax > DELTA_N ? nsMax : DELTA_N);
   let y: f64 = NaN;
   if (width > 0 && a >= sd(F, SLOT_A)) y = yesterday(F, tb + (<usize>dayOff << 2), a, x);
+  if (y == y) y += yesterdaySlope(F, tb + (<usize>dayOff << 2), t, width);
   // The level run.
   const lvl = tb + (<usize>lvlOff << 2);
   const nl = <i32>sd(F, N_LVL);
