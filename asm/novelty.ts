@@ -529,6 +529,11 @@ function tailRenormalise(co: usize, inc: f64): void {
 
 // ---- novelty.ts ----
 
+/** novelty.ts `slotYesterday`: yesterday's value of the slot `j` away from slot `a`. */
+@inline function slotYesterday(F: usize, day: usize, a: f64, ns: f64, j: i32): f64 {
+  return j == -2 ? sd(F, PREV2) : j == -1 ? sd(F, PREV1) : fl(day, <i32>((a + <f64>j) % ns));
+}
+
 /**
  * novelty.ts' `yesterday` once the slot width is known (width > 0; the caller checked),
  * from the slot `a` (floor(t / width), 0 <= cur <= a checked by the caller).
@@ -553,7 +558,7 @@ function yesterday(F: usize, day: usize, a: f64, x: f64): f64 {
   if (a == sd(F, Y_A)) return sd(F, Y_MED);
   let k = 0;
   for (let j = -2; j <= 2; j++) {
-    const v = j == -2 ? sd(F, PREV2) : j == -1 ? sd(F, PREV1) : fl(day, <i32>((a + <f64>j) % ns));
+    const v = slotYesterday(F, day, a, ns, j);
     if (v == v) {
       let i = k++;
       while (i > 0 && load<f64>(Y5 + (<usize>(i - 1) << 3)) > v) {
@@ -573,8 +578,8 @@ function yesterday(F: usize, day: usize, a: f64, x: f64): f64 {
 function yesterdaySlope(F: usize, day: usize, t: f64, width: f64): f64 {
   const ns = sd(F, SLOTS);
   const a = sd(F, SLOT_A);
-  const next = fl(day, <i32>((a + 1) % ns));
-  const prev = sd(F, PREV1);
+  const next = slotYesterday(F, day, a, ns, 1);
+  const prev = slotYesterday(F, day, a, ns, -1);
   if (!(width > 0) || next != next || prev != prev) return 0;
   return ((next - prev) / 2) * (t / width - a - 0.5);
 }
@@ -585,7 +590,7 @@ function yesterdayLow(F: usize, day: usize): f64 {
   const a = sd(F, SLOT_A);
   let low: f64 = NaN;
   for (let j = -2; j <= 2; j++) {
-    const v = j == -2 ? sd(F, PREV2) : j == -1 ? sd(F, PREV1) : fl(day, <i32>((a + <f64>j) % ns));
+    const v = slotYesterday(F, day, a, ns, j);
     if (v == v && !(v >= low)) low = v;
   }
   return low;

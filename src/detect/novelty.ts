@@ -713,7 +713,7 @@ function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: n
   // Median of the known values among the slots a-2 .. a+2 yesterday (at least 3 needed).
   let k = 0;
   for (let j = -2; j <= 2; j++) {
-    const v = j === -2 ? f[o + PREV2] : j === -1 ? f[o + PREV1] : p[day + ((a + j) % ns)];
+    const v = slotYesterday(f, o, p, day, a, ns, j);
     if (v === v) {
       let i = k++;
       while (i > 0 && Y5[i - 1] > v) {
@@ -730,6 +730,14 @@ function yesterday(f: Float64Array, o: number, p: Float32Array, pb: number, t: n
 }
 
 /**
+ * Yesterday's value of the slot `j` away from slot `a` (j in -2..2): the two slots just passed
+ * were overwritten today, so theirs are kept aside (PREV2, PREV1); the others still hold it.
+ */
+function slotYesterday(f: Float64Array, o: number, p: Float32Array, day: number, a: number, ns: number, j: number): number {
+  return j === -2 ? f[o + PREV2] : j === -1 ? f[o + PREV1] : p[day + ((a + j) % ns)]!;
+}
+
+/**
  * How far this time yesterday lies from the middle of its slot, along the day's slope: the slots
  * hold means of an hour (at the default 24 a day), so on a morning ramp the value at 09:05 and at
  * 09:55 differ by much of the hour's rise, and the median of the slots around 09:00 is right only
@@ -743,8 +751,9 @@ function yesterdaySlope(f: Float64Array, o: number, p: Float32Array, pb: number,
   const width = f[o + SLOT_W];
   const ns = f[o + SLOTS];
   const a = f[o + SLOT_A];
-  const next = p[pb + dayAt(g, go) + ((a + 1) % ns)]!;
-  const prev = f[o + PREV1];
+  const day = pb + dayAt(g, go);
+  const next = slotYesterday(f, o, p, day, a, ns, 1);
+  const prev = slotYesterday(f, o, p, day, a, ns, -1);
   if (!(width > 0) || next !== next || prev !== prev) return 0;
   return ((next - prev) / 2) * (t / width - a - 0.5);
 }
@@ -762,7 +771,7 @@ function yesterdayLow(f: Float64Array, o: number, p: Float32Array, pb: number, g
   const a = f[o + SLOT_A];
   let low = NaN;
   for (let j = -2; j <= 2; j++) {
-    const v = j === -2 ? f[o + PREV2] : j === -1 ? f[o + PREV1] : p[day + ((a + j) % ns)];
+    const v = slotYesterday(f, o, p, day, a, ns, j);
     if (v === v && !(v >= low)) low = v; // the first known value, then any lower
   }
   return low;
