@@ -37,7 +37,6 @@ const K2 = 1;
 const SK = 2;
 const RK = 3;
 const NS_MAX = 4;
-const A_MEM = 5;
 const BETA = 6;
 const PRIOR = 7;
 const HOLD = 8;
@@ -70,11 +69,13 @@ const PREV2 = 38;
 const Y_A = 39;
 const Y_MED = 40;
 const LAYOUT = 41;
-const LAYOUT_VERSION: f64 = 10;
+const LAYOUT_VERSION: f64 = 11;
 const QUANTUM = 42;
 const OUT_Z = 43;
 const OUT_LAST = 44;
-const SCALARS = 45;
+const FINE_LOG = 45;
+const FINE_MEM = 46;
+const SCALARS = 47;
 
 const VIEWS = 6; // roughness off (roughPoints 0): the only case handled here
 const WARM: f64 = 20;
@@ -705,11 +706,13 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   store<f64>(ZV + 40, zs < 0 ? -zs : 0);
   // Calibrate.
   const cal = tb + (<usize>calOff << 2);
-  let inc = sd(F, INC) / sd(G, A_MEM);
+  // Sampling finer than a minute (novelty.ts' fineSampling, set before this kernel starts).
+  let inc = sd(F, INC) / sd(F, FINE_MEM);
   const beta = sd(G, BETA);
   const prior = sd(G, PRIOR);
-  const cut = sd(G, ALERT_S);
   const rareW = sd(G, RARE_W);
+  const fine = sd(F, FINE_LOG);
+  const cut = sd(G, ALERT_S) + fine;
   let S: f64 = 0;
   let best = -1;
   const age = sd(F, AGE) + 1;
@@ -720,7 +723,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
   for (let v = 0; v < views; v++) {
     const co = cal + (<usize>v << 2);
     const warm = tf(co, TOT) / inc >= WARM;
-    const sv = tailObserve(co, load<f64>(ZV + (<usize>v << 3)), inc, beta, prior, cut, rareW);
+    const sv = tailObserve(co, load<f64>(ZV + (<usize>v << 3)), inc, beta, prior, cut, rareW) - fine;
     if (refresh) tailRefresh(co, inc, prior);
     if (warm && sv > S) {
       S = sv;

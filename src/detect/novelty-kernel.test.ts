@@ -305,6 +305,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a series below zero', s: () => stream(14, 9, { negative: true }) },
     { name: 'a tiny level (spreads near the floor)', s: () => stream(15, 12, { level: 1e-6 }) },
     { name: 'minute sampling (slots average several points)', s: () => stream(16, 4, { step: MINUTE }) },
+    { name: '15-second sampling (surprise and calibration memory taken per minute)', s: () => stream(36, 3, { step: MINUTE / 4 }) },
     { name: 'six-hour sampling (no daily view)', s: () => stream(17, 200, { step: 6 * 60 * MINUTE }) },
     { name: 'a counter with restarts (models judge its rate)', s: () => counter(21, 12) },
     { name: 'a counter, counter_reset told so', entries: profileWith('counter_reset', { mode: 'counter' }), s: () => counter(22, 11) },

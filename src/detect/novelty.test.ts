@@ -141,11 +141,11 @@ describe('novelty', () => {
     const out = newVerdict();
     for (let i = 0; i < s.v.length; i++) d.update(f, s.t[i], s.v[i], out);
     assert.equal(d.check?.(f), true);
-    // Layout 9: the same scalars without the outages' zeros (slots 43 and 44), the table right after them.
+    // Layout 10: the same scalars without fine sampling's (slots 45 and 46), the table right after them.
     const old = new Float64Array(f.length - 2);
-    old.set(f.subarray(0, 43));
-    old.set(f.subarray(45), 43);
-    old[41] = 9;
+    old.set(f.subarray(0, 45));
+    old.set(f.subarray(47), 45);
+    old[41] = 10;
     assert.equal(d.check?.(old), false);
   });
 
@@ -203,6 +203,45 @@ describe('novelty', () => {
       const r = runDetector('novelty', undefined, s);
       const found = maxIn(r.scores, drop, drop + 5);
       assert.ok(found.max >= 0.9, `seed ${seed}: the drop scored ${found.max.toFixed(3)} (${r.reasons[found.at]})`);
+    }
+  });
+
+  /** 15-second points for `days` days: `shape(t, rng)`, with `change` applied from `at` for `dur` ms. */
+  function fine(days: number, seed: number, shape: (t: number, r: Rng) => number, at = Infinity, dur = 0, change = (v: number) => v) {
+    const step = MINUTE / 4;
+    const n = (days * DAY) / step;
+    const r = new Rng(seed);
+    const s = { t: new Float64Array(n), v: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      const t = T0 + i * step;
+      s.t[i] = t;
+      s.v[i] = t >= at && t < at + dur ? change(shape(t, r)) : shape(t, r);
+    }
+    return s;
+  }
+
+  it('at 15-second sampling a daily log rotation is routine: the calibration spans two days, and chance is taken per minute', () => {
+    // Disk used: +20 points over the day, back down at midnight. Judged per point with the
+    // minute's constants, the calibration spanned 12.5 hours and each rotation was a dip at 0.9
+    // or more (seed 1: 0.941 on day 3; a probe of four seeds: 40 of 40 nights after day 3).
+    const disk = (t: number, r: Rng) => 40 + 20 * (((t - T0) % DAY) / DAY) + 0.02 * r.normal();
+    for (const seed of [1, 2]) {
+      const s = fine(6, seed, disk);
+      const r = runDetector('novelty', undefined, s);
+      const late = maxIn(r.scores, 3 * 5760, s.v.length);
+      assert.ok(late.max < 0.9, `seed ${seed}: ${late.max.toFixed(3)} (${r.reasons[late.at]}) at day ${((late.at / 5760)).toFixed(2)}`);
+    }
+  });
+
+  it('at 15-second sampling a 3x spike of a minute and a 10-minute outage are found at once', () => {
+    const qps = (t: number, r: Rng) => 1000 * (1 + 0.4 * Math.sin((2 * Math.PI * (t - T0)) / DAY)) * (1 + 0.03 * r.normal());
+    for (const seed of [3, 4]) {
+      const at = T0 + 5 * DAY + 14 * 3_600_000 + 7 * MINUTE;
+      const spike = runDetector('novelty', undefined, fine(6, seed, qps, at, MINUTE, (v) => 3 * v));
+      const i = (at - T0) / (MINUTE / 4);
+      assert.ok(maxIn(spike.scores, i, i + 4).max >= 0.9, `seed ${seed}: spike ${maxIn(spike.scores, i, i + 4).max.toFixed(3)}`);
+      const outage = runDetector('novelty', undefined, fine(6, seed, qps, at, 10 * MINUTE, () => 0));
+      assert.ok(maxIn(outage.scores, i, i + 4).max >= 0.9, `seed ${seed}: outage ${maxIn(outage.scores, i, i + 4).max.toFixed(3)}`);
     }
   });
 
