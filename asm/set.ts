@@ -74,11 +74,22 @@ const REPORT_MIN: f64 = 0.3;
 // ---- no_data ----
 const ND_FACTOR = 0;
 const ND_MIN_DELTAS = 1;
-const IV_N = 2;
-const IV_LAST = 3;
-const IV_INTERVAL = 4;
-const ND_POINTS = 5;
-const ND_TABLE = 7;
+const ND_STUCK_MIN = 2;
+const IV_N = 3;
+const IV_LAST = 4;
+const IV_INTERVAL = 5;
+const ND_POINTS = 6;
+const ND_LAST_V = 8;
+const ND_RUN = 9;
+const ND_REPEATS = 10;
+const ND_REPEATS_BEFORE = 11;
+const ND_STUCK_NOW = 12;
+const ND_DOWNS = 13;
+const ND_TABLE = 14;
+const ND_MEMORY: f64 = 3000;
+const STUCK_POINTS: f64 = 6;
+const STUCK_REPEATS: f64 = 0.01;
+const STUCK_WARM: f64 = 500;
 
 // ---- counter_reset ----
 const CR_MODE = 2;
@@ -210,6 +221,8 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
   const ndLearning = sd(Fnd, IV_N) < sd(Gnd, ND_MIN_DELTAS) || !(interval > 0);
   if (!ndLearning && (t - last) / interval > 1.5) return 1;
   if (!(t > last)) return 1;
+  // no_data's stuck value (no-data.ts' stuck): a repeat that could be one is left to JS.
+  if (x == sd(Fnd, ND_LAST_V) && x != 0 && sd(Gnd, ND_STUCK_MIN) > 0 && sd(Fnd, ND_POINTS) >= STUCK_WARM && sd(Fnd, ND_REPEATS_BEFORE) <= STUCK_REPEATS && sd(Fnd, ND_RUN) + 1 >= STUCK_POINTS) return 1;
 
   // counter_reset: a gauge, or a counter going up by a finite rate.
   const mode = sd(Fcr, CR_MODE);
@@ -246,7 +259,7 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
 
   // From here on every detector judges; nothing declines.
   verdict(IMP, 0, NaN, lo == -Infinity ? NaN : lo, hi == Infinity ? NaN : hi, R_NORMAL);
-  noData(Fnd, t, ndLearning);
+  noData(Fnd, t, x, ndLearning);
   // counter_reset
   setd(Fcr, CR_RELEARN, 0);
   setd(Fcr, CR_LAST_T, t);
@@ -275,9 +288,24 @@ export function updateSet(R: usize, D: usize, t: f64, x: f64): i32 {
 }
 
 /** no_data's judging and interval learning for a point within 1.5 intervals (or while learning). */
-function noData(F: usize, t: f64, learning: bool): void {
+function noData(F: usize, t: f64, x: f64, learning: bool): void {
   verdict(ND, 0, NaN, NaN, NaN, learning ? R_LEARNING : R_NORMAL);
-  setd(F, ND_POINTS, sd(F, ND_POINTS) + 1);
+  // The stuck value's running state (no-data.ts' stuck, for a point that is not stuck).
+  const np = sd(F, ND_POINTS);
+  const lastV = sd(F, ND_LAST_V);
+  const repeat = x == lastV;
+  const rep = sd(F, ND_REPEATS);
+  const weight = np + 1 < ND_MEMORY ? np + 1 : ND_MEMORY;
+  if (!repeat && lastV == lastV) {
+    setd(F, ND_REPEATS_BEFORE, rep);
+    const downs = sd(F, ND_DOWNS);
+    setd(F, ND_DOWNS, downs + ((x < lastV ? 1.0 : 0.0) - downs) / weight);
+  }
+  setd(F, ND_REPEATS, rep + ((repeat ? 1.0 : 0.0) - rep) / weight);
+  setd(F, ND_LAST_V, x);
+  setd(F, ND_RUN, repeat ? sd(F, ND_RUN) + 1 : 1);
+  setd(F, ND_STUCK_NOW, 0);
+  setd(F, ND_POINTS, np + 1);
   // intervalObserve (series/interval.ts); t > last was checked.
   const last = sd(F, IV_LAST);
   setd(F, IV_LAST, t);

@@ -161,10 +161,10 @@ describe('fused verdicts', () => {
     const old = [null, new Array(33).fill(0), new Array(12).fill(0), new Array(14).fill(0), { f: new Array(42).fill(0), p: new Float32Array(474) }, new Array(81).fill(0)];
     refused(old, /^state: expected the state region of 7 detectors \(impossible_value, no_data, counter_reset, unit_change, novelty, weekly_shift, new_level\)/);
     // A region whose novelty block is of another layout version. Blocks are stored without
-    // their leading options: impossible_value 3 - 3, no_data 20 - 2, counter_reset 14 - 2,
+    // their leading options: impossible_value 3 - 3, no_data 27 - 3, counter_reset 14 - 2,
     // unit_change 14 - 4 words; novelty's LAYOUT is its word 41, the 27th after its 14 options.
     const oldNovelty = restore();
-    oldNovelty[1 + 0 + 18 + 12 + 10 + 27] = 3;
+    oldNovelty[1 + 0 + 24 + 12 + 10 + 27] = 3;
     refused(oldNovelty, /^state\[4\]: novelty: the state has another layout/);
     const oldWeekly = restore();
     oldWeekly[oldWeekly.length - (10 - 4) - (74 - 7) + (28 - 7)] = 2; // weekly_shift's LAYOUT (word 28 of 74, after its 7 options; new_level's 10 - 4 words follow)

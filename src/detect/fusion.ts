@@ -43,9 +43,9 @@ import { restoreState, snapshotState } from './state.ts';
  * slow drift or a missing working-day peak against the same hour last week. new_level adds
  * a value at a coarse level the series has never been near (docs/research/nab-round-5.md:
  * NAB dev 64.3 -> 67.4 standard, synthetic F1 0.905 -> 0.920).
- * Memory: one region per series, 2,592 bytes of slab (novelty 1.6 KB: its baseline window
+ * Memory: one region per series, 2,640 bytes of slab (novelty 1.6 KB: its baseline window
  * ranked, see series/ranked.ts, and 20-bin calibrators; weekly_shift 0.5 KB, new_level 48 B,
- * the rules 0.31 KB; every detector's options are kept once per set) plus a 96-byte view:
+ * the rules 0.36 KB; every detector's options are kept once per set) plus a 96-byte view:
  * about 2.8 KB by detect.bench.ts' retained heap (2,768 bytes a series).
  */
 export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
@@ -86,7 +86,7 @@ class CompiledSet implements DetectorSet<SetState> {
   readonly #rules: number[];
   readonly #models: number[];
   readonly #ticking: number[];
-  /** Models that say when a condition they reported goes on (Detector.ongoing). */
+  /** Detectors that say when a condition they reported goes on (Detector.ongoing). */
   readonly #ongoing: number[];
   readonly #touching: number[];
   /** One verdict per detector, reused for every point of every series. */
@@ -138,7 +138,7 @@ class CompiledSet implements DetectorSet<SetState> {
       if (d.touch) this.#touching.push(i);
       (d.kind === 'rule' ? this.#rules : this.#models).push(i);
       if (d.tick) this.#ticking.push(i);
-      if (d.ongoing && d.kind !== 'rule') this.#ongoing.push(i);
+      if (d.ongoing) this.#ongoing.push(i);
     });
     this.#scratch = dets.map(() => newVerdict());
     this.#order = new Int32Array(dets.length);
@@ -424,7 +424,7 @@ class CompiledSet implements DetectorSet<SetState> {
     return out;
   }
 
-  /** Some model says a condition it reported goes on (Detector.ongoing), in a region or in states of their own. */
+  /** Some detector says a condition it reported goes on (Detector.ongoing), in a region or in states of their own. */
   #ongoingOf(state: SetState): boolean {
     const ongoing = this.#ongoing;
     const embeds = this.#embeds;

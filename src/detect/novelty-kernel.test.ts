@@ -51,6 +51,19 @@ function stream(seed: number, days: number, opts: { level?: number; step?: numbe
   return { t, v };
 }
 
+/** `stream` at 1 minute with the value stuck (repeated exactly) for 40 minutes on day 4 and 3 hours on day 5, and a short repeat of 4. */
+function stuckExporter(seed: number, days: number): Stream {
+  const s = stream(seed, days, { step: MINUTE });
+  const hold = (from: number, n: number) => {
+    const i = s.t.findIndex((t) => t >= T0 + from);
+    for (let k = i + 1; k < i + n && k < s.v.length; k++) s.v[k] = s.v[i];
+  };
+  hold(4 * DAY + 9 * 3_600_000, 40);
+  hold(5 * DAY + 14 * 3_600_000, 180);
+  hold(5 * DAY + 20 * 3_600_000, 4);
+  return s;
+}
+
 /** A monotonic counter of a seasonal rate, with restarts (back to near 0) every few days. */
 function counter(seed: number, days: number): Stream {
   const r = new Rng(seed);
@@ -306,6 +319,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'a tiny level (spreads near the floor)', s: () => stream(15, 12, { level: 1e-6 }) },
     { name: 'minute sampling (slots average several points)', s: () => stream(16, 4, { step: MINUTE }) },
     { name: '15-second sampling (surprise and calibration memory taken per minute)', s: () => stream(36, 3, { step: MINUTE / 4 }) },
+    { name: 'an exporter stuck for 40 minutes and 3 hours (no_data reports it, the models skip it)', s: () => stuckExporter(37, 7) },
     { name: 'six-hour sampling (no daily view)', s: () => stream(17, 200, { step: 6 * 60 * MINUTE }) },
     { name: 'a counter with restarts (models judge its rate)', s: () => counter(21, 12) },
     { name: 'a counter, counter_reset told so', entries: profileWith('counter_reset', { mode: 'counter' }), s: () => counter(22, 11) },

@@ -28,6 +28,7 @@ export type Reason =
   | 'variance_change' // the series started to flap, or went smooth or stuck
   | 'drift' // the distribution of the recent window moved away from the baseline's
   | 'null_rate' // too many missing values (or a declared null-rate input too high)
+  | 'stuck' // the same value, exactly, for longer than the series ever holds one (an exporter that stopped updating)
   | 'multivariate'; // a combination of an entity's series that its history does not show
 
 /**
@@ -49,6 +50,7 @@ const REASON_CLASS: Readonly<Record<Reason, ReasonClass>> = {
   impossible_value: 'data_quality',
   unit_change: 'data_quality',
   null_rate: 'data_quality',
+  stuck: 'data_quality',
   spike: 'outlier',
   dip: 'outlier',
   drop_to_zero: 'anomaly',
@@ -129,8 +131,8 @@ export interface Detector<C = unknown, S = unknown> {
    */
   touch?(state: S): void;
   /**
-   * Optional, for models: a condition this detector reported (once, as news) goes on, though it
-   * scores the points after the report 0. Read after `update`; makes the set's verdict `ongoing`.
+   * Optional: a condition this detector reported (once, as news) goes on, though it scores the
+   * points after the report 0. Read after `update`; makes the set's verdict `ongoing`.
    */
   ongoing?(state: S): boolean;
   /** Optional, for models: multiply every learned level by `factor` (> 0), keeping the shape. */
@@ -221,9 +223,10 @@ export interface FusedVerdict {
    */
   outside: boolean;
   /**
-   * A model says a condition it reported goes on (Detector.ongoing: weekly_shift for
-   * `smoothHours` after it reports a shift, the time its smoothed ratio looks back over), though
-   * it scores these points 0; like `outside`, it keeps an alert open. False while learning.
+   * A detector says a condition it reported goes on (Detector.ongoing: weekly_shift for
+   * `smoothHours` after it reports a shift, the time its smoothed ratio looks back over; no_data
+   * while a value it reported stuck stays stuck), though it scores these points 0; like
+   * `outside`, it keeps an alert open. False while learning.
    */
   ongoing: boolean;
 }
