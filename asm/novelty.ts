@@ -69,13 +69,18 @@ const PREV2 = 38;
 const Y_A = 39;
 const Y_MED = 40;
 const LAYOUT = 41;
-const LAYOUT_VERSION: f64 = 11;
+const LAYOUT_VERSION: f64 = 12;
 const QUANTUM = 42;
 const OUT_Z = 43;
 const OUT_LAST = 44;
 const FINE_LOG = 45;
 const FINE_MEM = 46;
-const SCALARS = 47;
+const ECHO_T = 47;
+const ECHO_S = 55;
+const ECHO_N = 8;
+const SCALARS = 63;
+const WEEK_MS: f64 = 7 * 86_400_000;
+const ECHO_MS: f64 = 30 * 60_000;
 
 const VIEWS = 6; // roughness off (roughPoints 0): the only case handled here
 const WARM: f64 = 20;
@@ -597,6 +602,27 @@ function yesterdayLow(F: usize, day: usize): f64 {
   return low;
 }
 
+/** novelty.ts' weeklyEcho: a report at this time of week a week ago, no clearer, is routine; records this one. */
+function weeklyEcho(F: usize, t: f64, view: f64, S: f64, margin: f64, outage: bool): bool {
+  const week = t - WEEK_MS;
+  let echo = false;
+  let slot = 0;
+  const vp = <i32>view & 1;
+  for (let k = 0; k < ECHO_N; k++) {
+    const e = sd(F, ECHO_T + k);
+    if (e == e) {
+      const et = Math.floor(e / 8);
+      const ev = e - et * 8;
+      if ((<i32>ev & 1) == vp && et >= week - ECHO_MS && et <= week + ECHO_MS && S <= sd(F, ECHO_S + k) + margin) echo = true;
+    }
+    const cur = sd(F, ECHO_T + slot);
+    if (cur == cur && !(e >= cur)) slot = k;
+  }
+  setd(F, ECHO_T + slot, t * 8 + view);
+  setd(F, ECHO_S + slot, S);
+  return echo && !outage;
+}
+
 /**
  * One point of novelty at block address F (f[o] of the JS code; its options at G), time t,
  * value x. 0: judged, OUT filled. 1: not a case handled here, nothing changed.
@@ -778,6 +804,7 @@ export function update(F: usize, G: usize, t: f64, x: f64): i32 {
     setd(F, EXPLAINED, out0);
     setd(F, SINCE, 0);
     setd(F, PEND, 0);
+    if (out0 >= sd(G, ALERT_S) / HILL_90 && weeklyEcho(F, t, view, out0, sd(G, MARGIN), sd(F, PEND_X) == 0 && m > 0)) out0 = 0;
   }
   let score: f64 = 0;
   if (out0 > 0) {

@@ -64,6 +64,12 @@ function stuckExporter(seed: number, days: number): Stream {
   return s;
 }
 
+/** `stream` with weekends at a fifth of weekdays, sharp at midnight (novelty's weekly echoes). */
+function businessWeek(seed: number, days: number): Stream {
+  const s = stream(seed, days);
+  return { t: s.t, v: s.v.map((x, i) => (Math.floor((s.t[i] - T0) / DAY) % 7 >= 5 ? 0.2 * x : x)) };
+}
+
 /** A monotonic counter of a seasonal rate, with restarts (back to near 0) every few days. */
 function counter(seed: number, days: number): Stream {
   const r = new Rng(seed);
@@ -320,6 +326,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: 'minute sampling (slots average several points)', s: () => stream(16, 4, { step: MINUTE }) },
     { name: '15-second sampling (surprise and calibration memory taken per minute)', s: () => stream(36, 3, { step: MINUTE / 4 }) },
     { name: 'an exporter stuck for 40 minutes and 3 hours (no_data reports it, the models skip it)', s: () => stuckExporter(37, 7) },
+    { name: 'weekends at a fifth, sharp at midnight (reports at the time of last week\'s are kept as echoes)', s: () => businessWeek(38, 23) },
     { name: 'six-hour sampling (no daily view)', s: () => stream(17, 200, { step: 6 * 60 * MINUTE }) },
     { name: 'a counter with restarts (models judge its rate)', s: () => counter(21, 12) },
     { name: 'a counter, counter_reset told so', entries: profileWith('counter_reset', { mode: 'counter' }), s: () => counter(22, 11) },

@@ -134,18 +134,18 @@ describe('novelty', () => {
     rescaledPair('novelty', s, at(s, 2), 1024, (k, a, b) => assert.equal(b.score, a.score, `point ${k}`));
   });
 
-  it('refuses a checkpoint of the previous layout (two scalars fewer): the series relearns', () => {
+  it('refuses a checkpoint of the previous layout (sixteen scalars fewer): the series relearns', () => {
     const d = getDetector('novelty');
     const f = d.init(d.parseConfig(undefined, 'test')) as Float64Array;
     const s = flat(300, 5);
     const out = newVerdict();
     for (let i = 0; i < s.v.length; i++) d.update(f, s.t[i], s.v[i], out);
     assert.equal(d.check?.(f), true);
-    // Layout 10: the same scalars without fine sampling's (slots 45 and 46), the table right after them.
-    const old = new Float64Array(f.length - 2);
-    old.set(f.subarray(0, 45));
-    old.set(f.subarray(47), 45);
-    old[41] = 10;
+    // Layout 11: the same scalars without the last reports (slots 47 to 62), the table right after them.
+    const old = new Float64Array(f.length - 16);
+    old.set(f.subarray(0, 47));
+    old.set(f.subarray(63), 47);
+    old[41] = 11;
     assert.equal(d.check?.(old), false);
   });
 
@@ -242,6 +242,39 @@ describe('novelty', () => {
       assert.ok(maxIn(spike.scores, i, i + 4).max >= 0.9, `seed ${seed}: spike ${maxIn(spike.scores, i, i + 4).max.toFixed(3)}`);
       const outage = runDetector('novelty', undefined, fine(6, seed, qps, at, 10 * MINUTE, () => 0));
       assert.ok(maxIn(outage.scores, i, i + 4).max >= 0.9, `seed ${seed}: outage ${maxIn(outage.scores, i, i + 4).max.toFixed(3)}`);
+    }
+  });
+
+  it('a weekly routine is news the first week only: traffic down to a fifth at midnight on Saturday, back at midnight on Monday', () => {
+    // A business app at 1-minute points. The same time yesterday was a weekday, and two days of
+    // calibration do not hold last weekend: each edge was a seasonal break or a spike every week.
+    // A report no clearer than one at this time last week (within 30 minutes, same direction) is
+    // the series' routine.
+    const DOW = ['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su'];
+    for (const seed of [1, 2, 3]) {
+      const r = new Rng(seed);
+      const n = 22 * 1440;
+      const s = { t: new Float64Array(n), v: new Float64Array(n) };
+      for (let i = 0; i < n; i++) {
+        s.t[i] = T0 + i * MINUTE;
+        const day = Math.floor(i / 1440);
+        const h = (i % 1440) / 60;
+        s.v[i] = 1000 * (day % 7 >= 5 ? 0.2 : 1) * (0.65 - 0.35 * Math.cos((2 * Math.PI * (h - 3)) / 24)) * (1 + 0.05 * r.normal());
+      }
+      const run = runDetector('novelty', undefined, s);
+      const edges = (week: number) => {
+        const at: string[] = [];
+        for (const day of [5, 7]) {
+          const i = (7 * week + day) * 1440;
+          const hit = maxIn(run.scores, i - 30, i + 30);
+          if (hit.max >= 0.9) at.push(`${DOW[day % 7]} ${hit.max.toFixed(3)}`);
+        }
+        return at;
+      };
+      assert.ok(edges(0).length >= 1, `seed ${seed}: the first weekend is news`);
+      assert.deepEqual([...edges(1), ...edges(2)], [], `seed ${seed}, weeks 2 and 3`);
+      const late = [...run.scores.subarray(8 * 1440)].filter((x) => x >= 0.9).length;
+      assert.equal(late, 0, `seed ${seed}: reports after the first week`);
     }
   });
 

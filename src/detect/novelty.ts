@@ -150,10 +150,10 @@ const Y_MED = 40;
  * (the series relearns). 9: options first, the table embedded in the block, 20-bin calibrators,
  * a ranked baseline window, each calibrator's skip field a z threshold, the series' resolution
  * (QUANTUM). 10: the zeros of reported outages (OUT_Z, OUT_LAST). 11: sampling finer than a minute
- * (FINE_LOG, FINE_MEM).
+ * (FINE_LOG, FINE_MEM). 12: the last reports (ECHO_T, ECHO_S).
  */
 const LAYOUT = 41;
-const LAYOUT_VERSION = 11;
+const LAYOUT_VERSION = 12;
 /** The smallest step between consecutive values seen (the data's resolution), Infinity until one. */
 const QUANTUM = 42;
 /**
@@ -168,7 +168,14 @@ const OUT_LAST = 44;
  */
 const FINE_LOG = 45;
 const FINE_MEM = 46;
-const SCALARS = 47;
+/**
+ * The last ECHO_N reports (see `weeklyEcho`): ECHO_T holds each one's time x 8 + view (NaN: none),
+ * ECHO_S its surprise.
+ */
+const ECHO_T = 47;
+const ECHO_S = 55;
+const ECHO_N = 8;
+const SCALARS = 63;
 
 /** Offsets in p (see init): the level run, the residual window, the roughness run, yesterday's slots, the calibrators. */
 function lvlAt(f: Float64Array, o: number): number {
@@ -392,6 +399,10 @@ export const novelty = defineEmbedded<NoveltyConfig>({
       f[o + QUANTUM] = Infinity;
       f[o + OUT_Z] = 0;
       f[o + OUT_LAST] = 0;
+      for (let k = 0; k < ECHO_N; k++) {
+        f[o + ECHO_T + k] = NaN;
+        f[o + ECHO_S + k] = 0;
+      }
       f[o + FINE_LOG] = 0;
       f[o + FINE_MEM] = 1 - 1 / c.memory;
       // The level and roughness runs keep no ring: what leaves them is read from the baseline's.
@@ -614,6 +625,7 @@ export const novelty = defineEmbedded<NoveltyConfig>({
         f[o + EXPLAINED] = out0;
         f[o + SINCE] = 0;
         f[o + PEND] = 0;
+        if (out0 >= g[go + ALERT_S] / HILL_90 && weeklyEcho(f, o, t, view, out0, g[go + MARGIN], f[o + PEND_X] === 0 && m > 0)) out0 = 0;
       }
       const score = out0 > 0 ? hill(out0, g[go + ALERT_S] / HILL_90) : 0;
       const reason: Reason = score >= REPORT_MIN ? viewReason(view, f[o + PEND_X], m) : 'normal';
@@ -760,6 +772,38 @@ function fineSampling(f: Float64Array, o: number, interval: number, g: Float64Ar
   f[o + FINE_LOG] = Math.log10(k);
   f[o + FINE_MEM] = 1 - (1 - g[go + A_MEM]) / k;
 }
+/**
+ * A report at the time of week of one a week ago (within ECHO_MS), in the same direction and no
+ * clearer (its surprise at most `margin` decades above that one's), is the series' weekly routine,
+ * not news: a business app whose traffic drops to a fifth at midnight on Saturday and comes back
+ * at midnight on Monday was a seasonal break both times, every week (the calibration spans two
+ * days, and the same time yesterday was a weekday). Kept from its second week on; an outage
+ * (`outage`: exactly 0 from a positive baseline) is news every time. Records this report among
+ * the last ECHO_N either way, so the third week is judged against the second. Returns whether
+ * it is an echo.
+ */
+function weeklyEcho(f: Float64Array, o: number, t: number, view: number, S: number, margin: number, outage: boolean): boolean {
+  const week = t - WEEK_MS;
+  let echo = false;
+  let slot = 0;
+  for (let k = 0; k < ECHO_N; k++) {
+    const e = f[o + ECHO_T + k];
+    if (e === e) {
+      const et = Math.floor(e / 8);
+      const ev = e - et * 8; // its view: even up, odd down
+      if ((ev & 1) === (view & 1) && et >= week - ECHO_MS && et <= week + ECHO_MS && S <= f[o + ECHO_S + k] + margin) echo = true;
+    }
+    // The slot to overwrite: an empty one, else the oldest.
+    const cur = f[o + ECHO_T + slot];
+    if (cur === cur && !(e >= cur)) slot = k;
+  }
+  f[o + ECHO_T + slot] = t * 8 + view;
+  f[o + ECHO_S + slot] = S;
+  return echo && !outage;
+}
+const WEEK_MS = 7 * DAY_MS;
+const ECHO_MS = 30 * 60_000;
+
 /** The sampling interval the profile's point counts are tuned at, and the most points to it that are judged as such. */
 const FINE_MS = 60_000;
 const FINE_MAX = 60;
