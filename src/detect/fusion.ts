@@ -43,10 +43,10 @@ import { restoreState, snapshotState } from './state.ts';
  * slow drift or a missing working-day peak against the same hour last week. new_level adds
  * a value at a coarse level the series has never been near (docs/research/nab-round-5.md:
  * NAB dev 64.3 -> 67.4 standard, synthetic F1 0.905 -> 0.920).
- * Memory: one region per series, 2,640 bytes of slab (novelty 1.6 KB: its baseline window
+ * Memory: one region per series, 2,768 bytes of slab (novelty 1.7 KB: its baseline window
  * ranked, see series/ranked.ts, and 20-bin calibrators; weekly_shift 0.5 KB, new_level 48 B,
  * the rules 0.36 KB; every detector's options are kept once per set) plus a 96-byte view:
- * about 2.8 KB by detect.bench.ts' retained heap (2,768 bytes a series).
+ * about 3 KB by detect.bench.ts' retained heap (2,962 bytes a series).
  */
 export const DEFAULT_PROFILE: readonly DetectorEntry[] = Object.freeze([
   Object.freeze({ name: 'impossible_value' }),
