@@ -146,11 +146,11 @@ export const noData = defineEmbedded<NoDataConfig>({
  * judged. And only on series that move both ways (down at least STUCK_DOWNS of the times they
  * move, and up as often): where a counter or a volume's used bytes stop moving, nothing
  * happened (no requests, no writes at night), which is no broken exporter; novelty judges a
- * counter's rate at 0. A run of `stuckMinutes` (at least STUCK_POINTS points) is reported once, at 0.9; while it
- * goes on its points score 0, say so (`ongoingAt`: an open alert stays open) and are hidden from
- * the models (see conditionAt). 0 is left to novelty's outage rule
- * (a series at rest is at 0). A run counts in the repeat share like any other: once a series
- * has made a habit of freezing (a nightly pause), it is no longer judged.
+ * counter's rate at 0. A run of `stuckMinutes` (at least STUCK_POINTS points) is reported once,
+ * at 0.9; while it goes on its points score 0, say so (`ongoingAt`: an open alert stays open)
+ * and are hidden from the models (see conditionAt). 0 is left to novelty's outage rule (a
+ * series at rest is at 0). A run counts in the repeat share like any other: once a series has
+ * made a habit of freezing (a nightly pause), it is no longer judged.
  * The set's kernel (asm/set.ts) keeps the same running state and leaves points that could be
  * stuck to this code.
  */

@@ -28,7 +28,7 @@ export type Reason =
   | 'variance_change' // the series started to flap, or went smooth or stuck
   | 'drift' // the distribution of the recent window moved away from the baseline's
   | 'null_rate' // too many missing values (or a declared null-rate input too high)
-  | 'stuck' // the same value, exactly, for longer than the series ever holds one (an exporter that stopped updating)
+  | 'stuck' // the same value, exactly, for minutes on a series that seldom repeats one (an exporter that stopped updating)
   | 'multivariate'; // a combination of an entity's series that its history does not show
 
 /**
