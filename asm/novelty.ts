@@ -444,6 +444,9 @@ let kBeta: f64 = NaN;
 let kR: f64 = 0;
 let kK: f64 = 0;
 
+const TAIL_X_FROM = 8;
+const TAIL_X_MASS: f64 = 20;
+
 function surprise(co: usize, z: f64, b: i32, inc: f64, beta: f64, prior: f64): f64 {
   const L = jlog1p(z);
   let frac = L / TAIL_BW - <f64>b;
@@ -468,8 +471,28 @@ function surprise(co: usize, z: f64, b: i32, inc: f64, beta: f64, prior: f64): f
     mass += tf(co, H + j) * w;
     w *= kk;
   }
-  const tail = (mass / inc + prior / (1 + z / priorScale(co))) / (tf(co, TOT) / inc + prior);
+  let tail = (mass / inc + prior / (1 + z / priorScale(co))) / (tf(co, TOT) / inc + prior);
+  const ext = tailExtension(co, L, inc, prior);
+  if (ext > tail) tail = ext;
   return tail >= 1 ? 0 : -jlog10(tail);
+}
+
+/** tail.ts `tailExtension`: the heavy tail's own decay beyond bin TAIL_X_FROM, 0 without TAIL_X_MASS there. */
+function tailExtension(co: usize, L: f64, inc: f64, prior: f64): f64 {
+  const start = <f64>TAIL_X_FROM * TAIL_BW;
+  if (!(L > start)) return 0;
+  let mass: f64 = 0;
+  let excess: f64 = 0;
+  for (let j = TAIL_X_FROM; j < TAIL_BINS; j++) {
+    const m = tf(co, H + j);
+    const lo = <f64>j * TAIL_BW;
+    const top = tf(co, OPEN_MAX);
+    const at = j == TAIL_BINS - 1 ? (lo + (top > lo ? top : lo)) / 2 : (<f64>j + 0.5) * TAIL_BW;
+    mass += m;
+    excess += m * (at - start);
+  }
+  if (!(mass / inc >= TAIL_X_MASS && excess > 0)) return 0;
+  return (mass / inc / (tf(co, TOT) / inc + prior)) * jexp((-mass / excess) * (L - start));
 }
 
 /** tail.ts `priorScale`: the 75th percentile of z over TYPICAL_Z, within [1/2, 1]; 1 with no history. */

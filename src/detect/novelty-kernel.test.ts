@@ -70,6 +70,18 @@ function businessWeek(seed: number, days: number): Stream {
   return { t: s.t, v: s.v.map((x, i) => (Math.floor((s.t[i] - T0) / DAY) % 7 >= 5 ? 0.2 * x : x)) };
 }
 
+/** Pareto noise (index 2.5) at 1 minute, a GC pause's maximum: novelty judges records by the tail's own decay. */
+function heavyTail(seed: number, days: number): Stream {
+  const r = new Rng(seed);
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < days * 1440; i++) {
+    t.push(T0 + i * MINUTE);
+    v.push(5 * Math.pow(1 - r.next(), -1 / 2.5) * (i === days * 1000 ? 40 : 1));
+  }
+  return { t, v };
+}
+
 /** A monotonic counter of a seasonal rate, with restarts (back to near 0) every few days. */
 function counter(seed: number, days: number): Stream {
   const r = new Rng(seed);
@@ -327,6 +339,7 @@ describe('novelty kernel (WebAssembly) against the JS path', () => {
     { name: '15-second sampling (surprise and calibration memory taken per minute)', s: () => stream(36, 3, { step: MINUTE / 4 }) },
     { name: 'an exporter stuck for 40 minutes and 3 hours (no_data reports it, the models skip it)', s: () => stuckExporter(37, 7) },
     { name: 'weekends at a fifth, sharp at midnight (reports at the time of last week\'s are kept as echoes)', s: () => businessWeek(38, 23) },
+    { name: 'Pareto noise with a 40x point (records judged by the heavy tail\'s own decay)', s: () => heavyTail(39, 6) },
     { name: 'six-hour sampling (no daily view)', s: () => stream(17, 200, { step: 6 * 60 * MINUTE }) },
     { name: 'a counter with restarts (models judge its rate)', s: () => counter(21, 12) },
     { name: 'a counter, counter_reset told so', entries: profileWith('counter_reset', { mode: 'counter' }), s: () => counter(22, 11) },

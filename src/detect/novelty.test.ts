@@ -278,6 +278,25 @@ describe('novelty', () => {
     }
   });
 
+  it('a heavy-tailed gauge (Pareto noise, a GC pause\'s maximum) is judged by its own tail: its records are no news, a 200x point is', () => {
+    // Before, records beyond the calibrators' largest deviation were judged by the soft tails of
+    // past extremes and the prior alone: 0-3 alerts in 7 days on each of these seeds.
+    for (const seed of [1, 3, 6]) {
+      const r = new Rng(seed);
+      const n = 10 * 1440;
+      const s = { t: new Float64Array(n), v: new Float64Array(n) };
+      const big = 8 * 1440 + 600;
+      for (let i = 0; i < n; i++) {
+        s.t[i] = T0 + i * MINUTE;
+        s.v[i] = 5 * Math.pow(1 - r.next(), -1 / 2.5) * (i === big ? 200 : 1);
+      }
+      const run = runDetector('novelty', undefined, s);
+      const alerts = [...run.scores.subarray(3 * 1440)].flatMap((x, i) => (x >= 0.9 && i + 3 * 1440 !== big ? [i + 3 * 1440] : []));
+      assert.deepEqual(alerts, [], `seed ${seed}`);
+      assert.ok(run.scores[big] >= 0.9, `seed ${seed}: the 200x point scored ${run.scores[big].toFixed(3)}`);
+    }
+  });
+
   it('an error ratio at low traffic: the 5 minutes at night without an error are not outages', () => {
     // errors / requests at 1%, 5-minute points, 200 to 1,000 requests an interval (night to day):
     // at night a few errors an interval, and some intervals none. The window (10.7 hours) holds

@@ -38,6 +38,28 @@ describe('tail calibration', () => {
     }
   });
 
+  it("a heavy tail's records are judged by its own decay: 1.5x its largest is no news, 30x is", () => {
+    // Pareto deviations of index 2.5 (a GC pause's maximum): a record comes every few thousand
+    // points and exceeds the last by 1.5x a third of the time. Past extremes' soft tails and the
+    // prior alone made 1.5x the largest 5.6 decades rare here; its own tail says 4.6.
+    const p = new Float32Array(TAIL_SIZE);
+    tailInit(p, 0);
+    const r = new Rng(12);
+    let max = 0;
+    for (let i = 0; i < 3000; i++) {
+      const z = 2 * Math.pow(1 - r.next(), -1 / 2.5);
+      if (z > max) max = z;
+      tailObserve(p, 0, z, 1, 0.06, 1);
+      if (i % 64 === 63) tailRefresh(p, 0);
+    }
+    const near = tailObserve(p.slice(), 0, 1.5 * max, 1, 0.06, 1);
+    const far = tailObserve(p.slice(), 0, 30 * max, 1, 0.06, 1);
+    assert.ok(near > 3 && near < 5, `1.5x the largest: S = ${near}`);
+    assert.ok(far > near + 2, `30x the largest: S = ${far}`);
+    // A normal tail has nothing beyond 6.4 spreads to measure: its records keep their surprise.
+    assert.ok(tailObserve(trained(3000, 7), 0, 6, 1, 0.06, 1) > 3.3);
+  });
+
   it('beyond the open last bin, how far past the largest extreme seen still counts', () => {
     // One huge deviation (z = 2,000, past the last bin's edge at ~400) is already in the history.
     const p = trained(3000, 10);
