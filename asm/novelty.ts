@@ -22,6 +22,7 @@
 @external('env', 'exp') declare function jexp(x: f64): f64;
 @external('env', 'expm1') declare function jexpm1(x: f64): f64;
 @external('env', 'log10') declare function jlog10(x: f64): f64;
+@external('env', 'log') declare function jlog(x: f64): f64;
 
 /** Fixed addresses in the arena's reserved first 64 KiB (src/series/arena.ts writes Z_EDGE). */
 export const OUT: usize = 1024; // 4 doubles: score, median, scale, reported view
@@ -446,6 +447,24 @@ let kK: f64 = 0;
 
 const TAIL_X_FROM = 8;
 const TAIL_X_MASS: f64 = 20;
+/** tail.ts' LN_Z_START and LN_Z_MID (the same doubles). */
+const LN_Z_START: f64 = 1.854586542131141;
+/** A switch over the bins: a StaticArray of them trapped (unreachable) on the arena's imported memory with the stub runtime. */
+function lnZMid(i: i32): f64 {
+  switch (i) {
+    case 0: return 1.9978107752254184;
+    case 1: return 2.27737119613146;
+    case 2: return 2.549802465374799;
+    case 3: return 2.816929964225604;
+    case 4: return 3.0800686009065767;
+    case 5: return 3.3401827343810804;
+    case 6: return 3.5979893781309955;
+    case 7: return 3.8540272637621107;
+    case 8: return 4.108704451228418;
+    case 9: return 4.3623319558423885;
+    default: return 4.615147972728696;
+  }
+}
 
 function surprise(co: usize, z: f64, b: i32, inc: f64, beta: f64, prior: f64): f64 {
   const L = jlog1p(z);
@@ -472,27 +491,30 @@ function surprise(co: usize, z: f64, b: i32, inc: f64, beta: f64, prior: f64): f
     w *= kk;
   }
   let tail = (mass / inc + prior / (1 + z / priorScale(co))) / (tf(co, TOT) / inc + prior);
-  const ext = tailExtension(co, L, inc, prior);
+  const ext = tailExtension(co, z, inc, prior);
   if (ext > tail) tail = ext;
   return tail >= 1 ? 0 : -jlog10(tail);
 }
 
-/** tail.ts `tailExtension`: the heavy tail's own decay beyond bin TAIL_X_FROM, 0 without TAIL_X_MASS there. */
-function tailExtension(co: usize, L: f64, inc: f64, prior: f64): f64 {
-  const start = <f64>TAIL_X_FROM * TAIL_BW;
-  if (!(L > start)) return 0;
+/** tail.ts `tailExtension`: a Hill's estimate of the heavy tail beyond bin TAIL_X_FROM, 0 without TAIL_X_MASS there. */
+function tailExtension(co: usize, z: f64, inc: f64, prior: f64): f64 {
+  if (!(z > dz(TAIL_X_FROM))) return 0;
   let mass: f64 = 0;
   let excess: f64 = 0;
   for (let j = TAIL_X_FROM; j < TAIL_BINS; j++) {
     const m = tf(co, H + j);
-    const lo = <f64>j * TAIL_BW;
-    const top = tf(co, OPEN_MAX);
-    const at = j == TAIL_BINS - 1 ? (lo + (top > lo ? top : lo)) / 2 : (<f64>j + 0.5) * TAIL_BW;
+    if (!(m > 0)) continue;
+    let lnz = lnZMid(j - TAIL_X_FROM);
+    if (j == TAIL_BINS - 1) {
+      const top = tf(co, OPEN_MAX);
+      const lo = <f64>j * TAIL_BW;
+      lnz = jlog(jexpm1((lo + (top > lo ? top : lo)) / 2));
+    }
     mass += m;
-    excess += m * (at - start);
+    excess += m * (lnz - LN_Z_START);
   }
   if (!(mass / inc >= TAIL_X_MASS && excess > 0)) return 0;
-  return (mass / inc / (tf(co, TOT) / inc + prior)) * jexp((-mass / excess) * (L - start));
+  return (mass / inc / (tf(co, TOT) / inc + prior)) * jexp((-mass / excess) * (jlog(z) - LN_Z_START));
 }
 
 /** tail.ts `priorScale`: the 75th percentile of z over TYPICAL_Z, within [1/2, 1]; 1 with no history. */

@@ -57,7 +57,7 @@ function load(): void {
   }
   const memory = arenaOpen();
   // The transcendental functions come from JS, so that the kernels' results equal V8's to the bit.
-  const env = { memory, log1p: Math.log1p, exp: Math.exp, expm1: Math.expm1, log10: Math.log10, log2: Math.log2, round: Math.round };
+  const env = { memory, log1p: Math.log1p, exp: Math.exp, expm1: Math.expm1, log10: Math.log10, log2: Math.log2, log: Math.log, round: Math.round };
   const inst = new Wasm.Instance(new Wasm.Module(bytes), { env });
   type Addr = { value: number };
   const ex = inst.exports as unknown as {

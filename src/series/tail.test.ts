@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from './prng.ts';
-import { TAIL_SIZE, priorScale, tailCount, tailInit, tailObserve, tailRefresh } from './tail.ts';
+import { LN_Z_MID, LN_Z_START, TAIL_BINS, TAIL_BW, TAIL_SIZE, TAIL_X_FROM, priorScale, tailCount, tailInit, tailObserve, tailRefresh } from './tail.ts';
 
 /** Feeds `n` |normal| x `scale` deviations (decay off: a = 1), refreshing the skip threshold as a detector does. */
 function trained(n: number, seed: number, scale = 1): Float32Array {
@@ -38,10 +38,16 @@ describe('tail calibration', () => {
     }
   });
 
+  it('the written-out ln z of the heavy tail\'s bins are Math\'s', () => {
+    assert.equal(LN_Z_START, Math.log(Math.expm1(TAIL_X_FROM * TAIL_BW)));
+    assert.equal(LN_Z_MID.length, TAIL_BINS - 1 - TAIL_X_FROM);
+    LN_Z_MID.forEach((x, i) => assert.equal(x, Math.log(Math.expm1((TAIL_X_FROM + i + 0.5) * TAIL_BW))));
+  });
+
   it("a heavy tail's records are judged by its own decay: 1.5x its largest is no news, 30x is", () => {
     // Pareto deviations of index 2.5 (a GC pause's maximum): a record comes every few thousand
     // points and exceeds the last by 1.5x a third of the time. Past extremes' soft tails and the
-    // prior alone made 1.5x the largest 5.6 decades rare here; its own tail says 4.6.
+    // prior alone made 1.5x the largest 5.6 decades rare here.
     const p = new Float32Array(TAIL_SIZE);
     tailInit(p, 0);
     const r = new Rng(12);
