@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DetectorSet, FusedVerdict } from '../detect/types.ts';
+import { loadNabResults } from './nab-io.ts';
 import { resultScore, runNab } from './nab-run.ts';
 
 interface Recorder {
@@ -63,6 +64,37 @@ test('eval nab streams each file in order through a fresh state and writes one r
       readFileSync(join(dir, 'out', 'b', 'y.csv'), 'utf8'),
       'timestamp,value,anomaly_score\n2015-01-01 12:00:00,0.5,0\n2015-01-01 12:01:00,0.6,0\n2015-01-01 12:02:00,0.4,0.4\n',
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('eval nab --reasons writes each scored row\'s reasons and detectors, and the scorer still reads the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-nabrun-'));
+  try {
+    mkdirSync(join(dir, 'data', 'a'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'a', 'x.csv'), 'timestamp,value\n2014-04-10 00:00:00,0.5\n2014-04-10 00:05:00,0.5\n2014-04-10 00:10:00,0\n2014-04-10 00:15:00,0.8\n');
+    // Scores the value; a value of 0.8 or more is a spike seen by two detectors.
+    const set: DetectorSet<{ n: number }> = {
+      entries: [{ name: 'a' }, { name: 'b' }],
+      init: () => ({ n: 0 }),
+      update(state, _t, value, out: FusedVerdict) {
+        out.learning = ++state.n <= 2;
+        out.score = out.learning ? 0 : value;
+        out.reasons = value >= 0.8 ? ['spike', 'level_shift_up'] : value > 0 ? ['spike'] : ['normal'];
+        out.sources = value >= 0.8 ? ['a', 'b'] : value > 0 ? ['a'] : [];
+        return out;
+      },
+    };
+    runNab(join(dir, 'data'), join(dir, 'out'), set, undefined, { reasons: true });
+    assert.equal(
+      readFileSync(join(dir, 'out', 'a', 'x.csv'), 'utf8'),
+      'timestamp,value,anomaly_score,reason,detector\n2014-04-10 00:00:00,0.5,0,,\n2014-04-10 00:05:00,0.5,0,,\n' +
+        '2014-04-10 00:10:00,0,0,,\n2014-04-10 00:15:00,0.8,0.8,spike;level_shift_up,a;b\n',
+    );
+    writeFileSync(join(dir, 'labels.json'), JSON.stringify({ 'a/x.csv': [] }));
+    const corpus = loadNabResults(join(dir, 'out'), join(dir, 'labels.json'));
+    assert.deepEqual(Array.from(corpus.files[0]!.scores), [0, 0, 0, 0.8]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

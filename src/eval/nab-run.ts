@@ -32,6 +32,16 @@ export interface NabRunSummary {
   readonly totalMs: number;
 }
 
+export interface NabRunOptions {
+  /**
+   * Also write, per row, why it scored: columns `reason` and `detector` after `anomaly_score`,
+   * each the verdict's reasons (and the detectors behind them), strongest first, joined by ';'
+   * (empty where the row scored 0). NAB's scorer and `tidemark eval score` ignore extra
+   * columns; this is for reading which detector a false positive came from.
+   */
+  readonly reasons?: boolean;
+}
+
 /**
  * Runs `set` over every data file under `dataDir` and writes NAB results under `outDir`.
  * `onFile` hears about each file when it is written.
@@ -41,6 +51,7 @@ export function runNab(
   outDir: string,
   set: DetectorSet,
   onFile?: (file: NabRunFile) => void,
+  options: NabRunOptions = {},
 ): NabRunSummary {
   const t0 = performance.now();
   const names = discoverNabFiles(dataDir);
@@ -69,18 +80,21 @@ export function runNab(
     }
 
     const scores = new Float64Array(n);
+    // Why each row scored (only with options.reasons; reason and source codes hold no ',' or ';').
+    const why: string[] | null = options.reasons ? new Array<string>(n) : null;
     const d0 = performance.now();
     const state = set.init();
     for (let r = 0; r < n; r++) {
       set.update(state, times[r]!, values[r]!, verdict);
       scores[r] = resultScore(verdict.learning, verdict.score);
+      if (why) why[r] = scores[r]! > 0 ? `${verdict.reasons.join(';')},${verdict.sources.join(';')}` : ',';
     }
     const ms = performance.now() - d0;
 
-    const out: string[] = ['timestamp,value,anomaly_score'];
+    const out: string[] = [why ? 'timestamp,value,anomaly_score,reason,detector' : 'timestamp,value,anomaly_score'];
     for (let r = 0; r < n; r++) {
       const row = table.rows[r]!;
-      out.push(`${row[ti]},${row[vi]},${scores[r]}`);
+      out.push(why ? `${row[ti]},${row[vi]},${scores[r]},${why[r]}` : `${row[ti]},${row[vi]},${scores[r]}`);
     }
     const outPath = join(outDir, name);
     mkdirSync(dirname(outPath), { recursive: true });

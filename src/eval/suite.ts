@@ -41,7 +41,7 @@ export interface SuiteOptions {
   /** The coarse-sampling suite (default EVAL_SYNTH_5MIN); null skips it. */
   readonly coarse?: SynthOptions | null;
   readonly replay?: ReplayOptions;
-  /** Keep the temporary results instead of deleting them. */
+  /** Keep the temporary results instead of deleting them (NAB's with each scored row's reasons: see runNab). */
   readonly keep?: boolean;
   readonly log: (line: string) => void;
 }
@@ -69,7 +69,7 @@ export function runEvalSuite(options: SuiteOptions): SuiteFigures {
   const work = mkdtempSync(join(tmpdir(), 'tidemark-eval-'));
   try {
     log(`== NAB (${nabDir}) ==`);
-    const run = runNab(join(nabDir, 'data'), join(work, 'nab'), options.detectorSet);
+    const run = runNab(join(nabDir, 'data'), join(work, 'nab'), options.detectorSet, undefined, { reasons: options.keep === true });
     log(`${run.files.length} files, ${run.rows} rows; detectors ${Math.round(run.rows / Math.max(run.detectMs / 1000, 1e-9))} points/s`);
     const nab = scoreNab(loadNabResults(join(work, 'nab'), windows).files);
     log(formatNabTable(nab));

@@ -1,7 +1,7 @@
 import type { Command } from '../command.ts';
 import { loadDetectorSet, parseCliFlags, requireFlag, runNab } from '../../eval/index.ts';
 
-const help = `Usage: tidemark eval nab --data DIR --out DIR [--detectors FILE] [--quiet]
+const help = `Usage: tidemark eval nab --data DIR --out DIR [--detectors FILE] [--reasons] [--quiet]
 
 Runs a detector set over a NAB-format corpus and writes NAB results. Every
 DIR/<category>/<file>.csv (columns timestamp,value; timestamps UTC) streams through a fresh
@@ -14,6 +14,9 @@ Options:
   --data DIR         NAB data directory (e.g. ../shared/datasets/nab-dev/data)
   --out DIR          where to write results (created if missing; files are overwritten)
   --detectors FILE   YAML/JSON file \`detectors: [{name, config}]\` (default: the default profile)
+  --reasons          also write columns reason,detector: each scored row's reasons and the
+                     detectors behind them, strongest first, joined by ';' (empty where the
+                     row scored 0); the scorer ignores them
   --quiet            print only the summary line
 
 Example:
@@ -30,6 +33,7 @@ export const evalNabCommand: Command = {
       data: { type: 'string' },
       out: { type: 'string' },
       detectors: { type: 'string' },
+      reasons: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     });
     const dataDir = requireFlag(flags.data as string | undefined, 'data');
@@ -37,7 +41,7 @@ export const evalNabCommand: Command = {
     const set = await loadDetectorSet(flags.detectors as string | undefined);
     const summary = runNab(dataDir, outDir, set, (f) => {
       if (!flags.quiet) process.stdout.write(`${f.name}  ${f.rows} rows  ${Math.round(f.rows / Math.max(f.detectMs / 1000, 1e-9))} points/s\n`);
-    });
+    }, { reasons: flags.reasons as boolean });
     const pps = summary.rows / Math.max(summary.detectMs / 1000, 1e-9);
     process.stdout.write(
       `${summary.files.length} files, ${summary.rows} rows in ${(summary.totalMs / 1000).toFixed(2)} s; ` +

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evalCommand } from './eval.ts';
@@ -101,6 +101,15 @@ test('eval nab then eval score: the pipeline on a tiny corpus with a threshold d
     // Row 50 opens the window (+1); row 20 is an FP with no window before it (-fpWeight).
     // normalised = 100 * (1 - fp + fn) / (1 + fn).
     assert.equal(score.out.trimEnd().split('\n').at(-1), '{"standard": 94.5, "reward_low_FP_rate": 89, "reward_low_FN_rate": 96.3333}');
+    // --reasons adds why each scored row scored; the score is the same file's.
+    const why = await run(['nab', '--data', join(dir, 'data'), '--out', join(dir, 'why'), '--detectors', join(dir, 'det.yaml'), '--reasons', '--quiet']);
+    assert.equal(why.code, 0);
+    const lines = readFileSync(join(dir, 'why', 'cat', 'a.csv'), 'utf8').trimEnd().split('\n');
+    assert.equal(lines[0], 'timestamp,value,anomaly_score,reason,detector');
+    const scored = lines.slice(1).filter((l) => !l.endsWith(',,'));
+    assert.deepEqual(scored.map((l) => l.split(',').slice(1)), [['500', '1', 'above_threshold', 'threshold'], ['500', '1', 'above_threshold', 'threshold']]);
+    const again = await run(['score', '--results', join(dir, 'why'), '--labels', join(dir, 'windows.json'), '--json']);
+    assert.equal(again.out.trimEnd().split('\n').at(-1), score.out.trimEnd().split('\n').at(-1));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
