@@ -80,21 +80,22 @@ export function runNab(
     }
 
     const scores = new Float64Array(n);
-    // Why each row scored (only with options.reasons; reason and source codes hold no ',' or ';').
-    const why: string[] | null = options.reasons ? new Array<string>(n) : null;
+    // Why each scored row scored (only with options.reasons; reason and source codes hold no ','
+    // or ';'). Only scored rows are written in the timed loop; the rest are filled when output.
+    const why: (string | undefined)[] | null = options.reasons ? new Array<string | undefined>(n) : null;
     const d0 = performance.now();
     const state = set.init();
     for (let r = 0; r < n; r++) {
       set.update(state, times[r]!, values[r]!, verdict);
       scores[r] = resultScore(verdict.learning, verdict.score);
-      if (why) why[r] = scores[r]! > 0 ? `${verdict.reasons.join(';')},${verdict.sources.join(';')}` : ',';
+      if (why && scores[r]! > 0) why[r] = `${verdict.reasons.join(';')},${verdict.sources.join(';')}`;
     }
     const ms = performance.now() - d0;
 
     const out: string[] = [why ? 'timestamp,value,anomaly_score,reason,detector' : 'timestamp,value,anomaly_score'];
     for (let r = 0; r < n; r++) {
       const row = table.rows[r]!;
-      out.push(why ? `${row[ti]},${row[vi]},${scores[r]},${why[r]}` : `${row[ti]},${row[vi]},${scores[r]}`);
+      out.push(why ? `${row[ti]},${row[vi]},${scores[r]},${why[r] ?? ','}` : `${row[ti]},${row[vi]},${scores[r]}`);
     }
     const outPath = join(outDir, name);
     mkdirSync(dirname(outPath), { recursive: true });
